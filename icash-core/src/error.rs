@@ -1,0 +1,123 @@
+//! The errors of the domain, split by who is at fault.
+//!
+//! A client's mistake ([`Error::Invalid`], [`Error::NotFound`], [`Error::Conflict`]) carries a
+//! sentence meant for that client. An infrastructure failure ([`Error::Store`]) has a generic
+//! message; its cause is kept as [`std::error::Error::source`] for the logs and never shown to a
+//! client.
+
+use crate::id::{BranchId, ProductId};
+
+/// A boxed cause, kept for the logs.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The result of every fallible operation of the domain and its stores.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Any error an icash operation returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or names things that do not exist; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The request names something that the store does not have.
+    #[error("{what} {id} was not found")]
+    NotFound {
+        /// What kind of thing was looked for ("purchase", ...).
+        what: &'static str,
+        /// The id that was looked for, as the client gave it.
+        id: String,
+    },
+    /// The request contradicts what the store holds; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store could not do its part; the client's request may well be fine.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A failure of the infrastructure behind a store, never the client's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached now (connection refused, pool timeout, shutting down);
+    /// the same request may succeed later.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] Cause),
+    /// The store failed in an unexpected way.
+    #[error("the store failed")]
+    Internal(#[source] Cause),
+}
+
+/// A client's input that breaks a rule of the domain. Its `Display` is the sentence shown to
+/// the client, naming the field or value at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// An amount of money that is negative, fractional below a cent, or not a number.
+    #[error("amount {amount} is not valid: {reason}")]
+    InvalidAmount {
+        /// The amount as it was given.
+        amount: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An id that is zero or negative.
+    #[error("{what} {value} is not valid: ids are positive whole numbers")]
+    InvalidId {
+        /// Which id ("product id", "supermarket id", ...).
+        what: &'static str,
+        /// The value as it was given.
+        value: String,
+    },
+    /// A branch code that is not `SMKT` followed by a positive number.
+    #[error(
+        "branch code {0:?} is not valid: expected SMKT followed by the branch number, such as SMKT001"
+    )]
+    InvalidBranchCode(String),
+    /// A customer id that is neither `"new"` nor a UUID.
+    #[error("user_id {0:?} is not valid: expected \"new\" or a customer UUID")]
+    InvalidCustomerId(String),
+    /// A purchase without items.
+    #[error("items must contain at least one product")]
+    NoItems,
+    /// A purchase with more items than a purchase may have.
+    #[error("items has {count} products, more than the {max} a purchase may have")]
+    TooManyItems {
+        /// How many items were sent.
+        count: usize,
+        /// The most a purchase may have.
+        max: usize,
+    },
+    /// A purchase naming one product twice: a customer buys at most one unit of each.
+    #[error(
+        "product {0} appears more than once in items: a purchase has at most one unit of each product"
+    )]
+    DuplicateProduct(ProductId),
+    /// A purchase naming a product that is not in the catalog.
+    #[error("product {0} does not exist")]
+    UnknownProduct(ProductId),
+    /// A purchase at a branch the chain does not have.
+    #[error("supermarket {0} does not exist")]
+    UnknownBranch(BranchId),
+    /// A product without a name.
+    #[error("a product name must not be empty")]
+    EmptyProductName,
+    /// An analytics filter whose period ends before it starts.
+    #[error("the period is empty: `from` must be before `to`")]
+    EmptyPeriod,
+}
+
+impl Error {
+    /// Wraps an unexpected infrastructure failure.
+    pub fn internal(cause: impl Into<Cause>) -> Error {
+        Error::Store(StoreError::Internal(cause.into()))
+    }
+
+    /// Wraps a failure to reach the store.
+    pub fn unavailable(cause: impl Into<Cause>) -> Error {
+        Error::Store(StoreError::Unavailable(cause.into()))
+    }
+
+    /// Whether the client is at fault (as opposed to the infrastructure).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, Error::Store(_))
+    }
+}

@@ -1,0 +1,548 @@
+//! Loading the old system's CSV files: `products_list.csv` and `purchases.csv`.
+//!
+//! The parsers stream rows from any [`Read`] into domain records and check each row against the
+//! catalog; [`load`] drives them into a store's [`ImportSession`] in bounded batches. Opening the
+//! files is the caller's business.
+//!
+//! A bad row is reported with its file, line and reason. Under [`Policy::Strict`] (the default)
+//! one bad row refuses the whole load and nothing is written; under [`Policy::Lenient`] the good
+//! rows are loaded and every bad one is reported.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::Read;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::id::{BranchId, CustomerId, ProductId};
+use crate::money::Money;
+use crate::product::Product;
+use crate::purchase::{PricedPurchase, PurchaseLine};
+use crate::store::Store;
+
+/// How many purchases are parsed, handed over and written at a time: large enough for a
+/// store's bulk path, small enough to keep memory bounded whatever the file size.
+pub const BATCH_SIZE: usize = 10_000;
+
+/// How many bad rows a report keeps in detail; the rest are only counted.
+pub const MAX_REPORTED_ROWS: usize = 1_000;
+
+/// What to do with a file that has bad rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// Refuse the whole load when any row is bad: nothing is written.
+    #[default]
+    Strict,
+    /// Load the good rows and report every bad one.
+    Lenient,
+}
+
+/// A row that cannot be loaded: where it is and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}, line {line}: {problem}")]
+pub struct RowError {
+    /// The file's name as the caller gave it.
+    pub file: String,
+    /// The line the row starts on (the header is line 1).
+    pub line: u64,
+    /// What is wrong with it.
+    pub problem: RowProblem,
+}
+
+/// Why a row cannot be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RowProblem {
+    /// The row is not well-formed CSV text (wrong number of fields, invalid UTF-8).
+    #[error("the row cannot be read: {0}")]
+    Unreadable(String),
+    /// A product name that the catalog does not have.
+    #[error("unknown product {0:?}")]
+    UnknownProduct(String),
+    /// A product named twice in one purchase, or twice in the products file.
+    #[error("product {0:?} is named twice")]
+    ProductNamedTwice(String),
+    /// A purchase without products.
+    #[error("the purchase has no products")]
+    NoItems,
+    /// A branch code that is malformed or names a branch the chain does not have.
+    #[error("unknown branch code {0:?}")]
+    UnknownBranch(String),
+    /// A customer id that is not a UUID.
+    #[error("malformed customer UUID {0:?}")]
+    MalformedCustomerId(String),
+    /// A timestamp that cannot be read.
+    #[error("malformed timestamp {0:?}")]
+    MalformedTimestamp(String),
+    /// An amount that is not a valid amount of money.
+    #[error("malformed amount {0:?}")]
+    MalformedAmount(String),
+    /// A product without a name.
+    #[error("the product name is empty")]
+    EmptyProductName,
+    /// A total that is not the sum of the catalog's prices of the products.
+    #[error(
+        "total_amount {stated} disagrees with the catalog's prices, which add up to {computed}"
+    )]
+    TotalMismatch {
+        /// The total the row states.
+        stated: Money,
+        /// The sum of the catalog's prices.
+        computed: Money,
+    },
+}
+
+/// Why a load failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A file lacks a column it must have.
+    #[error("{file}: the header has no column {column:?}")]
+    MissingColumn {
+        /// The file's name.
+        file: String,
+        /// The column that is missing.
+        column: &'static str,
+    },
+    /// A file cannot be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file's name.
+        file: String,
+        /// What went wrong.
+        source: csv::Error,
+    },
+    /// The files have bad rows and the policy refuses them: nothing was written.
+    #[error("{0}")]
+    Refused(BadRows),
+    /// The store failed; nothing was committed.
+    #[error("the store failed during the load: {0}")]
+    Store(#[from] Error),
+}
+
+/// The bad rows found in a load: the first [`MAX_REPORTED_ROWS`] in detail, and how many in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BadRows {
+    /// The bad rows, in file order, at most [`MAX_REPORTED_ROWS`] of them.
+    pub rows: Vec<RowError>,
+    /// How many rows were bad in all.
+    pub count: u64,
+}
+
+impl BadRows {
+    fn push(&mut self, error: RowError) {
+        self.count += 1;
+        if self.rows.len() < MAX_REPORTED_ROWS {
+            self.rows.push(error);
+        }
+    }
+
+    fn extend(&mut self, other: BadRows) {
+        let room = MAX_REPORTED_ROWS.saturating_sub(self.rows.len());
+        self.rows.extend(other.rows.into_iter().take(room));
+        self.count += other.count;
+    }
+
+    /// Whether no row was bad.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl fmt::Display for BadRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bad row(s), nothing was loaded", self.count)?;
+        for row in &self.rows {
+            write!(f, "\n  {row}")?;
+        }
+        if self.count > self.rows.len() as u64 {
+            write!(
+                f,
+                "\n  ... and {} more",
+                self.count - self.rows.len() as u64
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What a load did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Whether the store already had purchases, so nothing was loaded.
+    pub skipped: bool,
+    /// How many products were put in the catalog.
+    pub products: usize,
+    /// How many purchases were loaded.
+    pub purchases: u64,
+    /// The rows left out (under [`Policy::Lenient`]; a strict load with bad rows fails).
+    pub rejected: BadRows,
+}
+
+/// Finds the index of each named column in a header, tolerating a byte-order mark and blanks.
+fn column_indices<const N: usize>(
+    file: &str,
+    header: &csv::StringRecord,
+    names: [&'static str; N],
+) -> Result<[usize; N], ImportError> {
+    let mut indices = [0; N];
+    for (slot, name) in indices.iter_mut().zip(names) {
+        *slot = header
+            .iter()
+            .position(|field| field.trim_start_matches('\u{feff}').trim() == name)
+            .ok_or_else(|| ImportError::MissingColumn {
+                file: file.to_owned(),
+                column: name,
+            })?;
+    }
+    Ok(indices)
+}
+
+fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input)
+}
+
+fn line_of(record: &csv::StringRecord) -> u64 {
+    record.position().map_or(0, csv::Position::line)
+}
+
+/// Where parsed rows go: the good records and the bad rows, in file order.
+pub trait RowSink<T> {
+    /// Takes a good record.
+    fn good(&mut self, record: T);
+    /// Takes a bad row.
+    fn bad(&mut self, error: RowError);
+}
+
+/// A sink that keeps everything.
+#[derive(Debug)]
+pub struct Collected<T> {
+    /// The good records.
+    pub good: Vec<T>,
+    /// The bad rows.
+    pub bad: BadRows,
+}
+
+impl<T> Default for Collected<T> {
+    fn default() -> Collected<T> {
+        Collected {
+            good: Vec::new(),
+            bad: BadRows::default(),
+        }
+    }
+}
+
+impl<T> RowSink<T> for Collected<T> {
+    fn good(&mut self, record: T) {
+        self.good.push(record);
+    }
+
+    fn bad(&mut self, error: RowError) {
+        self.bad.push(error);
+    }
+}
+
+/// Reads a whole CSV stream, turning each record into a `T` with `parse`. Only a failure to
+/// read the stream itself ends it early; a bad row goes to the sink and reading goes on.
+fn read_rows<T, R: Read, const N: usize>(
+    input: R,
+    file: &str,
+    columns: [&'static str; N],
+    mut parse: impl FnMut([&str; N]) -> Result<T, RowProblem>,
+    sink: &mut impl RowSink<T>,
+) -> Result<(), ImportError> {
+    let read_error = |source| ImportError::Read {
+        file: file.to_owned(),
+        source,
+    };
+    let row_error = |line, problem| RowError {
+        file: file.to_owned(),
+        line,
+        problem,
+    };
+    let mut reader = csv_reader(input);
+    let header = reader.headers().map_err(read_error)?.clone();
+    let indices = column_indices(file, &header, columns)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => match parse(indices.map(|i| record.get(i).unwrap_or(""))) {
+                Ok(parsed) => sink.good(parsed),
+                Err(problem) => sink.bad(row_error(line_of(&record), problem)),
+            },
+            Err(error) if error.is_io_error() => return Err(read_error(error)),
+            Err(error) => {
+                let line = error.position().map_or(0, csv::Position::line);
+                sink.bad(row_error(line, RowProblem::Unreadable(error.to_string())));
+            }
+        }
+    }
+}
+
+/// Parses `products_list.csv`: a `product_name,unit_price` header, ids given in file order
+/// from 1. Any bad row refuses the whole catalog, whatever the policy: purchases are priced
+/// against it.
+pub fn parse_products(input: impl Read, file: &str) -> Result<Vec<Product>, ImportError> {
+    let mut rows = 0;
+    let mut names = HashSet::new();
+    let mut collected = Collected::default();
+    read_rows(
+        input,
+        file,
+        ["product_name", "unit_price"],
+        |[name, price]| {
+            // Ids follow the file's rows, bad ones included, as the old system numbered them.
+            rows += 1;
+            let id = ProductId::new(rows).expect("ids count up from 1");
+            let price: Money = price
+                .parse()
+                .map_err(|_| RowProblem::MalformedAmount(price.to_owned()))?;
+            let product =
+                Product::new(id, name, price).map_err(|_| RowProblem::EmptyProductName)?;
+            if !names.insert(Product::name_key(name)) {
+                return Err(RowProblem::ProductNamedTwice(name.trim().to_owned()));
+            }
+            Ok(product)
+        },
+        &mut collected,
+    )?;
+    if collected.bad.is_empty() {
+        Ok(collected.good)
+    } else {
+        Err(ImportError::Refused(collected.bad))
+    }
+}
+
+/// Turns the rows of `purchases.csv` into priced purchases, checked against a catalog and the
+/// chain's branches.
+pub struct PurchaseParser {
+    file: String,
+    products: HashMap<String, Product>,
+    branches: HashSet<BranchId>,
+}
+
+impl PurchaseParser {
+    /// A parser for the rows of `file`, pricing them with `products` and admitting the purchases
+    /// made at `branches`.
+    pub fn new(
+        file: &str,
+        products: &[Product],
+        branches: impl IntoIterator<Item = BranchId>,
+    ) -> PurchaseParser {
+        PurchaseParser {
+            file: file.to_owned(),
+            products: products
+                .iter()
+                .map(|p| (Product::name_key(p.name()), p.clone()))
+                .collect(),
+            branches: branches.into_iter().collect(),
+        }
+    }
+
+    /// Parses the whole stream into `sink`.
+    pub fn parse(
+        &self,
+        input: impl Read,
+        sink: &mut impl RowSink<PricedPurchase>,
+    ) -> Result<(), ImportError> {
+        read_rows(
+            input,
+            &self.file,
+            [
+                "supermarket_id",
+                "timestamp",
+                "user_id",
+                "items_list",
+                "total_amount",
+            ],
+            |[branch, at, customer, items, total]| {
+                self.parse_row(branch, at, customer, items, total)
+            },
+            sink,
+        )
+    }
+
+    fn parse_row(
+        &self,
+        branch: &str,
+        at: &str,
+        customer: &str,
+        items: &str,
+        total: &str,
+    ) -> Result<PricedPurchase, RowProblem> {
+        let unknown_branch = || RowProblem::UnknownBranch(branch.to_owned());
+        let branch = BranchId::from_code(branch).map_err(|_| unknown_branch())?;
+        if !self.branches.contains(&branch) {
+            return Err(unknown_branch());
+        }
+        let at =
+            parse_timestamp(at).ok_or_else(|| RowProblem::MalformedTimestamp(at.to_owned()))?;
+        let customer: CustomerId = customer
+            .parse()
+            .map_err(|_| RowProblem::MalformedCustomerId(customer.to_owned()))?;
+        let stated: Money = total
+            .parse()
+            .map_err(|_| RowProblem::MalformedAmount(total.to_owned()))?;
+
+        let mut lines = Vec::new();
+        let mut seen = HashSet::new();
+        for name in items
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            let product = self
+                .products
+                .get(&Product::name_key(name))
+                .ok_or_else(|| RowProblem::UnknownProduct(name.to_owned()))?;
+            if !seen.insert(product.id()) {
+                return Err(RowProblem::ProductNamedTwice(name.to_owned()));
+            }
+            lines.push(PurchaseLine::new(
+                product.id(),
+                product.name(),
+                product.price(),
+            ));
+        }
+        if lines.is_empty() {
+            return Err(RowProblem::NoItems);
+        }
+        let purchase = PricedPurchase::new(branch, customer, at, lines)
+            .map_err(|error| RowProblem::Unreadable(error.to_string()))?;
+        if purchase.total() != stated {
+            return Err(RowProblem::TotalMismatch {
+                stated,
+                computed: purchase.total(),
+            });
+        }
+        Ok(purchase)
+    }
+}
+
+/// Reads an instant: RFC 3339 with a zone, or a date and time without one, taken as UTC.
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(with_zone) = DateTime::parse_from_rfc3339(text) {
+        return Some(with_zone.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| naive.and_utc())
+}
+
+/// What the parsing thread hands to the writer.
+enum Parsed {
+    Products(Vec<Product>),
+    Batch(Vec<PricedPurchase>, BadRows),
+}
+
+/// Groups parsed purchases into batches of [`BATCH_SIZE`] and sends them, with the bad rows
+/// found since the last batch, to the writer.
+struct Batcher {
+    sender: mpsc::Sender<Parsed>,
+    batch: Vec<PricedPurchase>,
+    bad: BadRows,
+}
+
+impl Batcher {
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_SIZE));
+        // A closed channel means the writer gave up; its error is the one reported.
+        let _ = self
+            .sender
+            .blocking_send(Parsed::Batch(batch, std::mem::take(&mut self.bad)));
+    }
+}
+
+impl RowSink<PricedPurchase> for Batcher {
+    fn good(&mut self, purchase: PricedPurchase) {
+        self.batch.push(purchase);
+        if self.batch.len() == BATCH_SIZE {
+            self.send();
+        }
+    }
+
+    fn bad(&mut self, error: RowError) {
+        self.bad.push(error);
+    }
+}
+
+/// Loads a products file and a purchases file into a store that has no purchases yet.
+///
+/// Parsing runs on a blocking thread and hands batches of [`BATCH_SIZE`] purchases to the
+/// store's [`ImportSession`], so memory stays bounded whatever the size of the files. Nothing
+/// is visible until the whole load commits; a failure, or bad rows under [`Policy::Strict`],
+/// leave the store as it was. A store that already has purchases is left alone and the report
+/// says `skipped`: loading at every start, or twice, never duplicates anything.
+pub async fn load<P, Q>(
+    store: &dyn Store,
+    products: (P, &str),
+    purchases: (Q, &str),
+    policy: Policy,
+) -> Result<ImportReport, ImportError>
+where
+    P: Read + Send + 'static,
+    Q: Read + Send + 'static,
+{
+    let Some(mut session) = store.begin_import().await? else {
+        return Ok(ImportReport {
+            skipped: true,
+            ..ImportReport::default()
+        });
+    };
+    let branches: Vec<BranchId> = store.branches().await?.iter().map(|b| b.id()).collect();
+    let (products, products_file) = (products.0, products.1.to_owned());
+    let (purchases, purchases_file) = (purchases.0, purchases.1.to_owned());
+
+    let (sender, mut receiver) = mpsc::channel::<Parsed>(2);
+    let parser = tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
+        let catalog = parse_products(products, &products_file)?;
+        let parser = PurchaseParser::new(&purchases_file, &catalog, branches);
+        let _ = sender.blocking_send(Parsed::Products(catalog));
+        let mut batcher = Batcher {
+            sender,
+            batch: Vec::with_capacity(BATCH_SIZE),
+            bad: BadRows::default(),
+        };
+        parser.parse(purchases, &mut batcher)?;
+        batcher.send();
+        Ok(())
+    });
+
+    let mut report = ImportReport::default();
+    let written = async {
+        while let Some(parsed) = receiver.recv().await {
+            match parsed {
+                Parsed::Products(catalog) => {
+                    session.put_products(&catalog).await?;
+                    report.products = catalog.len();
+                }
+                Parsed::Batch(batch, bad) => {
+                    report.rejected.extend(bad);
+                    let refusing = policy == Policy::Strict && !report.rejected.is_empty();
+                    if !refusing && !batch.is_empty() {
+                        session.write(&batch).await?;
+                        report.purchases += batch.len() as u64;
+                    }
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    // Dropping the receiver unblocks the parser if the writer stopped early.
+    drop(receiver);
+    let parsed = parser.await.map_err(Error::internal)?;
+    written?;
+    parsed?;
+    if policy == Policy::Strict && !report.rejected.is_empty() {
+        return Err(ImportError::Refused(report.rejected));
+    }
+    session.commit().await?;
+    Ok(report)
+}

@@ -1,0 +1,52 @@
+//! The icash domain: exact money, the catalog, purchases and the owner's analytics, behind
+//! async store traits. It knows nothing of SQL or HTTP.
+//!
+//! - [`money`], [`id`], [`product`], [`purchase`]: the types, valid once constructed;
+//! - [`analytics`]: what each figure means, and the ranking and orderings written once;
+//! - [`store`]: the ports a store implements ([`Catalog`], [`Purchases`], [`Analytics`]);
+//! - [`memory`]: [`MemoryStore`], a complete store in memory;
+//! - [`import`]: the old system's CSV files, streamed into a store;
+//! - [`error`]: errors split by who is at fault.
+//!
+//! ```
+//! use icash_core::{BranchId, CustomerRef, Filter, MemoryStore, NewPurchase, Product, ProductId};
+//! use icash_core::store::{Analytics, Catalog, Purchases};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> icash_core::Result<()> {
+//! let store = MemoryStore::new();
+//! let milk = Product::new(ProductId::new(1)?, "milk", "1.50".parse()?)?;
+//! let eggs = Product::new(ProductId::new(2)?, "eggs", "3".parse()?)?;
+//! store.put_products(&[milk, eggs]).await?;
+//!
+//! let items = vec![ProductId::new(1)?, ProductId::new(2)?];
+//! let purchase = NewPurchase::new(BranchId::new(1)?, CustomerRef::New, items, chrono::Utc::now())?;
+//! let recorded = store.record_purchase(purchase).await?;
+//! assert_eq!(recorded.total().to_string(), "4.50");
+//!
+//! let statistics = store.statistics(&Filter::ALL).await?;
+//! assert_eq!(statistics.total_purchases, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod analytics;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod error;
+pub mod id;
+pub mod import;
+pub mod memory;
+pub mod money;
+pub mod product;
+pub mod purchase;
+pub mod store;
+
+pub use analytics::Filter;
+pub use error::{Error, Result, StoreError, ValidationError};
+pub use id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
+pub use memory::MemoryStore;
+pub use money::Money;
+pub use product::{Branch, Product};
+pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
+pub use store::{Analytics, Catalog, ImportSession, Purchases, Store};

@@ -1,0 +1,326 @@
+//! [`MemoryStore`]: every port in memory, for the embedded server and as a test double.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::analytics::{
+    BranchStatistics, CustomerActivity, CustomerPurchases, Filter, LoyalCustomers, LoyalQuery,
+    ProductSales, Statistics, TopCustomersQuery,
+};
+use crate::error::{Error, Result, ValidationError};
+use crate::id::{BranchId, CustomerId, ProductId, PurchaseId};
+use crate::money::Money;
+use crate::product::{Branch, Product};
+use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
+use crate::store::{Analytics, Catalog, ImportSession, Purchases};
+
+/// A complete store in memory, safe to share between tasks (`Arc<MemoryStore>`).
+///
+/// Nothing is kept when the process ends. Analytics scan every purchase, which is fine for
+/// tests and small shops; PostgreSQL is the store for a chain's history.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+    import: Arc<Mutex<()>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    products: BTreeMap<ProductId, Product>,
+    branches: BTreeSet<BranchId>,
+    customers: HashSet<CustomerId>,
+    /// Purchase `n` is at index `n - 1`.
+    purchases: Vec<Purchase>,
+}
+
+impl State {
+    fn put_products(&mut self, products: &[Product]) {
+        for product in products {
+            self.products.insert(product.id(), product.clone());
+        }
+    }
+
+    fn push(&mut self, purchase: PricedPurchase) -> Purchase {
+        let id = PurchaseId::new(self.purchases.len() as i64 + 1).expect("ids count up from 1");
+        self.customers.insert(purchase.customer());
+        let purchase = Purchase::new(id, purchase);
+        self.purchases.push(purchase.clone());
+        purchase
+    }
+
+    fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a PricedPurchase> + 'a {
+        self.purchases
+            .iter()
+            .map(Purchase::details)
+            .filter(|p| filter.matches(p.branch(), p.at()))
+    }
+
+    fn activity(&self, filter: &Filter) -> HashMap<CustomerId, CustomerActivity> {
+        let mut activity: HashMap<CustomerId, CustomerActivity> = HashMap::new();
+        for purchase in self.matching(filter) {
+            activity
+                .entry(purchase.customer())
+                .and_modify(|entry| {
+                    entry.purchase_count += 1;
+                    entry.total_spent = entry.total_spent + purchase.total();
+                    entry.first_purchase = entry.first_purchase.min(purchase.at());
+                    entry.last_purchase = entry.last_purchase.max(purchase.at());
+                })
+                .or_insert_with(|| CustomerActivity {
+                    customer: purchase.customer(),
+                    purchase_count: 1,
+                    total_spent: purchase.total(),
+                    first_purchase: purchase.at(),
+                    last_purchase: purchase.at(),
+                });
+        }
+        activity
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the chain's default branches ([`Branch::defaults`]) and no products.
+    pub fn new() -> MemoryStore {
+        let state = State {
+            branches: Branch::defaults().iter().map(Branch::id).collect(),
+            ..State::default()
+        };
+        MemoryStore {
+            state: RwLock::new(state),
+            import: Arc::default(),
+        }
+    }
+
+    // A panic while the lock is held cannot leave the state half-changed (every change is a
+    // single insert or push), so a poisoned lock is still safe to use.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Catalog for MemoryStore {
+    async fn products(&self) -> Result<Vec<Product>> {
+        Ok(self.read().products.values().cloned().collect())
+    }
+
+    async fn put_products(&self, products: &[Product]) -> Result<()> {
+        self.write().put_products(products);
+        Ok(())
+    }
+
+    async fn branches(&self) -> Result<Vec<Branch>> {
+        Ok(self
+            .read()
+            .branches
+            .iter()
+            .copied()
+            .map(Branch::new)
+            .collect())
+    }
+
+    async fn put_branches(&self, branches: &[Branch]) -> Result<()> {
+        self.write()
+            .branches
+            .extend(branches.iter().map(Branch::id));
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Purchases for MemoryStore {
+    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {
+        let mut state = self.write();
+        if !state.branches.contains(&purchase.branch()) {
+            return Err(ValidationError::UnknownBranch(purchase.branch()).into());
+        }
+        let priced = purchase.price(purchase.customer().resolve(), |id| state.products.get(&id))?;
+        Ok(state.push(priced))
+    }
+
+    async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
+        let index = usize::try_from(id.get() - 1).expect("ids are positive");
+        self.read()
+            .purchases
+            .get(index)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                what: "purchase",
+                id: id.to_string(),
+            })
+    }
+
+    async fn has_purchases(&self) -> Result<bool> {
+        Ok(!self.read().purchases.is_empty())
+    }
+
+    async fn begin_import(&self) -> Result<Option<Box<dyn ImportSession + '_>>> {
+        let guard = Arc::clone(&self.import).lock_owned().await;
+        if self.has_purchases().await? {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(MemoryImport {
+            store: self,
+            _guard: guard,
+            products: Vec::new(),
+            purchases: Vec::new(),
+        })))
+    }
+}
+
+/// A load into a [`MemoryStore`]: buffered, and applied in one step at commit.
+struct MemoryImport<'a> {
+    store: &'a MemoryStore,
+    _guard: OwnedMutexGuard<()>,
+    products: Vec<Product>,
+    purchases: Vec<PricedPurchase>,
+}
+
+#[async_trait]
+impl ImportSession for MemoryImport<'_> {
+    async fn put_products(&mut self, products: &[Product]) -> Result<()> {
+        self.products.extend_from_slice(products);
+        Ok(())
+    }
+
+    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()> {
+        self.purchases.extend_from_slice(purchases);
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        let MemoryImport {
+            store,
+            products,
+            purchases,
+            ..
+        } = *self;
+        let mut state = store.write();
+        state.put_products(&products);
+        for purchase in purchases {
+            state.push(purchase);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Analytics for MemoryStore {
+    async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
+        let state = self.read();
+        let customers: HashSet<CustomerId> = state
+            .matching(filter)
+            .map(PricedPurchase::customer)
+            .collect();
+        Ok(customers.len() as u64)
+    }
+
+    async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
+        let mut loyal: Vec<CustomerActivity> = self
+            .read()
+            .activity(&query.filter)
+            .into_values()
+            .filter(|entry| entry.purchase_count >= u64::from(query.min_purchases))
+            .collect();
+        let count = loyal.len() as u64;
+        loyal.sort_by(CustomerActivity::loyal_order);
+        let customers = loyal
+            .into_iter()
+            .filter(|entry| query.after.is_none_or(|cursor| cursor.precedes(entry)))
+            .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
+            .collect();
+        Ok(LoyalCustomers { count, customers })
+    }
+
+    async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
+        let state = self.read();
+        let mut units: HashMap<ProductId, u64> = HashMap::new();
+        for line in state.matching(filter).flat_map(PricedPurchase::lines) {
+            *units.entry(line.product()).or_default() += u64::from(line.quantity());
+        }
+        Ok(units
+            .into_iter()
+            .map(|(product, units_sold)| ProductSales {
+                product,
+                name: state
+                    .products
+                    .get(&product)
+                    .map_or_else(String::new, |p| p.name().to_owned()),
+                units_sold,
+            })
+            .collect())
+    }
+
+    async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
+        let state = self.read();
+        let mut by_branch: BTreeMap<BranchId, BranchStatistics> = state
+            .branches
+            .iter()
+            .filter(|&&branch| filter.branch().is_none_or(|wanted| wanted == branch))
+            .map(|&branch| {
+                (
+                    branch,
+                    BranchStatistics {
+                        branch,
+                        purchase_count: 0,
+                        revenue: Money::ZERO,
+                    },
+                )
+            })
+            .collect();
+        let mut customers = HashSet::new();
+        for purchase in state.matching(filter) {
+            customers.insert(purchase.customer());
+            if let Some(entry) = by_branch.get_mut(&purchase.branch()) {
+                entry.purchase_count += 1;
+                entry.revenue = entry.revenue + purchase.total();
+            }
+        }
+        let by_branch: Vec<BranchStatistics> = by_branch.into_values().collect();
+        Ok(Statistics {
+            unique_customers: customers.len() as u64,
+            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
+            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+            by_branch,
+        })
+    }
+
+    async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {
+        let mut counts: Vec<CustomerPurchases> = self
+            .read()
+            .activity(&Filter::ALL)
+            .into_values()
+            .map(|entry| CustomerPurchases {
+                customer: entry.customer,
+                purchase_count: entry.purchase_count,
+            })
+            .collect();
+        counts.sort_by(CustomerPurchases::top_order);
+        Ok(counts
+            .into_iter()
+            .filter(|entry| {
+                query
+                    .after
+                    .is_none_or(|after| after.top_order(entry).is_lt())
+            })
+            .take(query.limit as usize)
+            .collect())
+    }
+}

@@ -1,0 +1,112 @@
+//! The ports every store implements: the catalog, the purchases, and the analytics.
+//!
+//! Each method is one unit of work of the store: atomic, and never spanning two calls. The
+//! analytics methods return aggregates (one row per customer, product or branch), computed where
+//! the data is; no method hands every purchase to the caller.
+
+use async_trait::async_trait;
+
+use crate::analytics::{
+    CustomerPurchases, Filter, LoyalCustomers, LoyalQuery, ProductSales, RankedProduct, Statistics,
+    TopCustomersQuery, rank_top_products,
+};
+use crate::error::Result;
+use crate::id::PurchaseId;
+use crate::product::{Branch, Product};
+use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
+
+/// The products and branches.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// Every product, in id order.
+    async fn products(&self) -> Result<Vec<Product>>;
+
+    /// Adds products, or changes the name and price of those whose id exists. A new price
+    /// applies to later purchases only.
+    async fn put_products(&self, products: &[Product]) -> Result<()>;
+
+    /// Every branch, in id order.
+    async fn branches(&self) -> Result<Vec<Branch>>;
+
+    /// Adds the branches that do not exist yet.
+    async fn put_branches(&self, branches: &[Branch]) -> Result<()>;
+
+    /// Checks that the store can serve requests now; fails with
+    /// [`StoreError::Unavailable`](crate::error::StoreError::Unavailable) when it cannot.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Recording and reading purchases.
+#[async_trait]
+pub trait Purchases: Send + Sync {
+    /// Records a purchase atomically: prices it at the catalog's current prices, adds its
+    /// customer if new, and stores it whole, or stores nothing.
+    ///
+    /// Fails with [`Error::Invalid`](crate::Error::Invalid) when the branch or a product does
+    /// not exist.
+    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase>;
+
+    /// A recorded purchase with its lines; [`Error::NotFound`](crate::Error::NotFound) when
+    /// there is none with that id.
+    async fn purchase(&self, id: PurchaseId) -> Result<Purchase>;
+
+    /// Whether at least one purchase is recorded.
+    async fn has_purchases(&self) -> Result<bool>;
+
+    /// Starts a bulk load into a store that has no purchases yet.
+    ///
+    /// Returns `None` when the store already has purchases, so that loading the same files
+    /// twice, or at every start, never duplicates anything. Nothing the session writes is
+    /// visible, nor kept, until [`ImportSession::commit`]; dropping the session discards it.
+    /// Two sessions never run at once: the second waits for the first to end.
+    async fn begin_import(&self) -> Result<Option<Box<dyn ImportSession + '_>>>;
+}
+
+/// A bulk load in progress (see [`Purchases::begin_import`]).
+#[async_trait]
+pub trait ImportSession: Send {
+    /// Adds products or changes existing ones, as [`Catalog::put_products`] does.
+    async fn put_products(&mut self, products: &[Product]) -> Result<()>;
+
+    /// Writes a batch of priced purchases (whose products were put first), adding their
+    /// customers.
+    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()>;
+
+    /// Makes everything written visible at once.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The owner's analytics, aggregated by the store.
+#[async_trait]
+pub trait Analytics: Send + Sync {
+    /// How many distinct customers made a purchase.
+    async fn unique_customers(&self, filter: &Filter) -> Result<u64>;
+
+    /// The customers with at least `query.min_purchases` purchases, in
+    /// [`CustomerActivity::loyal_order`](crate::analytics::CustomerActivity::loyal_order).
+    async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers>;
+
+    /// Units sold per product, for every product that sold at least one unit (any order).
+    async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>>;
+
+    /// The chain's purchase count, revenue and customers, in all and per branch.
+    async fn statistics(&self, filter: &Filter) -> Result<Statistics>;
+
+    /// The customers with the most purchases, in
+    /// [`CustomerPurchases::top_order`](crate::analytics::CustomerPurchases::top_order).
+    async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>>;
+
+    /// The best-selling products, ranked by [`rank_top_products`].
+    async fn top_products(&self, filter: &Filter, max_rank: u32) -> Result<Vec<RankedProduct>> {
+        Ok(rank_top_products(
+            self.product_sales(filter).await?,
+            max_rank,
+        ))
+    }
+}
+
+/// Everything icash needs of a store; implemented by every type that has the three ports, and
+/// usable as `Arc<dyn Store>`.
+pub trait Store: Catalog + Purchases + Analytics {}
+
+impl<T: Catalog + Purchases + Analytics + ?Sized> Store for T {}
