@@ -1,1 +1,30 @@
-//! placeholder
+//! The icash store on PostgreSQL.
+//!
+//! [`PgStore`] implements every port of [`icash_core::store`] with sqlx: the schema is embedded
+//! and applied at connect ([`MIGRATOR`]); recording a purchase is one transaction; each
+//! analytic is one aggregate query; a bulk load is one transaction of a few statements per
+//! batch of purchases.
+//!
+//! ```no_run
+//! use icash_core::{Analytics, Filter};
+//! use icash_postgres::PgStore;
+//!
+//! # async fn run() -> icash_core::Result<()> {
+//! let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/icash").await?;
+//! let statistics = store.statistics(&Filter::ALL).await?;
+//! println!("{} purchases, {} in revenue", statistics.total_purchases, statistics.total_revenue);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With the `testing` feature, [`testing::TestDb`] gives each test a fresh, migrated database.
+
+mod analytics;
+mod catalog;
+mod error;
+mod purchase;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use store::{MIGRATOR, PgConfig, PgStore};

@@ -1,0 +1,102 @@
+//! The catalog on PostgreSQL: products, branches, and the health check.
+
+use async_trait::async_trait;
+use icash_core::{Branch, BranchId, Catalog, Money, Product, ProductId, Result};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use crate::error::from_sqlx;
+use crate::store::PgStore;
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: i32,
+    name: String,
+    price: Decimal,
+}
+
+impl ProductRow {
+    /// Rows were checked on the way in (constraints mirror the domain's rules), so a row that
+    /// does not convert means the database was changed behind our back.
+    fn into_product(self) -> Result<Product> {
+        let id = ProductId::new(self.id)?;
+        Ok(Product::new(id, &self.name, Money::new(self.price)?)?)
+    }
+}
+
+/// Reads the products with the given ids, or every product when `ids` is `None`, in id order.
+pub(crate) async fn fetch_products(
+    conn: &mut PgConnection,
+    ids: Option<&[i32]>,
+) -> Result<Vec<Product>> {
+    sqlx::query_as::<_, ProductRow>(
+        "SELECT id, name, price FROM products WHERE $1::integer[] IS NULL OR id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+    .map_err(from_sqlx)?
+    .into_iter()
+    .map(ProductRow::into_product)
+    .collect()
+}
+
+/// Adds products or changes the name and price of existing ones, in one statement.
+pub(crate) async fn upsert_products(conn: &mut PgConnection, products: &[Product]) -> Result<()> {
+    let ids: Vec<i32> = products.iter().map(|p| p.id().get()).collect();
+    let names: Vec<&str> = products.iter().map(Product::name).collect();
+    let prices: Vec<Decimal> = products.iter().map(|p| p.price().amount()).collect();
+    sqlx::query(
+        "INSERT INTO products (id, name, price)
+         SELECT * FROM unnest($1::integer[], $2::text[], $3::numeric[])
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, price = excluded.price",
+    )
+    .bind(ids)
+    .bind(names)
+    .bind(prices)
+    .execute(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Catalog for PgStore {
+    async fn products(&self) -> Result<Vec<Product>> {
+        fetch_products(&mut *self.connection().await?, None).await
+    }
+
+    async fn put_products(&self, products: &[Product]) -> Result<()> {
+        upsert_products(&mut *self.connection().await?, products).await
+    }
+
+    async fn branches(&self) -> Result<Vec<Branch>> {
+        let ids: Vec<i32> = sqlx::query_scalar("SELECT id FROM branches ORDER BY id")
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        ids.into_iter()
+            .map(|id| Ok(Branch::new(BranchId::new(id)?)))
+            .collect()
+    }
+
+    async fn put_branches(&self, branches: &[Branch]) -> Result<()> {
+        let ids: Vec<i32> = branches.iter().map(|b| b.id().get()).collect();
+        sqlx::query(
+            "INSERT INTO branches (id) SELECT unnest($1::integer[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(ids)
+        .execute(self.pool())
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! Recording and reading purchases, and bulk loads, on PostgreSQL.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use icash_core::{
+    BranchId, CustomerId, Error, ImportSession, Money, NewPurchase, PricedPurchase, Product,
+    ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Result, ValidationError,
+};
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::catalog::{fetch_products, upsert_products};
+use crate::error::{from_sqlx, violated_constraint};
+use crate::store::PgStore;
+
+/// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
+const IMPORT_LOCK: i64 = 0x6963_6173_68;
+
+/// A batch of purchases as columns, the shape `unnest` takes.
+#[derive(Default)]
+struct PurchaseColumns {
+    ids: Vec<i64>,
+    branches: Vec<i32>,
+    customers: Vec<Uuid>,
+    times: Vec<DateTime<Utc>>,
+    totals: Vec<Decimal>,
+    line_purchases: Vec<i64>,
+    line_products: Vec<i32>,
+    line_positions: Vec<i16>,
+    line_prices: Vec<Decimal>,
+}
+
+impl PurchaseColumns {
+    fn push(&mut self, id: i64, purchase: &PricedPurchase) {
+        self.ids.push(id);
+        self.branches.push(purchase.branch().get());
+        self.customers.push(purchase.customer().uuid());
+        self.times.push(purchase.at());
+        self.totals.push(purchase.total().amount());
+        for (position, line) in purchase.lines().iter().enumerate() {
+            self.line_purchases.push(id);
+            self.line_products.push(line.product().get());
+            // A purchase has at most icash_core::purchase::MAX_ITEMS lines.
+            self.line_positions.push(position as i16);
+            self.line_prices.push(line.unit_price().amount());
+        }
+    }
+}
+
+/// Writes priced purchases under the given ids, with their customers and lines: one statement
+/// per table, whatever the number of purchases.
+async fn insert_purchases(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    purchases: &[PricedPurchase],
+) -> Result<()> {
+    let mut columns = PurchaseColumns::default();
+    for (&id, purchase) in ids.iter().zip(purchases) {
+        columns.push(id, purchase);
+    }
+    sqlx::query(
+        "INSERT INTO customers (id)
+         SELECT DISTINCT id FROM unnest($1::uuid[]) AS new (id)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&columns.customers)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    sqlx::query(
+        "INSERT INTO purchases (id, branch_id, customer_id, purchased_at, total)
+         SELECT * FROM unnest($1::bigint[], $2::integer[], $3::uuid[], $4::timestamptz[], $5::numeric[])",
+    )
+    .bind(&columns.ids)
+    .bind(&columns.branches)
+    .bind(&columns.customers)
+    .bind(&columns.times)
+    .bind(&columns.totals)
+    .execute(&mut *conn)
+    .await
+    .map_err(|error| match violated_constraint(&error) {
+        Some("purchases_branch_fkey") => unknown_branch(purchases),
+        _ => from_sqlx(error),
+    })?;
+    sqlx::query(
+        "INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
+         SELECT * FROM unnest($1::bigint[], $2::integer[], $3::smallint[], $4::numeric[])",
+    )
+    .bind(&columns.line_purchases)
+    .bind(&columns.line_products)
+    .bind(&columns.line_positions)
+    .bind(&columns.line_prices)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
+}
+
+/// The error for a batch that names a branch the database lacks. The database says which
+/// constraint failed, not which row: name the first branch of the batch that is not known, or
+/// the first one when there is a single purchase.
+fn unknown_branch(purchases: &[PricedPurchase]) -> Error {
+    let branch: BranchId = purchases[0].branch();
+    ValidationError::UnknownBranch(branch).into()
+}
+
+/// Reserves `count` purchase ids from the table's sequence.
+async fn reserve_ids(conn: &mut PgConnection, count: usize) -> Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(count as i64)
+    .fetch_all(conn)
+    .await
+    .map_err(from_sqlx)
+}
+
+async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
+    store.pool().begin().await.map_err(from_sqlx)
+}
+
+#[derive(sqlx::FromRow)]
+struct ReceiptRow {
+    branch_id: i32,
+    customer_id: Uuid,
+    purchased_at: DateTime<Utc>,
+    product_id: i32,
+    name: String,
+    unit_price: Decimal,
+}
+
+#[async_trait]
+impl Purchases for PgStore {
+    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {
+        let mut tx = begin(self).await?;
+        let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
+        // Read committed: the prices are those committed when this statement runs, the moment
+        // of sale. A price change committed later applies to later purchases.
+        let catalog: HashMap<ProductId, Product> = fetch_products(&mut tx, Some(&wanted))
+            .await?
+            .into_iter()
+            .map(|product| (product.id(), product))
+            .collect();
+        let priced = purchase.price(purchase.customer().resolve(), |id| catalog.get(&id))?;
+        let id = reserve_ids(&mut tx, 1).await?;
+        insert_purchases(&mut tx, &id, std::slice::from_ref(&priced)).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(Purchase::new(PurchaseId::new(id[0])?, priced))
+    }
+
+    async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
+        let rows: Vec<ReceiptRow> = sqlx::query_as(
+            "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price
+             FROM purchases p
+             JOIN purchase_lines l ON l.purchase_id = p.id
+             JOIN products pr ON pr.id = l.product_id
+             WHERE p.id = $1
+             ORDER BY l.position",
+        )
+        .bind(id.get())
+        .fetch_all(self.pool())
+        .await
+        .map_err(from_sqlx)?;
+        let Some(first) = rows.first() else {
+            return Err(Error::NotFound {
+                what: "purchase",
+                id: id.to_string(),
+            });
+        };
+        let (branch, customer, at) = (
+            BranchId::new(first.branch_id)?,
+            CustomerId::from_uuid(first.customer_id),
+            first.purchased_at,
+        );
+        let lines = rows
+            .iter()
+            .map(|row| {
+                Ok(PurchaseLine::new(
+                    ProductId::new(row.product_id)?,
+                    &row.name,
+                    Money::new(row.unit_price)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Purchase::new(
+            id,
+            PricedPurchase::new(branch, customer, at, lines)?,
+        ))
+    }
+
+    async fn has_purchases(&self) -> Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM purchases)")
+            .fetch_one(self.pool())
+            .await
+            .map_err(from_sqlx)
+    }
+
+    async fn begin_import(&self) -> Result<Option<Box<dyn ImportSession + '_>>> {
+        let mut tx = begin(self).await?;
+        // Held until the transaction ends: a second load waits here, then finds purchases.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(IMPORT_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let loaded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM purchases)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        if loaded {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(PgImport { tx })))
+    }
+}
+
+/// A bulk load: one transaction, a few statements per batch of purchases.
+struct PgImport {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl ImportSession for PgImport {
+    async fn put_products(&mut self, products: &[Product]) -> Result<()> {
+        upsert_products(&mut self.tx, products).await
+    }
+
+    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()> {
+        if purchases.is_empty() {
+            return Ok(());
+        }
+        let ids = reserve_ids(&mut self.tx, purchases.len()).await?;
+        insert_purchases(&mut self.tx, &ids, purchases).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.map_err(from_sqlx)
+    }
+}

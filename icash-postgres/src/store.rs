@@ -1,0 +1,92 @@
+//! [`PgStore`]: the connection pool, the migrations, and how to connect.
+
+use std::time::Duration;
+
+use icash_core::{Branch, Catalog, Error, Result};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, migrate::Migrator};
+
+use crate::error::from_sqlx;
+
+/// The schema, embedded in the binary and applied by [`PgStore::migrate`].
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How a [`PgStore`] uses its pool.
+#[derive(Clone, Debug)]
+pub struct PgConfig {
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store reports itself unavailable:
+    /// a bounded wait, so that an outage answers quickly instead of hanging.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgConfig {
+    fn default() -> PgConfig {
+        PgConfig {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The icash store on PostgreSQL. Cheap to clone: clones share one pool.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (such as `postgres://postgres@127.0.0.1:5432/icash`)
+    /// with the default [`PgConfig`], and migrates it.
+    ///
+    /// Fails with [`StoreError::Unavailable`](icash_core::StoreError::Unavailable) when the
+    /// database cannot be reached.
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let options: PgConnectOptions = url.parse().map_err(Error::internal)?;
+        PgStore::connect_with(options, &PgConfig::default()).await
+    }
+
+    /// Connects with explicit options, and migrates the database.
+    pub async fn connect_with(options: PgConnectOptions, config: &PgConfig) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(from_sqlx)?;
+        let store = PgStore::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store over a pool the caller made; the database must be migrated already (see
+    /// [`PgStore::migrate`]).
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+
+    /// Applies the migrations that the database lacks, and adds the chain's default branches
+    /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|error| match error {
+                sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
+                other => Error::internal(other),
+            })?;
+        self.put_branches(&Branch::defaults()).await
+    }
+
+    /// The pool, for an embedder's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A connection from the pool, or unavailable after the configured wait.
+    pub(crate) async fn connection(&self) -> Result<PoolConnection<Postgres>> {
+        self.pool.acquire().await.map_err(from_sqlx)
+    }
+}
