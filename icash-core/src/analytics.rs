@@ -325,7 +325,7 @@ mod tests {
             first_purchase: at,
             last_purchase: at,
         };
-        let mut entries = vec![
+        let mut entries = [
             entry(3, "9", 1),
             entry(4, "1", 2),
             entry(3, "10", 3),

@@ -546,3 +546,344 @@ where
     session.commit().await?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::Filter;
+    use crate::memory::MemoryStore;
+    use crate::store::{Analytics, Catalog, Purchases};
+
+    const PRODUCTS: &str =
+        "\u{feff}product_name,unit_price\nmilk,1.5\nbread,2\neggs,3\nOrange Juice ,0.1\n";
+    const HEADER: &str = "\u{feff}supermarket_id,timestamp,user_id,items_list,total_amount\n";
+    const GOOD_ROW: &str = "SMKT003,2025-05-26T19:51:00.539354,01e1e159-8045-43c2-88dd-5682b18bd680,\"eggs,milk\",4.5\n";
+
+    fn catalog() -> Vec<Product> {
+        parse_products(PRODUCTS.as_bytes(), "products_list.csv").unwrap()
+    }
+
+    fn parse(rows: &str) -> Collected<PricedPurchase> {
+        let parser = PurchaseParser::new(
+            "purchases.csv",
+            &catalog(),
+            (1..=3).map(|n| BranchId::new(n).unwrap()),
+        );
+        let mut collected = Collected::default();
+        parser
+            .parse(format!("{HEADER}{rows}").as_bytes(), &mut collected)
+            .unwrap();
+        collected
+    }
+
+    fn problem(row: &str) -> RowProblem {
+        let collected = parse(row);
+        assert!(collected.good.is_empty(), "{row} should be refused");
+        assert_eq!(collected.bad.count, 1);
+        let error = collected.bad.rows[0].clone();
+        assert_eq!((error.file.as_str(), error.line), ("purchases.csv", 2));
+        error.problem
+    }
+
+    #[test]
+    fn products_take_ids_in_file_order_despite_a_byte_order_mark() {
+        let products = catalog();
+        let summary: Vec<(i32, &str, String)> = products
+            .iter()
+            .map(|p| (p.id().get(), p.name(), p.price().to_string()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, "milk", "1.50".into()),
+                (2, "bread", "2.00".into()),
+                (3, "eggs", "3.00".into()),
+                (4, "Orange Juice", "0.10".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_products_file_is_refused_with_its_lines() {
+        let input = "product_name,unit_price\nmilk,1.5\n,2\nMILK,3\nbread,abc\n";
+        let Err(ImportError::Refused(bad)) = parse_products(input.as_bytes(), "products_list.csv")
+        else {
+            panic!("a bad catalog must be refused");
+        };
+        let found: Vec<(u64, RowProblem)> = bad
+            .rows
+            .iter()
+            .map(|r| (r.line, r.problem.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (3, RowProblem::EmptyProductName),
+                (4, RowProblem::ProductNamedTwice("MILK".into())),
+                (5, RowProblem::MalformedAmount("abc".into())),
+            ]
+        );
+        let missing = parse_products("name,price\nmilk,1\n".as_bytes(), "p.csv").unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "p.csv: the header has no column \"product_name\""
+        );
+    }
+
+    #[test]
+    fn a_good_row_becomes_a_priced_purchase() {
+        let collected = parse(GOOD_ROW);
+        assert!(collected.bad.is_empty(), "{}", collected.bad);
+        let purchase = &collected.good[0];
+        assert_eq!(purchase.branch().get(), 3);
+        assert_eq!(
+            purchase.at().to_rfc3339(),
+            "2025-05-26T19:51:00.539354+00:00"
+        );
+        assert_eq!(
+            purchase.customer().to_string(),
+            "01e1e159-8045-43c2-88dd-5682b18bd680"
+        );
+        let names: Vec<&str> = purchase.lines().iter().map(PurchaseLine::name).collect();
+        assert_eq!(names, ["eggs", "milk"]);
+        assert_eq!(purchase.total(), "4.5".parse().unwrap());
+    }
+
+    #[test]
+    fn names_match_trimmed_and_case_insensitively() {
+        let collected = parse(
+            "SMKT1,2025-01-02 03:04:05,01e1e159-8045-43c2-88dd-5682b18bd680,\" EGGS , orange juice\",3.10\n",
+        );
+        assert!(collected.bad.is_empty(), "{}", collected.bad);
+        let names: Vec<&str> = collected.good[0]
+            .lines()
+            .iter()
+            .map(PurchaseLine::name)
+            .collect();
+        assert_eq!(names, ["eggs", "Orange Juice"]);
+    }
+
+    #[test]
+    fn timestamps_with_a_zone_are_converted_to_utc() {
+        let collected = parse(
+            "SMKT001,2025-01-02T03:04:05+02:00,01e1e159-8045-43c2-88dd-5682b18bd680,milk,1.5\n",
+        );
+        assert_eq!(
+            collected.good[0].at().to_rfc3339(),
+            "2025-01-02T01:04:05+00:00"
+        );
+    }
+
+    #[test]
+    fn each_bad_row_names_its_reason() {
+        let uuid = "01e1e159-8045-43c2-88dd-5682b18bd680";
+        let at = "2025-05-26T19:51:00";
+        assert_eq!(
+            problem(&format!("SMKT001,{at},{uuid},\"milk,caviar\",1.5\n")),
+            RowProblem::UnknownProduct("caviar".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT009,{at},{uuid},milk,1.5\n")),
+            RowProblem::UnknownBranch("SMKT009".into())
+        );
+        assert_eq!(
+            problem(&format!("STORE1,{at},{uuid},milk,1.5\n")),
+            RowProblem::UnknownBranch("STORE1".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,{at},not-a-uuid,milk,1.5\n")),
+            RowProblem::MalformedCustomerId("not-a-uuid".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,yesterday,{uuid},milk,1.5\n")),
+            RowProblem::MalformedTimestamp("yesterday".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,{at},{uuid},\"milk,MILK\",3\n")),
+            RowProblem::ProductNamedTwice("MILK".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,{at},{uuid},\"\",0\n")),
+            RowProblem::NoItems
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,{at},{uuid},milk,1.5x\n")),
+            RowProblem::MalformedAmount("1.5x".into())
+        );
+        assert_eq!(
+            problem(&format!("SMKT001,{at},{uuid},\"eggs,milk\",4.4\n")),
+            RowProblem::TotalMismatch {
+                stated: "4.4".parse().unwrap(),
+                computed: "4.5".parse().unwrap()
+            }
+        );
+        assert!(matches!(
+            problem(&format!("SMKT001,{at},{uuid},milk\n")),
+            RowProblem::Unreadable(_)
+        ));
+        let message = RowError {
+            file: "purchases.csv".into(),
+            line: 7,
+            problem: RowProblem::UnknownProduct("caviar".into()),
+        };
+        assert_eq!(
+            message.to_string(),
+            "purchases.csv, line 7: unknown product \"caviar\""
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_bad_row_not_a_failure() {
+        let parser = PurchaseParser::new("purchases.csv", &catalog(), [BranchId::new(3).unwrap()]);
+        let mut input = HEADER.as_bytes().to_vec();
+        input.extend_from_slice(b"SMKT003,2025-05-26T19:51:00,\xff\xfe,milk,1.5\n");
+        input.extend_from_slice(GOOD_ROW.as_bytes());
+        let mut collected = Collected::default();
+        parser.parse(input.as_slice(), &mut collected).unwrap();
+        assert_eq!((collected.good.len(), collected.bad.count), (1, 1));
+        assert_eq!(collected.bad.rows[0].line, 2);
+    }
+
+    fn purchases_file(rows: usize, bad_line: Option<usize>) -> String {
+        let mut file = HEADER.to_owned();
+        for line in 2..rows + 2 {
+            if Some(line) == bad_line {
+                file.push_str("SMKT003,2025-05-26T19:51:00,01e1e159-8045-43c2-88dd-5682b18bd680,\"eggs,caviar\",4.5\n");
+            } else {
+                file.push_str(GOOD_ROW);
+            }
+        }
+        file
+    }
+
+    async fn load_into(
+        store: &MemoryStore,
+        purchases: String,
+        policy: Policy,
+    ) -> Result<ImportReport, ImportError> {
+        load(
+            store,
+            (PRODUCTS.as_bytes(), "products_list.csv"),
+            (
+                std::io::Cursor::new(purchases.into_bytes()),
+                "purchases.csv",
+            ),
+            policy,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_strict_load_with_one_bad_row_loads_nothing_and_names_the_line() {
+        let store = MemoryStore::new();
+        // More rows than a batch, so that good batches were written before the bad row is met.
+        let rows = BATCH_SIZE * 2 + 5;
+        let error = load_into(
+            &store,
+            purchases_file(rows, Some(BATCH_SIZE + 100)),
+            Policy::Strict,
+        )
+        .await
+        .unwrap_err();
+        let ImportError::Refused(bad) = &error else {
+            panic!("expected a refusal, got {error}")
+        };
+        assert_eq!(bad.count, 1);
+        assert_eq!(bad.rows[0].line, BATCH_SIZE as u64 + 100);
+        assert!(
+            error.to_string().contains(&format!(
+                "purchases.csv, line {}: unknown product \"caviar\"",
+                BATCH_SIZE + 100
+            )),
+            "{error}"
+        );
+        assert!(!store.has_purchases().await.unwrap());
+        assert!(
+            store.products().await.unwrap().is_empty(),
+            "the catalog is part of the load"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lenient_load_keeps_the_good_rows_and_reports_the_bad() {
+        let store = MemoryStore::new();
+        let report = load_into(&store, purchases_file(10, Some(4)), Policy::Lenient)
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.products, report.purchases, report.rejected.count),
+            (4, 9, 1)
+        );
+        assert_eq!(report.rejected.rows[0].line, 4);
+        assert_eq!(
+            store
+                .statistics(&Filter::ALL)
+                .await
+                .unwrap()
+                .total_purchases,
+            9
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_load_changes_nothing() {
+        let store = MemoryStore::new();
+        let first = load_into(&store, purchases_file(3, None), Policy::Strict)
+            .await
+            .unwrap();
+        assert_eq!((first.skipped, first.purchases), (false, 3));
+        let second = load_into(&store, purchases_file(3, None), Policy::Strict)
+            .await
+            .unwrap();
+        assert!(second.skipped);
+        assert_eq!(
+            store
+                .statistics(&Filter::ALL)
+                .await
+                .unwrap()
+                .total_purchases,
+            3
+        );
+    }
+
+    /// A reader that fails partway, as a disk or a network mount can.
+    struct FailingReader {
+        data: std::io::Cursor<Vec<u8>>,
+        fail_at: u64,
+    }
+
+    impl Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.data.position() >= self.fail_at {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let room = (self.fail_at - self.data.position()) as usize;
+            let len = buf.len().min(room);
+            self.data.read(&mut buf[..len])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_load_interrupted_halfway_leaves_the_store_as_it_was() {
+        let store = MemoryStore::new();
+        let file = purchases_file(BATCH_SIZE * 3, None);
+        let half = file.len() as u64 / 2;
+        let reader = FailingReader {
+            data: std::io::Cursor::new(file.clone().into_bytes()),
+            fail_at: half,
+        };
+        let error = load(
+            &store,
+            (PRODUCTS.as_bytes(), "products_list.csv"),
+            (reader, "purchases.csv"),
+            Policy::Strict,
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("the disk went away"), "{error}");
+        assert!(!store.has_purchases().await.unwrap());
+        // The next run completes it.
+        let report = load_into(&store, file, Policy::Strict).await.unwrap();
+        assert_eq!(report.purchases, BATCH_SIZE as u64 * 3);
+    }
+}

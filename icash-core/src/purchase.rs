@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_later_price_change_does_not_alter_a_priced_purchase() {
-        let mut catalog = vec![product(1, "milk", "1.5")];
+        let mut catalog = [product(1, "milk", "1.5")];
         let priced = new_purchase(&[1])
             .unwrap()
             .price(CustomerId::random(), |id| {

@@ -17,7 +17,7 @@ use crate::error::{from_sqlx, violated_constraint};
 use crate::store::PgStore;
 
 /// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
-const IMPORT_LOCK: i64 = 0x6963_6173_68;
+const IMPORT_LOCK: i64 = 0x0069_6361_7368;
 
 /// A batch of purchases as columns, the shape `unnest` takes.
 #[derive(Default)]
