@@ -272,6 +272,22 @@ pub struct Statistics {
     pub by_branch: Vec<BranchStatistics>,
 }
 
+/// How many loyal customers the dashboard lists.
+pub const DASHBOARD_LOYAL_CUSTOMERS: u32 = 10;
+
+/// The owner's dashboard: every analytic at once, over the same purchases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dashboard {
+    /// How many distinct customers made a purchase.
+    pub unique_customers: u64,
+    /// The loyal customers' count and the first [`DASHBOARD_LOYAL_CUSTOMERS`] of them.
+    pub loyal_customers: LoyalCustomers,
+    /// The best sellers ranked [`DEFAULT_TOP_PRODUCTS_MAX_RANK`] or better.
+    pub top_products: Vec<RankedProduct>,
+    /// The chain's figures.
+    pub statistics: Statistics,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
             an_import_is_invisible_until_committed,
             an_import_runs_only_on_an_empty_store,
             concurrent_purchases_are_all_recorded,
+            the_dashboard_gathers_every_analytic,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -602,5 +603,25 @@ pub async fn concurrent_purchases_are_all_recorded(store: &dyn Store) {
     assert!(
         top.iter()
             .all(|r| r.sales.units_sold == u64::from(tills * per_till))
+    );
+}
+
+/// The dashboard is every analytic at once, with the first loyal customers only.
+pub async fn the_dashboard_gathers_every_analytic(store: &dyn Store) {
+    load_fixture(store).await;
+    let dashboard = store.dashboard(&Filter::ALL).await.unwrap();
+    assert_eq!(dashboard.unique_customers, 4);
+    assert_eq!(
+        dashboard.statistics,
+        store.statistics(&Filter::ALL).await.unwrap()
+    );
+    assert_eq!(
+        dashboard.top_products,
+        store.top_products(&Filter::ALL, 3).await.unwrap()
+    );
+    let loyal = store.loyal_customers(&LoyalQuery::default()).await.unwrap();
+    assert_eq!(
+        dashboard.loyal_customers, loyal,
+        "fewer than ten loyal customers: all of them"
     );
 }

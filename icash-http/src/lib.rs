@@ -1,1 +1,97 @@
-//! placeholder
+//! The icash HTTP contract as warp filters, over any store that implements
+//! [`icash_core::Store`].
+//!
+//! [`api`] is the whole API, complete with the JSON error body for every refusal, CORS, and a
+//! request id per request; a host mounts it in its own warp server, under a path prefix if it
+//! likes. [`routes`] is the same without the finishing layers, for a host that wants its own
+//! `recover` (it rejects paths it does not serve, so other filters can follow it).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use warp::Filter;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let store = Arc::new(icash_core::MemoryStore::new());
+//! let pos = warp::path("pos").and(icash_http::api(store, icash_http::ApiConfig::default()));
+//!
+//! let response = warp::test::request().path("/pos/health").reply(&pos).await;
+//! assert_eq!(response.status(), 200);
+//! assert!(response.headers().contains_key("x-request-id"));
+//! # }
+//! ```
+//!
+//! Layout: [`dto`] holds the JSON shapes, [`error`] the one table from errors to responses,
+//! `routes` the endpoints, [`query`] and `body` the reading of requests.
+
+mod body;
+mod config;
+mod context;
+pub mod dto;
+pub mod error;
+mod openapi;
+pub mod query;
+mod routes;
+
+use std::sync::Arc;
+
+use icash_core::Store;
+use warp::filters::BoxedFilter;
+use warp::http::Method;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+pub use context::REQUEST_ID;
+pub use openapi::document as openapi_document;
+pub use routes::cash_register::NEXT_CURSOR;
+
+/// The store as the API shares it between requests.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Every endpoint, without the finishing layers of [`api`]: a path it does not serve is
+/// rejected, so a host can chain its own filters after it.
+pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)> {
+    routes::gateway::filters(store.clone(), config.health_timeout)
+        .or(routes::cash_register::filters(
+            store.clone(),
+            config.body_limit,
+        ))
+        .unify()
+        .or(routes::analytics::filters(store))
+        .unify()
+        .boxed()
+}
+
+/// The whole API: every endpoint, the JSON error body for every refusal (404, 405, ...),
+/// CORS with preflight, and an `x-request-id` on every response.
+pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
+    let body_limit = config.body_limit;
+    let answered = routes(store, &config)
+        .recover(move |rejection| error::handle_rejection(rejection, body_limit))
+        .unify()
+        .with(cors(&config.cors))
+        .map(Reply::into_response)
+        // What CORS itself refuses (an origin or a header it does not allow).
+        .recover(move |rejection| error::handle_rejection(rejection, body_limit))
+        .unify();
+    // Outermost, so that preflights and refusals carry a request id too.
+    warp::header::optional::<String>(REQUEST_ID)
+        .and(answered)
+        .map(error::ensure_request_id)
+        .boxed()
+}
+
+fn cors(config: &Cors) -> warp::cors::Builder {
+    let builder = warp::cors()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(["content-type", REQUEST_ID, "idempotency-key"])
+        .expose_headers([REQUEST_ID, "link", NEXT_CURSOR])
+        .max_age(600);
+    match config {
+        Cors::AnyOrigin => builder.allow_any_origin(),
+        Cors::Origins(origins) => origins.iter().fold(builder, |builder, origin| {
+            builder.allow_origin(origin.as_str())
+        }),
+    }
+}

@@ -1,0 +1,210 @@
+//! The icash server: the HTTP contract over PostgreSQL, or over the in-memory store.
+//!
+//! ```text
+//! cargo run --example server                                   # in memory, nothing kept
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/icash cargo run --example server
+//! cargo run --example server -- --help                         # every setting
+//! ```
+//!
+//! At start it migrates the database, loads the data directory's CSV files into an empty store,
+//! and serves until Ctrl-C or SIGTERM, letting the requests in flight finish.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, ValueEnum};
+use icash::core::import::Policy;
+use icash::core::{MemoryStore, Store};
+use icash::data::load_dir;
+use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+use icash::postgres::PgStore;
+use tracing_subscriber::EnvFilter;
+
+/// Serves the icash HTTP API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Config {
+    /// PostgreSQL URL, such as postgres://user:password@host:5432/icash. When unset, the
+    /// in-memory store is used and nothing is kept when the server stops.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Directory of products_list.csv and purchases.csv, loaded into the store at start when
+    /// it has no purchases yet.
+    #[arg(long, env = "ICASH_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "ICASH_ADDR", default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+
+    /// Load the good rows of the data files and report the bad ones, instead of refusing
+    /// files that have any bad row.
+    #[arg(long, env = "ICASH_LENIENT_IMPORT")]
+    lenient_import: bool,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    body_limit: u64,
+
+    /// Origins allowed by CORS, comma-separated; any origin when unset.
+    #[arg(long, env = "ICASH_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+
+    /// Log format; the level is set by RUST_LOG (default info).
+    #[arg(long, env = "ICASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    init_logs(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let store: Arc<dyn Store> = match &config.database_url {
+        Some(url) => {
+            let store = PgStore::connect(url).await.map_err(|error| {
+                format!(
+                    "cannot use the database at DATABASE_URL: {}",
+                    describe(&error)
+                )
+            })?;
+            tracing::info!("connected to PostgreSQL and applied the migrations");
+            Arc::new(store)
+        }
+        None => {
+            tracing::warn!(
+                "DATABASE_URL is not set: using the in-memory store, nothing is kept when the server stops"
+            );
+            Arc::new(MemoryStore::new())
+        }
+    };
+    load_data(store.as_ref(), &config).await?;
+
+    let api = icash::http::api(store, api_config(&config));
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
+    let addr = listener.local_addr().map_err(|error| error.to_string())?;
+    tracing::info!(%addr, "listening on http://{addr}");
+    warp::serve(api)
+        .incoming(listener)
+        .graceful(shutdown_signal())
+        .run()
+        .await;
+    tracing::info!("stopped after the requests in flight finished");
+    Ok(())
+}
+
+fn api_config(config: &Config) -> ApiConfig {
+    ApiConfig {
+        body_limit: config.body_limit,
+        cors: if config.cors_origins.is_empty() {
+            Cors::AnyOrigin
+        } else {
+            Cors::Origins(config.cors_origins.clone())
+        },
+        ..ApiConfig::default()
+    }
+}
+
+/// Loads the data directory into an empty store; a missing directory only means nothing to load.
+async fn load_data(store: &dyn Store, config: &Config) -> Result<(), String> {
+    if !config.data_dir.is_dir() {
+        tracing::warn!(dir = %config.data_dir.display(), "no data directory: nothing loaded");
+        return Ok(());
+    }
+    let policy = if config.lenient_import {
+        Policy::Lenient
+    } else {
+        Policy::Strict
+    };
+    let report = load_dir(store, &config.data_dir, policy)
+        .await
+        .map_err(|error| format!("cannot load {}: {error}", config.data_dir.display()))?;
+    if report.skipped {
+        tracing::info!("the store already has purchases: the data files were not loaded again");
+    } else {
+        tracing::info!(
+            products = report.products,
+            purchases = report.purchases,
+            "loaded the data files"
+        );
+    }
+    for row in &report.rejected.rows {
+        tracing::warn!("left out {row}");
+    }
+    Ok(())
+}
+
+/// The error and its causes, for an operator (never for a client).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: finishing the requests in flight"),
+        () = terminate => tracing::info!("SIGTERM: finishing the requests in flight"),
+    }
+}

@@ -1,0 +1,36 @@
+//! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout.
+
+use std::time::Duration;
+
+/// The default largest request body: 64 KiB, far above any real purchase.
+pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
+
+/// Settings of the API filter.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The largest request body accepted, in bytes; a larger one gets 413.
+    pub body_limit: u64,
+    /// Which browser origins may call the API.
+    pub cors: Cors,
+    /// How long `GET /health` waits for the store before it answers degraded.
+    pub health_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            body_limit: DEFAULT_BODY_LIMIT,
+            cors: Cors::AnyOrigin,
+            health_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The origins CORS allows. Tills and dashboards are pages opened from other origins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cors {
+    /// Any origin (the default, as the old system did).
+    AnyOrigin,
+    /// Only these origins, such as `https://dashboard.example.com`.
+    Origins(Vec<String>),
+}

@@ -1,0 +1,112 @@
+//! The request context: a request id and a tracing span per request, and the one function that
+//! runs a handler inside them and turns its outcome into a response.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use futures::FutureExt;
+use tracing::{Instrument, Span};
+use warp::http::header::HeaderValue;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::error::ApiError;
+
+/// The header that carries the request id, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Who is asking what: the request id (the client's `x-request-id` when it is a sensible token,
+/// else a new one) and the span its logs go to.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    id: String,
+    span: Span,
+    path: String,
+}
+
+impl RequestContext {
+    fn new(id: Option<String>, method: Method, path: warp::path::FullPath) -> RequestContext {
+        let id = id.filter(|id| is_acceptable_id(id)).unwrap_or_else(new_id);
+        let span = tracing::info_span!("request", request_id = %id, method = %method, path = path.as_str());
+        RequestContext {
+            id,
+            span,
+            path: path.as_str().to_owned(),
+        }
+    }
+
+    /// The path as the client sent it, mount prefix included.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A new request id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A client's request id is echoed only when it is short and plain, so that logs and headers
+/// never carry what a client smuggles in.
+pub(crate) fn is_acceptable_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Extracts the request context. Routes take it after their path and method, so that it is
+/// made once, for the route that matched.
+pub fn context() -> impl Filter<Extract = (RequestContext,), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>(REQUEST_ID)
+        .and(warp::method())
+        .and(warp::path::full())
+        .map(RequestContext::new)
+}
+
+/// Sets the request id header on a response.
+pub(crate) fn set_request_id(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+}
+
+/// Runs a handler in the request's span, maps its error (or panic) to a response through the
+/// one error table, tags the response with the request id, and logs the outcome.
+pub(crate) async fn respond<F>(context: RequestContext, handler: F) -> Result<Response, Infallible>
+where
+    F: Future<Output = Result<Response, ApiError>> + Send,
+{
+    let span = context.span.clone();
+    async move {
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(handler).catch_unwind().await;
+        let mut response = match outcome {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => error.into_response(),
+            Err(_) => {
+                tracing::error!("the handler panicked");
+                ApiError::Internal.into_response()
+            }
+        };
+        set_request_id(&mut response, &context.id);
+        let status = response.status();
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), elapsed_us, "answered");
+        } else {
+            tracing::info!(status = status.as_u16(), elapsed_us, "answered");
+        }
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// A JSON response with a status.
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}

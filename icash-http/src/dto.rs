@@ -1,0 +1,375 @@
+//! The JSON shapes of the contract: every field name a client relies on lives here.
+//!
+//! Money is written as a JSON number computed exactly ([`Money::to_f64`] explains why the
+//! conversion at this edge is exact); timestamps as RFC 3339 instants in UTC.
+
+use chrono::{DateTime, Utc};
+use icash_core::analytics::{
+    BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers,
+    RankedProduct, Statistics,
+};
+use icash_core::{Money, Product, Purchase, PurchaseLine};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn amount(money: Money) -> f64 {
+    money.to_f64()
+}
+
+/// Every error: a sentence that says what is wrong.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in a sentence.
+    pub error: String,
+}
+
+/// `GET /`: what the service is and where its endpoints are.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Index {
+    /// The service's name.
+    pub service: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// The endpoints, as "METHOD /path".
+    pub endpoints: IndexEndpoints,
+}
+
+/// The endpoints of the index.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexEndpoints {
+    /// The health check.
+    pub health: &'static str,
+    /// The dashboard.
+    pub dashboard: &'static str,
+    /// The till's endpoints.
+    pub cash_register: CashRegisterEndpoints,
+    /// The owner's analytics.
+    pub analytics: AnalyticsEndpoints,
+    /// This API's OpenAPI 3 document.
+    pub openapi: &'static str,
+}
+
+/// The till's endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CashRegisterEndpoints {
+    /// The catalog.
+    pub products: &'static str,
+    /// Recording a purchase.
+    pub purchase: &'static str,
+    /// The customers with the most purchases.
+    pub customers: &'static str,
+    /// A recorded purchase (a receipt).
+    pub receipt: &'static str,
+}
+
+/// The analytics endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnalyticsEndpoints {
+    /// Distinct customers.
+    pub unique_customers: &'static str,
+    /// Loyal customers.
+    pub loyal_customers: &'static str,
+    /// Best sellers.
+    pub top_products: &'static str,
+    /// Totals per branch.
+    pub statistics: &'static str,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy`, or `degraded` when the database does not answer.
+    pub status: &'static str,
+    /// `up` or `down`.
+    pub database: &'static str,
+}
+
+/// A product of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductBody {
+    /// Its id.
+    pub id: i32,
+    /// Its name.
+    pub name: String,
+    /// Its current unit price.
+    pub price: f64,
+}
+
+impl From<&Product> for ProductBody {
+    fn from(product: &Product) -> ProductBody {
+        ProductBody {
+            id: product.id().get(),
+            name: product.name().to_owned(),
+            price: amount(product.price()),
+        }
+    }
+}
+
+/// `POST /cash-register/purchase`: what a till sends. Fields a client adds are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a purchase object with supermarket_id, user_id and items")]
+pub struct PurchaseRequest {
+    /// The branch the purchase is made at.
+    pub supermarket_id: i32,
+    /// `"new"` for a new customer, or the customer's UUID.
+    pub user_id: String,
+    /// The products bought, one unit each.
+    pub items: Vec<ItemRequest>,
+}
+
+/// One product of a purchase request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "an item object with product_id")]
+pub struct ItemRequest {
+    /// The product.
+    pub product_id: i32,
+    /// How many units: 1 when given, as a customer buys at most one unit of each product.
+    #[serde(default)]
+    pub quantity: Option<i64>,
+}
+
+/// A recorded purchase: the answer to a purchase, and its receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseBody {
+    /// Its id.
+    pub purchase_id: i64,
+    /// The customer, minted when the request said `"new"`.
+    pub user_id: String,
+    /// The branch.
+    pub supermarket_id: i32,
+    /// When it was made.
+    pub timestamp: DateTime<Utc>,
+    /// The exact sum of the lines.
+    pub total_amount: f64,
+    /// The lines, in the till's order.
+    pub items: Vec<LineBody>,
+}
+
+/// One line of a purchase.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineBody {
+    /// The product.
+    pub product_id: i32,
+    /// Its name.
+    pub name: String,
+    /// The unit price of the sale.
+    pub price: f64,
+    /// Always 1.
+    pub quantity: u32,
+}
+
+impl From<&PurchaseLine> for LineBody {
+    fn from(line: &PurchaseLine) -> LineBody {
+        LineBody {
+            product_id: line.product().get(),
+            name: line.name().to_owned(),
+            price: amount(line.unit_price()),
+            quantity: line.quantity(),
+        }
+    }
+}
+
+impl From<&Purchase> for PurchaseBody {
+    fn from(purchase: &Purchase) -> PurchaseBody {
+        let details = purchase.details();
+        PurchaseBody {
+            purchase_id: purchase.id().get(),
+            user_id: details.customer().to_string(),
+            supermarket_id: details.branch().get(),
+            timestamp: details.at(),
+            total_amount: amount(purchase.total()),
+            items: details.lines().iter().map(LineBody::from).collect(),
+        }
+    }
+}
+
+/// A customer and their number of purchases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerBody {
+    /// The customer.
+    pub user_id: String,
+    /// How many purchases they made.
+    pub purchase_count: u64,
+}
+
+impl From<&CustomerPurchases> for CustomerBody {
+    fn from(entry: &CustomerPurchases) -> CustomerBody {
+        CustomerBody {
+            user_id: entry.customer.to_string(),
+            purchase_count: entry.purchase_count,
+        }
+    }
+}
+
+/// `GET /analytics/unique-customers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UniqueCustomersBody {
+    /// How many distinct customers made a purchase.
+    pub unique_customers: u64,
+}
+
+/// A loyal customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoyalCustomerBody {
+    /// The customer.
+    pub user_id: String,
+    /// How many purchases they made.
+    pub purchase_count: u64,
+    /// What they spent in all.
+    pub total_spent: f64,
+    /// Their first purchase.
+    pub first_purchase: DateTime<Utc>,
+    /// Their last purchase.
+    pub last_purchase: DateTime<Utc>,
+}
+
+impl From<&CustomerActivity> for LoyalCustomerBody {
+    fn from(entry: &CustomerActivity) -> LoyalCustomerBody {
+        LoyalCustomerBody {
+            user_id: entry.customer.to_string(),
+            purchase_count: entry.purchase_count,
+            total_spent: amount(entry.total_spent),
+            first_purchase: entry.first_purchase,
+            last_purchase: entry.last_purchase,
+        }
+    }
+}
+
+/// `GET /analytics/loyal-customers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoyalCustomersBody {
+    /// How many customers are loyal, whatever the page.
+    pub loyal_customers_count: u64,
+    /// The loyal customers (a page of them when `limit` or `cursor` was given).
+    pub loyal_customers: Vec<LoyalCustomerBody>,
+    /// The cursor of the next page; present only when paging and more may follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl LoyalCustomersBody {
+    /// The body for a page of loyal customers.
+    pub fn new(loyal: &LoyalCustomers, next_cursor: Option<String>) -> LoyalCustomersBody {
+        LoyalCustomersBody {
+            loyal_customers_count: loyal.count,
+            loyal_customers: loyal
+                .customers
+                .iter()
+                .map(LoyalCustomerBody::from)
+                .collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// A ranked product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopProductBody {
+    /// The product.
+    pub product_id: i32,
+    /// Its name.
+    pub product_name: String,
+    /// Units sold.
+    pub units_sold: u64,
+    /// Its competition rank (1, 1, 3).
+    pub rank: u32,
+}
+
+impl From<&RankedProduct> for TopProductBody {
+    fn from(ranked: &RankedProduct) -> TopProductBody {
+        TopProductBody {
+            product_id: ranked.sales.product.get(),
+            product_name: ranked.sales.name.clone(),
+            units_sold: ranked.sales.units_sold,
+            rank: ranked.rank,
+        }
+    }
+}
+
+/// `GET /analytics/top-products`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopProductsBody {
+    /// Every product ranked 3 or better.
+    pub top_products: Vec<TopProductBody>,
+}
+
+/// A branch's figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchBody {
+    /// The branch.
+    pub supermarket_id: i32,
+    /// Its purchases.
+    pub purchase_count: u64,
+    /// Their exact sum.
+    pub revenue: f64,
+}
+
+impl From<&BranchStatistics> for BranchBody {
+    fn from(branch: &BranchStatistics) -> BranchBody {
+        BranchBody {
+            supermarket_id: branch.branch.get(),
+            purchase_count: branch.purchase_count,
+            revenue: amount(branch.revenue),
+        }
+    }
+}
+
+/// `GET /analytics/statistics`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatisticsBody {
+    /// Distinct customers.
+    pub unique_customers: u64,
+    /// Purchases.
+    pub total_purchases: u64,
+    /// Their exact sum.
+    pub total_revenue: f64,
+    /// Per branch, in id order.
+    pub by_supermarket: Vec<BranchBody>,
+}
+
+impl From<&Statistics> for StatisticsBody {
+    fn from(statistics: &Statistics) -> StatisticsBody {
+        StatisticsBody {
+            unique_customers: statistics.unique_customers,
+            total_purchases: statistics.total_purchases,
+            total_revenue: amount(statistics.total_revenue),
+            by_supermarket: statistics.by_branch.iter().map(BranchBody::from).collect(),
+        }
+    }
+}
+
+/// `GET /dashboard`: each part shaped as the endpoint of the same name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardBody {
+    /// Distinct customers.
+    pub unique_customers: u64,
+    /// How many customers are loyal.
+    pub loyal_customers_count: u64,
+    /// The first ten loyal customers.
+    pub loyal_customers: Vec<LoyalCustomerBody>,
+    /// Every product ranked 3 or better.
+    pub top_products: Vec<TopProductBody>,
+    /// The chain's figures.
+    pub statistics: StatisticsBody,
+}
+
+impl From<&Dashboard> for DashboardBody {
+    fn from(dashboard: &Dashboard) -> DashboardBody {
+        DashboardBody {
+            unique_customers: dashboard.unique_customers,
+            loyal_customers_count: dashboard.loyal_customers.count,
+            loyal_customers: dashboard
+                .loyal_customers
+                .customers
+                .iter()
+                .map(LoyalCustomerBody::from)
+                .collect(),
+            top_products: dashboard
+                .top_products
+                .iter()
+                .map(TopProductBody::from)
+                .collect(),
+            statistics: StatisticsBody::from(&dashboard.statistics),
+        }
+    }
+}

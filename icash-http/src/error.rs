@@ -1,0 +1,148 @@
+//! The one table from errors to HTTP responses: domain errors, the API's own refusals, and
+//! warp's rejections all become `{"error": "<sentence>"}` with their status here.
+//!
+//! A client's mistake gets a sentence that names it. An infrastructure failure gets a generic
+//! sentence; its cause goes to the log (with the request id, through the request's span) and
+//! never into a response.
+
+use std::convert::Infallible;
+
+use icash_core::{Error, StoreError};
+use warp::http::StatusCode;
+use warp::reject::{
+    InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use crate::context::{REQUEST_ID, json, new_id, set_request_id};
+use crate::dto::ErrorBody;
+
+/// Everything a handler can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A domain error from the store or the domain's validation.
+    Domain(Error),
+    /// A malformed request: the sentence says what is wrong.
+    BadRequest(String),
+    /// A body that is not declared as JSON.
+    UnsupportedMediaType,
+    /// A body over the limit, in bytes.
+    PayloadTooLarge(u64),
+    /// A failure that is nobody's business but the log's (already logged).
+    Internal,
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        ApiError::Domain(error)
+    }
+}
+
+impl From<icash_core::ValidationError> for ApiError {
+    fn from(error: icash_core::ValidationError) -> ApiError {
+        ApiError::Domain(error.into())
+    }
+}
+
+/// The sentence for a store that cannot be reached.
+const UNAVAILABLE: &str = "the database is unavailable; please retry shortly";
+/// The sentence for everything that is not the client's doing.
+const INTERNAL: &str = "an internal error occurred; it has been logged";
+
+impl ApiError {
+    /// The status and the sentence a client sees.
+    fn status_and_message(&self) -> (StatusCode, String) {
+        match self {
+            ApiError::Domain(Error::Invalid(error)) => (StatusCode::BAD_REQUEST, error.to_string()),
+            ApiError::Domain(error @ Error::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, error.to_string())
+            }
+            ApiError::Domain(error @ Error::Conflict(_)) => {
+                (StatusCode::CONFLICT, error.to_string())
+            }
+            ApiError::Domain(Error::Store(StoreError::Unavailable(_))) => {
+                (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_owned())
+            }
+            ApiError::Domain(Error::Store(StoreError::Internal(_))) | ApiError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.to_owned())
+            }
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be JSON, sent with Content-Type: application/json"
+                    .to_owned(),
+            ),
+            ApiError::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than the limit of {limit} bytes"),
+            ),
+        }
+    }
+
+    /// The response, logging the cause of a server-side failure.
+    pub fn into_response(self) -> Response {
+        if let ApiError::Domain(Error::Store(error)) = &self {
+            let cause = std::error::Error::source(error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::error!(error = %error, cause = %cause, "the store failed");
+        }
+        let (status, message) = self.status_and_message();
+        json(status, &ErrorBody { error: message })
+    }
+}
+
+/// Turns warp's own rejections (no route, wrong method, bad query...) into the JSON error body,
+/// for [`crate::api`]; a host that mounts [`crate::routes`] may use it in its own `recover`.
+pub async fn handle_rejection(
+    rejection: Rejection,
+    body_limit: u64,
+) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        return Ok(plain(
+            StatusCode::NOT_FOUND,
+            "there is no endpoint at this path; GET / lists them",
+        ));
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        return Ok(plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this endpoint does not answer that method; GET / lists the endpoints and their methods",
+        ));
+    } else if rejection.find::<PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge(body_limit)
+    } else if rejection.find::<UnsupportedMediaType>().is_some() {
+        ApiError::UnsupportedMediaType
+    } else if rejection.find::<InvalidQuery>().is_some() {
+        ApiError::BadRequest("the query string is not valid".to_owned())
+    } else if rejection.find::<LengthRequired>().is_some() {
+        ApiError::BadRequest("the request body's length is missing".to_owned())
+    } else if let Some(cors) = rejection.find::<warp::cors::CorsForbidden>() {
+        return Ok(plain(StatusCode::FORBIDDEN, &format!("CORS: {cors}")));
+    } else {
+        tracing::error!(?rejection, "unhandled rejection");
+        ApiError::Internal
+    };
+    Ok(error.into_response())
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    json(
+        status,
+        &ErrorBody {
+            error: message.to_owned(),
+        },
+    )
+}
+
+/// Gives a response that has no request id (a rejection's) one: the client's, or a new one.
+pub(crate) fn ensure_request_id(client_id: Option<String>, response: impl Reply) -> Response {
+    let mut response = response.into_response();
+    if !response.headers().contains_key(REQUEST_ID) {
+        let id = client_id
+            .filter(|id| crate::context::is_acceptable_id(id))
+            .unwrap_or_else(new_id);
+        set_request_id(&mut response, &id);
+    }
+    response
+}

@@ -1,0 +1,120 @@
+//! The owner's analytics, each with the optional filter (branch, period).
+
+use icash_core::analytics::LoyalQuery;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::cash_register::set_next_page;
+use super::{raw_query, with_store};
+use crate::SharedStore;
+use crate::context::{RequestContext, context, json, respond};
+use crate::dto::{
+    LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
+};
+use crate::error::ApiError;
+use crate::query::{FilterParams, LoyalParams, PageParams, RankParams, encode_loyal_cursor, parse};
+
+/// How many distinct customers made a purchase.
+#[utoipa::path(get, path = "/analytics/unique-customers", tag = "analytics", params(FilterParams),
+    responses((status = 200, description = "Distinct customers", body = UniqueCustomersBody)))]
+pub(crate) async fn unique_customers(
+    store: SharedStore,
+    query: String,
+) -> Result<Response, ApiError> {
+    let filter = parse::<FilterParams>(&query)?.filter()?;
+    let unique_customers = store.unique_customers(&filter).await?;
+    Ok(json(
+        StatusCode::OK,
+        &UniqueCustomersBody { unique_customers },
+    ))
+}
+
+/// The customers with at least 3 purchases, most purchases first, then most spent.
+#[utoipa::path(get, path = "/analytics/loyal-customers", tag = "analytics", params(FilterParams, LoyalParams, PageParams),
+    responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page",
+        body = LoyalCustomersBody)))]
+pub(crate) async fn loyal_customers(
+    store: SharedStore,
+    path: String,
+    query: String,
+) -> Result<Response, ApiError> {
+    let page: PageParams = parse(&query)?;
+    let loyal_query = LoyalQuery {
+        min_purchases: parse::<LoyalParams>(&query)?.min_purchases()?,
+        filter: parse::<FilterParams>(&query)?.filter()?,
+        limit: page.limit()?,
+        after: page.loyal_cursor()?,
+    };
+    let loyal = store.loyal_customers(&loyal_query).await?;
+    let next_cursor = match (loyal_query.limit, loyal.customers.last()) {
+        (Some(limit), Some(last)) if loyal.customers.len() == limit as usize => {
+            Some(encode_loyal_cursor(&last.cursor()))
+        }
+        _ => None,
+    };
+    let mut response = json(
+        StatusCode::OK,
+        &LoyalCustomersBody::new(&loyal, next_cursor.clone()),
+    );
+    if let Some(cursor) = next_cursor {
+        set_next_page(&mut response, &path, &query, &cursor);
+    }
+    Ok(response)
+}
+
+/// The best sellers: every product ranked 3 or better, with competition ranking (1, 1, 3).
+#[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams),
+    responses((status = 200, description = "Best sellers", body = TopProductsBody)))]
+pub(crate) async fn top_products(store: SharedStore, query: String) -> Result<Response, ApiError> {
+    let filter = parse::<FilterParams>(&query)?.filter()?;
+    let max_rank = parse::<RankParams>(&query)?.max_rank()?;
+    let ranked = store.top_products(&filter, max_rank).await?;
+    Ok(json(
+        StatusCode::OK,
+        &TopProductsBody {
+            top_products: ranked.iter().map(TopProductBody::from).collect(),
+        },
+    ))
+}
+
+/// Purchases, revenue and customers, in all and per branch.
+#[utoipa::path(get, path = "/analytics/statistics", tag = "analytics", params(FilterParams),
+    responses((status = 200, description = "The chain's figures", body = StatisticsBody)))]
+pub(crate) async fn statistics(store: SharedStore, query: String) -> Result<Response, ApiError> {
+    let filter = parse::<FilterParams>(&query)?.filter()?;
+    let statistics = store.statistics(&filter).await?;
+    Ok(json(StatusCode::OK, &StatisticsBody::from(&statistics)))
+}
+
+/// The analytics filters.
+pub(crate) fn filters(
+    store: SharedStore,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let base = move |name: &'static str| {
+        warp::path("analytics")
+            .and(warp::path(name))
+            .and(warp::path::end())
+            .and(warp::get())
+            .and(context())
+            .and(raw_query())
+            .and(with_store(store.clone()))
+    };
+    let unique = base("unique-customers")
+        .and_then(|ctx, query, store| respond(ctx, unique_customers(store, query)));
+    let loyal = base("loyal-customers").and_then(|ctx: RequestContext, query, store| {
+        let path = ctx.path().to_owned();
+        respond(ctx, loyal_customers(store, path, query))
+    });
+    let top =
+        base("top-products").and_then(|ctx, query, store| respond(ctx, top_products(store, query)));
+    let statistics =
+        base("statistics").and_then(|ctx, query, store| respond(ctx, statistics(store, query)));
+    unique
+        .or(loyal)
+        .unify()
+        .or(top)
+        .unify()
+        .or(statistics)
+        .unify()
+}

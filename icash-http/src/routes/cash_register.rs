@@ -1,0 +1,172 @@
+//! The till's endpoints: the catalog, recording a purchase, receipts, and the customers list.
+
+use bytes::Buf;
+use futures::Stream;
+use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
+use icash_core::{BranchId, CustomerRef, NewPurchase, ProductId, PurchaseId, ValidationError};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::{raw_query, with_store};
+use crate::SharedStore;
+use crate::body::{RawBody, raw_body};
+use crate::context::{context, json, respond};
+use crate::dto::{CustomerBody, ErrorBody, ProductBody, PurchaseBody, PurchaseRequest};
+use crate::error::ApiError;
+use crate::query::{PageParams, encode_customers_cursor, next_link, parse};
+
+/// The header that carries the next page's cursor, beside the `Link` header.
+pub const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// The catalog, in id order.
+#[utoipa::path(get, path = "/cash-register/products", tag = "cash-register",
+    responses((status = 200, description = "Every product", body = [ProductBody])))]
+pub(crate) async fn products(store: SharedStore) -> Result<Response, ApiError> {
+    let products = store.products().await?;
+    Ok(json(
+        StatusCode::OK,
+        &products.iter().map(ProductBody::from).collect::<Vec<_>>(),
+    ))
+}
+
+/// Turns a purchase request into a validated purchase, made now.
+fn new_purchase(request: PurchaseRequest) -> Result<NewPurchase, ApiError> {
+    let branch = BranchId::new(request.supermarket_id)?;
+    let customer: CustomerRef = request.user_id.parse()?;
+    let products = request
+        .items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            if item.quantity.is_some_and(|quantity| quantity != 1) {
+                return Err(ApiError::BadRequest(format!(
+                    "field `items[{index}].quantity` must be 1: a purchase has at most one unit of each product"
+                )));
+            }
+            Ok(ProductId::new(item.product_id)?)
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(NewPurchase::new(
+        branch,
+        customer,
+        products,
+        chrono::Utc::now(),
+    )?)
+}
+
+/// Records a purchase of one unit of each item.
+#[utoipa::path(post, path = "/cash-register/purchase", tag = "cash-register",
+    request_body(content = PurchaseRequest, content_type = "application/json"),
+    responses((status = 201, description = "Recorded", body = PurchaseBody)))]
+pub(crate) async fn purchase<S, B>(
+    store: SharedStore,
+    body: RawBody<S>,
+    body_limit: u64,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    B: Buf,
+{
+    let request: PurchaseRequest = body.json(body_limit).await?;
+    let recorded = store.record_purchase(new_purchase(request)?).await?;
+    tracing::info!(purchase_id = recorded.id().get(), "purchase recorded");
+    Ok(json(StatusCode::CREATED, &PurchaseBody::from(&recorded)))
+}
+
+/// A recorded purchase, as the purchase endpoint returned it.
+#[utoipa::path(get, path = "/cash-register/purchases/{id}", tag = "cash-register",
+    params(("id" = i64, Path, description = "The purchase id", minimum = 1)),
+    responses(
+        (status = 200, description = "The receipt", body = PurchaseBody),
+        (status = 404, description = "No such purchase", body = ErrorBody),
+    ))]
+pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, ApiError> {
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| ValidationError::InvalidId {
+            what: "purchase id",
+            value: id.clone(),
+        })
+        .and_then(PurchaseId::new)?;
+    let purchase = store.purchase(id).await?;
+    Ok(json(StatusCode::OK, &PurchaseBody::from(&purchase)))
+}
+
+/// The customers with the most purchases (20 unless `limit` says otherwise).
+#[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register", params(PageParams),
+    responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page",
+        body = [CustomerBody])))]
+pub(crate) async fn customers(
+    store: SharedStore,
+    path: String,
+    query: String,
+) -> Result<Response, ApiError> {
+    let page: PageParams = parse(&query)?;
+    let limit = page.limit()?.unwrap_or(DEFAULT_TOP_CUSTOMERS);
+    let entries = store
+        .top_customers(&TopCustomersQuery {
+            limit,
+            after: page.customers_cursor()?,
+        })
+        .await?;
+    let mut response = json(
+        StatusCode::OK,
+        &entries.iter().map(CustomerBody::from).collect::<Vec<_>>(),
+    );
+    if page.is_paging() && entries.len() == limit as usize {
+        let cursor = encode_customers_cursor(entries.last().expect("a full page"));
+        set_next_page(&mut response, &path, &query, &cursor);
+    }
+    Ok(response)
+}
+
+/// Tells the client where the next page is: a `Link` header and the bare cursor.
+pub(crate) fn set_next_page(response: &mut Response, path: &str, query: &str, cursor: &str) {
+    let headers = response.headers_mut();
+    if let Ok(link) = HeaderValue::from_str(&next_link(path, query, cursor)) {
+        headers.insert("link", link);
+    }
+    if let Ok(cursor) = HeaderValue::from_str(cursor) {
+        headers.insert(NEXT_CURSOR, cursor);
+    }
+}
+
+/// The till's filters.
+pub(crate) fn filters(
+    store: SharedStore,
+    body_limit: u64,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let products = warp::path!("cash-register" / "products")
+        .and(warp::get())
+        .and(context())
+        .and(with_store(store.clone()))
+        .and_then(|ctx, store| respond(ctx, products(store)));
+    let purchase = warp::path!("cash-register" / "purchase")
+        .and(warp::post())
+        .and(context())
+        .and(with_store(store.clone()))
+        .and(raw_body())
+        .and_then(move |ctx, store, body| respond(ctx, purchase(store, body, body_limit)));
+    let receipt = warp::path!("cash-register" / "purchases" / String)
+        .and(warp::get())
+        .and(context())
+        .and(with_store(store.clone()))
+        .and_then(|id, ctx, store| respond(ctx, receipt(store, id)));
+    let customers = warp::path!("cash-register" / "customers")
+        .and(warp::get())
+        .and(context())
+        .and(raw_query())
+        .and(with_store(store))
+        .and_then(|ctx: crate::context::RequestContext, query, store| {
+            let path = ctx.path().to_owned();
+            respond(ctx, customers(store, path, query))
+        });
+    products
+        .or(purchase)
+        .unify()
+        .or(receipt)
+        .unify()
+        .or(customers)
+        .unify()
+}

@@ -1,0 +1,137 @@
+//! `GET /`, `GET /health`, `GET /dashboard` and `GET /openapi.json`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::{raw_query, with_store};
+use crate::SharedStore;
+use crate::context::{context, json, respond};
+use crate::dto::{
+    AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index, IndexEndpoints,
+};
+use crate::error::ApiError;
+use crate::query::{FilterParams, parse};
+
+/// The API index.
+#[utoipa::path(get, path = "/", tag = "gateway", responses((status = 200, description = "The endpoints", body = Index)))]
+pub(crate) async fn index() -> Result<Response, ApiError> {
+    Ok(json(
+        StatusCode::OK,
+        &Index {
+            service: "icash",
+            version: env!("CARGO_PKG_VERSION"),
+            endpoints: IndexEndpoints {
+                health: "GET /health",
+                dashboard: "GET /dashboard",
+                cash_register: CashRegisterEndpoints {
+                    products: "GET /cash-register/products",
+                    purchase: "POST /cash-register/purchase",
+                    customers: "GET /cash-register/customers",
+                    receipt: "GET /cash-register/purchases/{id}",
+                },
+                analytics: AnalyticsEndpoints {
+                    unique_customers: "GET /analytics/unique-customers",
+                    loyal_customers: "GET /analytics/loyal-customers",
+                    top_products: "GET /analytics/top-products",
+                    statistics: "GET /analytics/statistics",
+                },
+                openapi: "GET /openapi.json",
+            },
+        },
+    ))
+}
+
+/// Whether the service and its database answer.
+#[utoipa::path(get, path = "/health", tag = "gateway", responses(
+    (status = 200, description = "Healthy", body = Health),
+    (status = 503, description = "The database does not answer in time", body = Health),
+))]
+pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Response, ApiError> {
+    let database_up = match tokio::time::timeout(timeout, store.ping()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health check: the store does not answer");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(?timeout, "health check: the store did not answer in time");
+            false
+        }
+    };
+    Ok(if database_up {
+        json(
+            StatusCode::OK,
+            &Health {
+                status: "healthy",
+                database: "up",
+            },
+        )
+    } else {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health {
+                status: "degraded",
+                database: "down",
+            },
+        )
+    })
+}
+
+/// Every analytic at once.
+#[utoipa::path(get, path = "/dashboard", tag = "gateway", params(FilterParams),
+    responses((status = 200, description = "The dashboard", body = DashboardBody)))]
+pub(crate) async fn dashboard(store: SharedStore, query: String) -> Result<Response, ApiError> {
+    let filter = parse::<FilterParams>(&query)?.filter()?;
+    let dashboard = store.dashboard(&filter).await?;
+    Ok(json(StatusCode::OK, &DashboardBody::from(&dashboard)))
+}
+
+/// This API's OpenAPI 3 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "gateway",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json")))]
+pub(crate) async fn openapi(document: Arc<str>) -> Result<Response, ApiError> {
+    let mut response = document.to_string().into_response();
+    response.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// The gateway's filters.
+pub(crate) fn filters(
+    store: SharedStore,
+    health_timeout: Duration,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let document: Arc<str> = crate::openapi::document().into();
+    let index = warp::path::end()
+        .and(warp::get())
+        .and(context())
+        .and_then(|ctx| respond(ctx, index()));
+    let health = warp::path!("health")
+        .and(warp::get())
+        .and(context())
+        .and(with_store(store.clone()))
+        .and_then(move |ctx, store| respond(ctx, health(store, health_timeout)));
+    let dashboard = warp::path!("dashboard")
+        .and(warp::get())
+        .and(context())
+        .and(raw_query())
+        .and(with_store(store))
+        .and_then(|ctx, query, store| respond(ctx, dashboard(store, query)));
+    let openapi = warp::path!("openapi.json")
+        .and(warp::get())
+        .and(context())
+        .and_then(move |ctx| respond(ctx, openapi(document.clone())));
+    index
+        .or(health)
+        .unify()
+        .or(dashboard)
+        .unify()
+        .or(openapi)
+        .unify()
+}
