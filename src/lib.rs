@@ -36,3 +36,8 @@ pub mod data;
 pub use icash_core as core;
 pub use icash_http as http;
 pub use icash_postgres as postgres;
+
+// The README's Rust examples compile and run as doc tests, so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

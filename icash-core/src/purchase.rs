@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::ValidationError;
 use crate::id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
@@ -39,7 +39,7 @@ impl NewPurchase {
             branch,
             customer,
             products,
-            at,
+            at: stored_precision(at),
         })
     }
 
@@ -88,6 +88,12 @@ impl NewPurchase {
             .collect::<Result<Vec<_>, ValidationError>>()?;
         PricedPurchase::new(self.branch, customer, self.at, lines)
     }
+}
+
+/// Brings an instant to the precision every store keeps: the microsecond. A purchase's answer
+/// and its later receipt then show the same instant.
+fn stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
 }
 
 /// The rules on a purchase's items, shared by new and priced purchases.
@@ -170,7 +176,7 @@ impl PricedPurchase {
         Ok(PricedPurchase {
             branch,
             customer,
-            at,
+            at: stored_precision(at),
             lines,
         })
     }

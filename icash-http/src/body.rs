@@ -75,6 +75,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "the request body is empty: expected a JSON object".to_owned(),
         ));
     }
+    // serde also reads a struct from an array of its fields in order; a client must name them.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest(
+            "the request body must be a JSON object".to_owned(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -110,7 +116,10 @@ mod tests {
     fn each_mistake_names_its_field() {
         assert!(message("").contains("empty"));
         assert!(message("{").contains("not valid JSON"));
-        assert!(message("[]").contains("expected a purchase object"));
+        assert!(message("{}").contains("missing field"));
+        assert!(message("[]").contains("must be a JSON object"));
+        assert!(message(r#"[1, "new", [{"product_id": 1}]]"#).contains("must be a JSON object"));
+        assert!(message("null").contains("must be a JSON object"));
         assert!(
             message(r#"{"user_id":"new","items":[]}"#).contains("missing field `supermarket_id`")
         );
@@ -136,7 +145,7 @@ mod tests {
             message(r#"{"supermarket_id":1,"user_id":"new","items":[]} trailing"#)
                 .contains("trailing")
         );
-        let deep = "[".repeat(10_000);
+        let deep = format!("{{\"a\":{}", "[".repeat(10_000));
         assert!(message(&deep).contains("not valid"));
     }
 }

@@ -52,7 +52,7 @@ const INTERNAL: &str = "an internal error occurred; it has been logged";
 
 impl ApiError {
     /// The status and the sentence a client sees.
-    fn status_and_message(&self) -> (StatusCode, String) {
+    pub(crate) fn status_and_message(&self) -> (StatusCode, String) {
         match self {
             ApiError::Domain(Error::Invalid(error)) => (StatusCode::BAD_REQUEST, error.to_string()),
             ApiError::Domain(error @ Error::NotFound { .. }) => {

@@ -240,7 +240,7 @@ mod tests {
     fn filter(raw: &str) -> Result<Filter, String> {
         parse::<FilterParams>(raw)
             .and_then(|params| params.filter())
-            .map_err(|error| format!("{error:?}"))
+            .map_err(|error| error.status_and_message().1)
     }
 
     #[test]

@@ -5,5 +5,7 @@
 //! folder `ICASH_SEED_DATA` names.
 
 mod data_dir;
+mod http;
 mod seed_data;
+mod server;
 mod support;
