@@ -2,10 +2,11 @@
 //!
 //! Each case takes a fresh store (default branches, no products, no purchases) and panics when
 //! the store misbehaves. [`conformance_suite!`](crate::conformance_suite) turns them into one
-//! `#[tokio::test]` per case; an embedder's own store runs the same suite:
+//! `#[tokio::test]` per case; an embedder's own store runs the same suite, in a test file:
 //!
-//! ```ignore
-//! icash_core::conformance_suite!(async { std::sync::Arc::new(MyStore::new()) });
+//! ```
+//! icash_core::conformance_suite!(async { std::sync::Arc::new(icash_core::MemoryStore::new()) });
+//! # fn main() {}
 //! ```
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
