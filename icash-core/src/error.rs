@@ -100,6 +100,9 @@ pub enum ValidationError {
     /// A product without a name.
     #[error("a product name must not be empty")]
     EmptyProductName,
+    /// An idempotency key that is empty, too long, or not visible ASCII.
+    #[error("the idempotency key must be 1 to 255 visible ASCII characters, such as a UUID")]
+    InvalidIdempotencyKey,
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

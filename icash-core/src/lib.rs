@@ -3,6 +3,7 @@
 //!
 //! - [`money`], [`id`], [`product`], [`purchase`]: the types, valid once constructed;
 //! - [`analytics`]: what each figure means, and the ranking and orderings written once;
+//! - [`idempotency`]: keys that make a retried purchase safe;
 //! - [`store`]: the ports a store implements ([`Catalog`], [`Purchases`], [`Analytics`]);
 //! - [`memory`]: [`MemoryStore`], a complete store in memory;
 //! - [`import`]: the old system's CSV files, streamed into a store;
@@ -35,6 +36,7 @@ pub mod analytics;
 pub mod conformance;
 pub mod error;
 pub mod id;
+pub mod idempotency;
 pub mod import;
 pub mod memory;
 pub mod money;
@@ -45,6 +47,7 @@ pub mod store;
 pub use analytics::Filter;
 pub use error::{Error, Result, StoreError, ValidationError};
 pub use id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
+pub use idempotency::{IdempotencyKey, Recorded};
 pub use memory::MemoryStore;
 pub use money::Money;
 pub use product::{Branch, Product};

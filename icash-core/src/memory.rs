@@ -1,7 +1,8 @@
 //! [`MemoryStore`]: every port in memory, for the embedded server and as a test double.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -12,6 +13,7 @@ use crate::analytics::{
 };
 use crate::error::{Error, Result, ValidationError};
 use crate::id::{BranchId, CustomerId, ProductId, PurchaseId};
+use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
 use crate::money::Money;
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
@@ -25,6 +27,15 @@ use crate::store::{Analytics, Catalog, ImportSession, Purchases};
 pub struct MemoryStore {
     state: RwLock<State>,
     import: Arc<Mutex<()>>,
+    idempotency_ttl: Duration,
+}
+
+/// What a store remembers of an idempotency key.
+#[derive(Debug)]
+struct KeyRecord {
+    fingerprint: String,
+    purchase: PurchaseId,
+    at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +45,9 @@ struct State {
     customers: HashSet<CustomerId>,
     /// Purchase `n` is at index `n - 1`.
     purchases: Vec<Purchase>,
+    keys: HashMap<IdempotencyKey, KeyRecord>,
+    /// The keys in the order they were stored, so that the expired ones are found first.
+    key_order: VecDeque<(Instant, IdempotencyKey)>,
 }
 
 impl State {
@@ -49,6 +63,46 @@ impl State {
         let purchase = Purchase::new(id, purchase);
         self.purchases.push(purchase.clone());
         purchase
+    }
+
+    fn get(&self, id: PurchaseId) -> Option<&Purchase> {
+        self.purchases.get(usize::try_from(id.get() - 1).ok()?)
+    }
+
+    /// Forgets the keys older than `ttl`.
+    fn expire_keys(&mut self, ttl: Duration, now: Instant) {
+        while let Some((stored, _)) = self.key_order.front() {
+            if now.duration_since(*stored) < ttl {
+                break;
+            }
+            let (stored, key) = self.key_order.pop_front().expect("a front entry");
+            // A key stored again after it expired has a newer record: keep that one.
+            if self
+                .keys
+                .get(&key)
+                .is_some_and(|record| record.at == stored)
+            {
+                self.keys.remove(&key);
+            }
+        }
+    }
+
+    fn remember(
+        &mut self,
+        key: &IdempotencyKey,
+        fingerprint: String,
+        purchase: PurchaseId,
+        now: Instant,
+    ) {
+        self.keys.insert(
+            key.clone(),
+            KeyRecord {
+                fingerprint,
+                purchase,
+                at: now,
+            },
+        );
+        self.key_order.push_back((now, key.clone()));
     }
 
     fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a PricedPurchase> + 'a {
@@ -97,11 +151,18 @@ impl MemoryStore {
         MemoryStore {
             state: RwLock::new(state),
             import: Arc::default(),
+            idempotency_ttl: DEFAULT_TTL,
         }
     }
 
-    // A panic while the lock is held cannot leave the state half-changed (every change is a
-    // single insert or push), so a poisoned lock is still safe to use.
+    /// The same store, keeping idempotency keys for `ttl` instead of [`DEFAULT_TTL`].
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> MemoryStore {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    // A panic while the lock is held cannot leave the state half-changed (no change spans a
+    // call that can panic), so a poisoned lock is still safe to use.
     fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -146,13 +207,34 @@ impl Catalog for MemoryStore {
 
 #[async_trait]
 impl Purchases for MemoryStore {
-    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {
+    async fn record(
+        &self,
+        purchase: NewPurchase,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recorded> {
+        let now = Instant::now();
         let mut state = self.write();
+        if let Some(key) = key {
+            state.expire_keys(self.idempotency_ttl, now);
+            if let Some(seen) = state.keys.get(key) {
+                if seen.fingerprint != purchase.fingerprint() {
+                    return Err(key.reused());
+                }
+                let recorded = state
+                    .get(seen.purchase)
+                    .expect("a key names a recorded purchase");
+                return Ok(Recorded::Replayed(recorded.clone()));
+            }
+        }
         if !state.branches.contains(&purchase.branch()) {
             return Err(ValidationError::UnknownBranch(purchase.branch()).into());
         }
         let priced = purchase.price(purchase.customer().resolve(), |id| state.products.get(&id))?;
-        Ok(state.push(priced))
+        let recorded = state.push(priced);
+        if let Some(key) = key {
+            state.remember(key, purchase.fingerprint(), recorded.id(), now);
+        }
+        Ok(Recorded::Created(recorded))
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
@@ -322,5 +404,34 @@ impl Analytics for MemoryStore {
             })
             .take(query.limit as usize)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::CustomerRef;
+
+    #[tokio::test]
+    async fn an_expired_key_is_as_good_as_new() {
+        let store = MemoryStore::new().with_idempotency_ttl(Duration::ZERO);
+        let milk =
+            Product::new(ProductId::new(1).unwrap(), "milk", "1.5".parse().unwrap()).unwrap();
+        store.put_products(&[milk]).await.unwrap();
+        let key = IdempotencyKey::new("k").unwrap();
+        let purchase = || {
+            NewPurchase::new(
+                BranchId::new(1).unwrap(),
+                CustomerRef::New,
+                vec![ProductId::new(1).unwrap()],
+                chrono::Utc::now(),
+            )
+            .unwrap()
+        };
+        let first = store.record(purchase(), Some(&key)).await.unwrap();
+        let second = store.record(purchase(), Some(&key)).await.unwrap();
+        assert!(!first.is_replay() && !second.is_replay());
+        assert_ne!(first.purchase().id(), second.purchase().id());
+        assert_eq!(store.read().keys.len(), 1, "the expired record was dropped");
     }
 }

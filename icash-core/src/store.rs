@@ -13,6 +13,7 @@ use crate::analytics::{
 };
 use crate::error::Result;
 use crate::id::PurchaseId;
+use crate::idempotency::{IdempotencyKey, Recorded};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 
@@ -43,9 +44,21 @@ pub trait Purchases: Send + Sync {
     /// Records a purchase atomically: prices it at the catalog's current prices, adds its
     /// customer if new, and stores it whole, or stores nothing.
     ///
+    /// With a `key`, the key is stored in the same atomic operation; a later call with the same
+    /// key and the same request ([`NewPurchase::fingerprint`]) returns
+    /// [`Recorded::Replayed`] with the purchase recorded then, and records nothing. A call
+    /// that races one still in flight with the same key waits for it. The same key with
+    /// another request fails with [`Error::Conflict`](crate::Error::Conflict).
+    ///
     /// Fails with [`Error::Invalid`](crate::Error::Invalid) when the branch or a product does
     /// not exist.
-    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase>;
+    async fn record(&self, purchase: NewPurchase, key: Option<&IdempotencyKey>)
+    -> Result<Recorded>;
+
+    /// Records a purchase without an idempotency key (see [`Purchases::record`]).
+    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {
+        Ok(self.record(purchase, None).await?.into_purchase())
+    }
 
     /// A recorded purchase with its lines; [`Error::NotFound`](crate::Error::NotFound) when
     /// there is none with that id.

@@ -44,7 +44,7 @@ use warp::{Filter, Reply};
 pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
 pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
-pub use routes::cash_register::NEXT_CURSOR;
+pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
 
 /// The store as the API shares it between requests.
 pub type SharedStore = Arc<dyn Store>;
@@ -85,8 +85,8 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(["content-type", REQUEST_ID, "idempotency-key"])
-        .expose_headers([REQUEST_ID, "link", NEXT_CURSOR])
+        .allow_headers(["content-type", REQUEST_ID, IDEMPOTENCY_KEY])
+        .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);
     match config {
         Cors::AnyOrigin => builder.allow_any_origin(),

@@ -22,6 +22,7 @@
 mod analytics;
 mod catalog;
 mod error;
+mod idempotency;
 mod purchase;
 mod store;
 #[cfg(feature = "testing")]

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use icash_core::{
-    BranchId, CustomerId, Error, ImportSession, Money, NewPurchase, PricedPurchase, Product,
-    ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Result, ValidationError,
+    BranchId, CustomerId, Error, IdempotencyKey, ImportSession, Money, NewPurchase, PricedPurchase,
+    Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Recorded, Result,
+    ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use crate::catalog::{fetch_products, upsert_products};
 use crate::error::{from_sqlx, violated_constraint};
+use crate::idempotency;
 use crate::store::PgStore;
 
 /// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
@@ -134,8 +136,25 @@ struct ReceiptRow {
 
 #[async_trait]
 impl Purchases for PgStore {
-    async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {
+    async fn record(
+        &self,
+        purchase: NewPurchase,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Recorded> {
         let mut tx = begin(self).await?;
+        if let Some(key) = key {
+            let fingerprint = purchase.fingerprint();
+            if !idempotency::claim(&mut tx, key, &fingerprint, self.idempotency_ttl()).await? {
+                let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, key).await?;
+                drop(tx);
+                if seen_fingerprint != fingerprint {
+                    return Err(key.reused());
+                }
+                return Ok(Recorded::Replayed(
+                    self.purchase(PurchaseId::new(recorded)?).await?,
+                ));
+            }
+        }
         let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
         // Read committed: the prices are those committed when this statement runs, the moment
         // of sale. A price change committed later applies to later purchases.
@@ -147,8 +166,14 @@ impl Purchases for PgStore {
         let priced = purchase.price(purchase.customer().resolve(), |id| catalog.get(&id))?;
         let id = reserve_ids(&mut tx, 1).await?;
         insert_purchases(&mut tx, &id, std::slice::from_ref(&priced)).await?;
+        if let Some(key) = key {
+            idempotency::attach(&mut tx, key, id[0]).await?;
+        }
         tx.commit().await.map_err(from_sqlx)?;
-        Ok(Purchase::new(PurchaseId::new(id[0])?, priced))
+        Ok(Recorded::Created(Purchase::new(
+            PurchaseId::new(id[0])?,
+            priced,
+        )))
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {

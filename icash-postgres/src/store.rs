@@ -20,6 +20,8 @@ pub struct PgConfig {
     /// How long a request waits for a connection before the store reports itself unavailable:
     /// a bounded wait, so that an outage answers quickly instead of hanging.
     pub acquire_timeout: Duration,
+    /// How long idempotency keys are honoured.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for PgConfig {
@@ -27,6 +29,7 @@ impl Default for PgConfig {
         PgConfig {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
         }
     }
 }
@@ -35,6 +38,7 @@ impl Default for PgConfig {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    idempotency_ttl: Duration,
 }
 
 impl PgStore {
@@ -56,7 +60,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(from_sqlx)?;
-        let store = PgStore::from_pool(pool);
+        let store = PgStore::from_pool(pool).with_idempotency_ttl(config.idempotency_ttl);
         store.migrate().await?;
         Ok(store)
     }
@@ -64,7 +68,22 @@ impl PgStore {
     /// A store over a pool the caller made; the database must be migrated already (see
     /// [`PgStore::migrate`]).
     pub fn from_pool(pool: PgPool) -> PgStore {
-        PgStore { pool }
+        PgStore {
+            pool,
+            idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
+        }
+    }
+
+    /// The same store, honouring idempotency keys for `ttl` instead of
+    /// [`DEFAULT_TTL`](icash_core::idempotency::DEFAULT_TTL).
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> PgStore {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// How long idempotency keys are honoured.
+    pub(crate) fn idempotency_ttl(&self) -> Duration {
+        self.idempotency_ttl
     }
 
     /// Applies the migrations that the database lacks, and adds the chain's default branches

@@ -107,7 +107,8 @@ async fn load_seed(store: &dyn Store) {
         .expect("the reference files load");
 }
 
-async fn put_catalog(store: &dyn Store) {
+/// Products 1 to 5: milk 1.50, bread 2.00, eggs 3.00, gum 0.10, candy 0.20.
+pub async fn put_catalog(store: &dyn Store) {
     let products: Vec<Product> = [
         ("milk", "1.50"),
         ("bread", "2.00"),

@@ -3,7 +3,9 @@
 use bytes::Buf;
 use futures::Stream;
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
-use icash_core::{BranchId, CustomerRef, NewPurchase, ProductId, PurchaseId, ValidationError};
+use icash_core::{
+    BranchId, CustomerRef, IdempotencyKey, NewPurchase, ProductId, PurchaseId, ValidationError,
+};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -55,12 +57,26 @@ fn new_purchase(request: PurchaseRequest) -> Result<NewPurchase, ApiError> {
     )?)
 }
 
+/// The header that makes a purchase safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The header that marks an answer as the replay of an earlier one.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
 /// Records a purchase of one unit of each item.
+///
+/// With an `Idempotency-Key`, a retry of the same request answers as the first did (marked by
+/// `idempotent-replayed: true`) and records nothing; the same key with another request is a 409.
 #[utoipa::path(post, path = "/cash-register/purchase", tag = "cash-register",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes the request safe to retry: 1 to 255 visible ASCII characters, such as a UUID; kept 24 hours")),
     request_body(content = PurchaseRequest, content_type = "application/json"),
-    responses((status = 201, description = "Recorded", body = PurchaseBody)))]
+    responses(
+        (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody),
+        (status = 409, description = "The Idempotency-Key was used for a different purchase", body = ErrorBody),
+    ))]
 pub(crate) async fn purchase<S, B>(
     store: SharedStore,
+    key: Option<String>,
     body: RawBody<S>,
     body_limit: u64,
 ) -> Result<Response, ApiError>
@@ -68,10 +84,23 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let key = key.as_deref().map(IdempotencyKey::new).transpose()?;
     let request: PurchaseRequest = body.json(body_limit).await?;
-    let recorded = store.record_purchase(new_purchase(request)?).await?;
-    tracing::info!(purchase_id = recorded.id().get(), "purchase recorded");
-    Ok(json(StatusCode::CREATED, &PurchaseBody::from(&recorded)))
+    let recorded = store.record(new_purchase(request)?, key.as_ref()).await?;
+    let purchase = recorded.purchase();
+    let mut response = json(StatusCode::CREATED, &PurchaseBody::from(purchase));
+    if recorded.is_replay() {
+        tracing::info!(
+            purchase_id = purchase.id().get(),
+            "purchase replayed for a repeated idempotency key"
+        );
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    } else {
+        tracing::info!(purchase_id = purchase.id().get(), "purchase recorded");
+    }
+    Ok(response)
 }
 
 /// A recorded purchase, as the purchase endpoint returned it.
@@ -146,8 +175,11 @@ pub(crate) fn filters(
         .and(warp::post())
         .and(context())
         .and(with_store(store.clone()))
+        .and(warp::header::optional::<String>(IDEMPOTENCY_KEY))
         .and(raw_body())
-        .and_then(move |ctx, store, body| respond(ctx, purchase(store, body, body_limit)));
+        .and_then(move |ctx, store, key, body| {
+            respond(ctx, purchase(store, key, body, body_limit))
+        });
     let receipt = warp::path!("cash-register" / "purchases" / String)
         .and(warp::get())
         .and(context())
