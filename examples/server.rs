@@ -13,13 +13,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use icash::core::idempotency::DEFAULT_TTL;
 use icash::core::import::Policy;
 use icash::core::{MemoryStore, Store};
 use icash::data::load_dir;
 use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
-use icash::postgres::PgStore;
+use icash::postgres::{PgConfig, PgStore};
 use tracing_subscriber::EnvFilter;
 
 /// Serves the icash HTTP API.
@@ -44,6 +46,10 @@ struct Config {
     /// files that have any bad row.
     #[arg(long, env = "ICASH_LENIENT_IMPORT")]
     lenient_import: bool,
+
+    /// How long an Idempotency-Key is honoured, in seconds.
+    #[arg(long, env = "ICASH_IDEMPOTENCY_TTL_SECS", default_value_t = DEFAULT_TTL.as_secs())]
+    idempotency_ttl_secs: u64,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
@@ -93,22 +99,33 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    let idempotency_ttl = Duration::from_secs(config.idempotency_ttl_secs);
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
-            let store = PgStore::connect(url).await.map_err(|error| {
-                format!(
-                    "cannot use the database at DATABASE_URL: {}",
-                    describe(&error)
-                )
-            })?;
+            let options = url
+                .parse()
+                .map_err(|error| format!("DATABASE_URL is not a PostgreSQL URL: {error}"))?;
+            let pg_config = PgConfig {
+                idempotency_ttl,
+                ..PgConfig::default()
+            };
+            let store = PgStore::connect_with(options, &pg_config)
+                .await
+                .map_err(|error| {
+                    format!(
+                        "cannot use the database at DATABASE_URL: {}",
+                        describe(&error)
+                    )
+                })?;
             tracing::info!("connected to PostgreSQL and applied the migrations");
+            tokio::spawn(purge_expired_keys(store.clone()));
             Arc::new(store)
         }
         None => {
             tracing::warn!(
                 "DATABASE_URL is not set: using the in-memory store, nothing is kept when the server stops"
             );
-            Arc::new(MemoryStore::new())
+            Arc::new(MemoryStore::new().with_idempotency_ttl(idempotency_ttl))
         }
     };
     load_data(store.as_ref(), &config).await?;
@@ -167,6 +184,21 @@ async fn load_data(store: &dyn Store, config: &Config) -> Result<(), String> {
         tracing::warn!("left out {row}");
     }
     Ok(())
+}
+
+/// Deletes expired idempotency keys every hour, so that the table stays small. (Expired keys
+/// are ignored anyway; the in-memory store forgets them as it goes.)
+async fn purge_expired_keys(store: PgStore) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        hourly.tick().await;
+        match store.purge_expired_keys().await {
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot purge expired idempotency keys; will retry")
+            }
+        }
+    }
 }
 
 /// The error and its causes, for an operator (never for a client).

@@ -158,3 +158,49 @@ async fn a_bad_row_in_the_middle_loads_nothing_in_memory() {
 async fn a_bad_row_in_the_middle_loads_nothing_on_postgres() {
     a_bad_row_loads_nothing(TestDb::new().await.store()).await;
 }
+
+/// A reader that fails after `limit` bytes, as a disk or a network mount can.
+struct FailingReader {
+    inner: std::io::Cursor<Vec<u8>>,
+    limit: u64,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.limit.saturating_sub(self.inner.position());
+        if left == 0 {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let len = buf.len().min(left as usize);
+        self.inner.read(&mut buf[..len])
+    }
+}
+
+#[tokio::test]
+async fn a_load_failing_halfway_leaves_postgres_as_it_was_and_the_next_completes() {
+    let db = TestDb::new().await;
+    let products = fs::read(seed_dir().join(PRODUCTS_FILE)).unwrap();
+    let purchases = fs::read(seed_dir().join(PURCHASES_FILE)).unwrap();
+    let halfway = FailingReader {
+        inner: std::io::Cursor::new(purchases.clone()),
+        limit: purchases.len() as u64 / 2,
+    };
+    let error = icash::core::import::load(
+        db.store(),
+        (std::io::Cursor::new(products.clone()), "products_list.csv"),
+        (halfway, "purchases.csv"),
+        Policy::Strict,
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("the disk went away"), "{error}");
+    let store: &dyn Store = db.store();
+    assert!(!store.has_purchases().await.unwrap());
+    assert!(store.products().await.unwrap().is_empty());
+
+    let report = load_dir(db.store(), &seed_dir(), Policy::Strict)
+        .await
+        .unwrap();
+    assert_eq!(report.purchases, 2_183);
+    assert_reference_figures(db.store()).await;
+}

@@ -272,3 +272,96 @@ fn the_server_refuses_to_start_on_a_bad_data_file() {
         "{logs}"
     );
 }
+
+/// Makes `purchases` purchases with the project's generator into a temporary folder.
+fn generated_data(purchases: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "gen-data",
+            "--",
+            "--purchases",
+        ])
+        .arg(purchases.to_string())
+        .args(["--customers", "50000", "--seed", "7", "--out"])
+        .arg(dir.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the generator runs");
+    dir
+}
+
+fn count_purchases(runtime: &tokio::runtime::Runtime, db: &TestDb) -> i64 {
+    runtime
+        .block_on(sqlx::query_scalar("SELECT count(*) FROM purchases").fetch_one(db.pool()))
+        .unwrap()
+}
+
+#[test]
+fn a_server_killed_while_loading_loads_everything_at_its_next_start() {
+    const PURCHASES: u32 = 100_000;
+    let data = generated_data(PURCHASES);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new());
+
+    // Started in the background: it connects, migrates, and starts the load before it listens.
+    let mut command = Command::new(server_binary());
+    command
+        .env("DATABASE_URL", db.url())
+        .env("ICASH_DATA_DIR", data.path())
+        .env("ICASH_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut loading = command.spawn().unwrap();
+    // Kill it once the load is under way: the products are written first, in the same
+    // transaction, so wait until the server's session holds the import lock.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !runtime.block_on(import_in_progress(&db)) {
+        assert!(Instant::now() < deadline, "the load never started");
+        assert!(
+            loading.try_wait().unwrap().is_none(),
+            "the server stopped before loading"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        loading.try_wait().unwrap().is_none(),
+        "still loading when killed"
+    );
+    Command::new("kill")
+        .args(["-KILL", &loading.id().to_string()])
+        .status()
+        .unwrap();
+    loading.wait().unwrap();
+    assert_eq!(
+        count_purchases(&runtime, &db),
+        0,
+        "an interrupted load leaves nothing behind"
+    );
+
+    let server = listening(start(Some(&db.url()), data.path()));
+    assert_eq!(
+        server.get("/analytics/statistics")["total_purchases"],
+        PURCHASES
+    );
+    let logs = server.stop();
+    assert!(logs.contains("loaded the data files"), "{logs}");
+    assert_eq!(count_purchases(&runtime, &db), i64::from(PURCHASES));
+    drop(db);
+}
+
+/// Whether a session holds the bulk load's advisory lock.
+async fn import_in_progress(db: &TestDb) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+}
