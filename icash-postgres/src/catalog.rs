@@ -24,23 +24,6 @@ impl ProductRow {
     }
 }
 
-/// Reads the products with the given ids, or every product when `ids` is `None`, in id order.
-pub(crate) async fn fetch_products(
-    conn: &mut PgConnection,
-    ids: Option<&[i32]>,
-) -> Result<Vec<Product>> {
-    sqlx::query_as::<_, ProductRow>(
-        "SELECT id, name, price FROM products WHERE $1::integer[] IS NULL OR id = ANY($1) ORDER BY id",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await
-    .map_err(from_sqlx)?
-    .into_iter()
-    .map(ProductRow::into_product)
-    .collect()
-}
-
 /// Adds products or changes the name and price of existing ones, in one statement.
 pub(crate) async fn upsert_products(conn: &mut PgConnection, products: &[Product]) -> Result<()> {
     let ids: Vec<i32> = products.iter().map(|p| p.id().get()).collect();
@@ -63,7 +46,13 @@ pub(crate) async fn upsert_products(conn: &mut PgConnection, products: &[Product
 #[async_trait]
 impl Catalog for PgStore {
     async fn products(&self) -> Result<Vec<Product>> {
-        fetch_products(&mut *self.connection().await?, None).await
+        sqlx::query_as::<_, ProductRow>("SELECT id, name, price FROM products ORDER BY id")
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?
+            .into_iter()
+            .map(ProductRow::into_product)
+            .collect()
     }
 
     async fn put_products(&self, products: &[Product]) -> Result<()> {

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::catalog::{fetch_products, upsert_products};
+use crate::catalog::upsert_products;
 use crate::error::{from_sqlx, violated_constraint};
 use crate::idempotency;
 use crate::store::PgStore;
@@ -124,6 +124,81 @@ async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
     store.pool().begin().await.map_err(from_sqlx)
 }
 
+/// Records one purchase in one statement: it prices the items at the catalog's prices as the
+/// statement runs (the moment of sale), and writes the customer, the purchase and its lines only
+/// when every product exists. It returns the catalog rows it priced with, so that the pricing
+/// rule itself stays in [`NewPurchase::price`].
+const RECORD_ONE: &str = "
+    WITH wanted AS (
+        SELECT id, position - 1 AS position
+        FROM unnest($4::integer[]) WITH ORDINALITY AS wanted (id, position)
+    ),
+    priced AS (
+        SELECT wanted.position, products.id, products.name, products.price
+        FROM wanted JOIN products ON products.id = wanted.id
+    ),
+    purchase AS (
+        INSERT INTO purchases (branch_id, customer_id, purchased_at, total)
+        SELECT $1, $2, $3, sum(price) FROM priced
+        HAVING count(*) = cardinality($4::integer[])
+        RETURNING id
+    ),
+    customer AS (
+        INSERT INTO customers (id) SELECT $2 FROM purchase ON CONFLICT DO NOTHING
+    ),
+    lines AS (
+        INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
+        SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
+    )
+    SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price
+    FROM priced
+    ORDER BY priced.position";
+
+#[derive(sqlx::FromRow)]
+struct PricedRow {
+    purchase_id: Option<i64>,
+    id: i32,
+    name: String,
+    price: Decimal,
+}
+
+async fn insert_one(
+    conn: &mut PgConnection,
+    purchase: &NewPurchase,
+    customer: CustomerId,
+) -> Result<Purchase> {
+    let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
+    let rows: Vec<PricedRow> = sqlx::query_as(RECORD_ONE)
+        .bind(purchase.branch().get())
+        .bind(customer.uuid())
+        .bind(purchase.at())
+        .bind(&wanted)
+        .fetch_all(conn)
+        .await
+        .map_err(|error| match violated_constraint(&error) {
+            Some("purchases_branch_fkey") => {
+                ValidationError::UnknownBranch(purchase.branch()).into()
+            }
+            _ => from_sqlx(error),
+        })?;
+    let catalog = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                ProductId::new(row.id)?,
+                Product::new(ProductId::new(row.id)?, &row.name, Money::new(row.price)?)?,
+            ))
+        })
+        .collect::<Result<HashMap<ProductId, Product>>>()?;
+    // Refuses an unknown product; the statement wrote nothing then.
+    let priced = purchase.price(customer, |id| catalog.get(&id))?;
+    let id = rows
+        .first()
+        .and_then(|row| row.purchase_id)
+        .ok_or_else(|| Error::internal("every product exists but the purchase was not written"))?;
+    Ok(Purchase::new(PurchaseId::new(id)?, priced))
+}
+
 #[derive(sqlx::FromRow)]
 struct ReceiptRow {
     branch_id: i32,
@@ -141,39 +216,30 @@ impl Purchases for PgStore {
         purchase: NewPurchase,
         key: Option<&IdempotencyKey>,
     ) -> Result<Recorded> {
+        let customer = purchase.customer().resolve();
+        let Some(key) = key else {
+            // A single statement is its own transaction: no BEGIN or COMMIT round trips.
+            let mut conn = self.connection().await?;
+            return Ok(Recorded::Created(
+                insert_one(&mut conn, &purchase, customer).await?,
+            ));
+        };
         let mut tx = begin(self).await?;
-        if let Some(key) = key {
-            let fingerprint = purchase.fingerprint();
-            if !idempotency::claim(&mut tx, key, &fingerprint, self.idempotency_ttl()).await? {
-                let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, key).await?;
-                drop(tx);
-                if seen_fingerprint != fingerprint {
-                    return Err(key.reused());
-                }
-                return Ok(Recorded::Replayed(
-                    self.purchase(PurchaseId::new(recorded)?).await?,
-                ));
+        let fingerprint = purchase.fingerprint();
+        if !idempotency::claim(&mut tx, key, &fingerprint, self.idempotency_ttl()).await? {
+            let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, key).await?;
+            drop(tx);
+            if seen_fingerprint != fingerprint {
+                return Err(key.reused());
             }
+            return Ok(Recorded::Replayed(
+                self.purchase(PurchaseId::new(recorded)?).await?,
+            ));
         }
-        let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
-        // Read committed: the prices are those committed when this statement runs, the moment
-        // of sale. A price change committed later applies to later purchases.
-        let catalog: HashMap<ProductId, Product> = fetch_products(&mut tx, Some(&wanted))
-            .await?
-            .into_iter()
-            .map(|product| (product.id(), product))
-            .collect();
-        let priced = purchase.price(purchase.customer().resolve(), |id| catalog.get(&id))?;
-        let id = reserve_ids(&mut tx, 1).await?;
-        insert_purchases(&mut tx, &id, std::slice::from_ref(&priced)).await?;
-        if let Some(key) = key {
-            idempotency::attach(&mut tx, key, id[0]).await?;
-        }
+        let recorded = insert_one(&mut tx, &purchase, customer).await?;
+        idempotency::attach(&mut tx, key, recorded.id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
-        Ok(Recorded::Created(Purchase::new(
-            PurchaseId::new(id[0])?,
-            priced,
-        )))
+        Ok(Recorded::Created(recorded))
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
