@@ -1,8 +1,15 @@
-//! The analytics on PostgreSQL: one aggregate query per figure, computed in the database.
+//! The analytics on PostgreSQL, read from the aggregates that triggers maintain with every
+//! purchase (see the `aggregates` migration).
 //!
-//! Every query takes the filter as its first three parameters (branch, from, to) through
-//! [`filtered!`], so the filter's meaning is written once in SQL, as
-//! [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
+//! - Over the whole history, or one branch: a few hundred aggregate rows.
+//! - Over a period: the daily aggregates for its whole UTC days, plus the purchases of its
+//!   partial first and last days.
+//! - Distinct customers under a filter cannot be added up across days: they are counted from
+//!   the purchases with an index-only scan of the period.
+//!
+//! The filter is always parameters `$1` (branch), `$2` (from, inclusive) and `$3` (to,
+//! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and the
+//! period's edges), as [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -102,46 +109,156 @@ struct CustomerRow {
     purchase_count: i64,
 }
 
+/// The loyal page and the count of all loyal customers, from the maintained per-customer
+/// counters. Parameters: `$1` the threshold, `$2`..`$4` the cursor, `$5` the limit.
+const LOYAL_ALL: &str = "
+    WITH page AS (
+        SELECT id AS customer_id, purchases AS purchase_count, spent AS total_spent, first_purchase, last_purchase
+        FROM customers
+        WHERE purchases >= $1
+          AND ($2::bigint IS NULL
+               OR purchases < $2
+               OR (purchases = $2 AND (spent < $3 OR (spent = $3 AND id > $4))))
+        ORDER BY purchases DESC, spent DESC, id
+        LIMIT $5
+    )
+    SELECT (SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases >= $1) AS loyal_count,
+           page.*
+    FROM (SELECT) AS one LEFT JOIN page ON true
+    ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id";
+
+/// The loyal page and count over the purchases a filter admits, counted from the purchases.
+/// Parameters: the filter, then as [`LOYAL_ALL`] from `$4`.
+const LOYAL_FILTERED: &str = filtered!(
+    "WITH activity AS (
+         SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+                min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
+         FROM purchases p
+         WHERE",
+    "GROUP BY p.customer_id
+         HAVING count(*) >= $4
+     ),
+     page AS (
+         SELECT * FROM activity
+         WHERE $5::bigint IS NULL
+            OR purchase_count < $5
+            OR (purchase_count = $5 AND (total_spent < $6 OR (total_spent = $6 AND customer_id > $7)))
+         ORDER BY purchase_count DESC, total_spent DESC, customer_id
+         LIMIT $8
+     )
+     SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
+     FROM (SELECT) AS one LEFT JOIN page ON true
+     ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id"
+);
+
+/// Per branch over a period: the daily aggregates of its whole UTC days, and the purchases of
+/// its partial first and last days.
+const BRANCHES_IN_PERIOD: &str = "
+    WITH days AS (
+        SELECT branch_id, sum(purchases) AS purchases, sum(revenue) AS revenue
+        FROM branch_days
+        WHERE ($1::integer IS NULL OR branch_id = $1)
+          AND ($2::timestamptz IS NULL OR day >= (icash_day_ceil($2) AT TIME ZONE 'UTC')::date)
+          AND ($3::timestamptz IS NULL OR day < (icash_day_floor($3) AT TIME ZONE 'UTC')::date)
+        GROUP BY branch_id
+    ),
+    edges AS (
+        SELECT branch_id, count(*) AS purchases, sum(total) AS revenue
+        FROM (
+            SELECT p.branch_id, p.total FROM purchases p
+            WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $2::timestamptz IS NOT NULL
+              AND p.purchased_at >= $2 AND p.purchased_at < least(icash_day_ceil($2), $3)
+            UNION ALL
+            SELECT p.branch_id, p.total FROM purchases p
+            WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $3::timestamptz IS NOT NULL
+              AND p.purchased_at >= greatest(icash_day_floor($3), icash_day_ceil($2)) AND p.purchased_at < $3
+        ) AS partial_days
+        GROUP BY branch_id
+    )
+    SELECT b.id AS branch_id,
+           (coalesce(d.purchases, 0) + coalesce(e.purchases, 0))::bigint AS purchase_count,
+           coalesce(d.revenue, 0) + coalesce(e.revenue, 0) AS revenue
+    FROM branches b
+    LEFT JOIN days d ON d.branch_id = b.id
+    LEFT JOIN edges e ON e.branch_id = b.id
+    WHERE $1::integer IS NULL OR b.id = $1
+    ORDER BY b.id";
+
+/// Per branch over the whole history. Parameter: `$1` the branch, if any.
+const BRANCHES_IN_ALL: &str = "
+    SELECT b.id AS branch_id, coalesce(sum(t.purchases), 0)::bigint AS purchase_count,
+           coalesce(sum(t.revenue), 0) AS revenue
+    FROM branches b LEFT JOIN branch_totals t ON t.branch_id = b.id
+    WHERE $1::integer IS NULL OR b.id = $1
+    GROUP BY b.id
+    ORDER BY b.id";
+
+/// Units per product over a period, as [`BRANCHES_IN_PERIOD`] counts purchases.
+const PRODUCTS_IN_PERIOD: &str = "
+    WITH days AS (
+        SELECT product_id, sum(units) AS units
+        FROM product_days
+        WHERE ($1::integer IS NULL OR branch_id = $1)
+          AND ($2::timestamptz IS NULL OR day >= (icash_day_ceil($2) AT TIME ZONE 'UTC')::date)
+          AND ($3::timestamptz IS NULL OR day < (icash_day_floor($3) AT TIME ZONE 'UTC')::date)
+        GROUP BY product_id
+    ),
+    partial_days AS (
+        SELECT p.id FROM purchases p
+        WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $2::timestamptz IS NOT NULL
+          AND p.purchased_at >= $2 AND p.purchased_at < least(icash_day_ceil($2), $3)
+        UNION ALL
+        SELECT p.id FROM purchases p
+        WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $3::timestamptz IS NOT NULL
+          AND p.purchased_at >= greatest(icash_day_floor($3), icash_day_ceil($2)) AND p.purchased_at < $3
+    ),
+    edges AS (
+        SELECT l.product_id, count(*) AS units
+        FROM partial_days e JOIN purchase_lines l ON l.purchase_id = e.id
+        GROUP BY l.product_id
+    ),
+    units AS (SELECT * FROM days UNION ALL SELECT * FROM edges)
+    SELECT u.product_id, pr.name, sum(u.units)::bigint AS units_sold
+    FROM units u JOIN products pr ON pr.id = u.product_id
+    GROUP BY u.product_id, pr.name";
+
+/// Units per product over the whole history. Parameter: `$1` the branch, if any.
+const PRODUCTS_IN_ALL: &str = "
+    SELECT t.product_id, pr.name, sum(t.units)::bigint AS units_sold
+    FROM product_totals t JOIN products pr ON pr.id = t.product_id
+    WHERE $1::integer IS NULL OR t.branch_id = $1
+    GROUP BY t.product_id, pr.name";
+
+/// Whether a filter has a period (else it reads the whole history's aggregates).
+fn has_period(filter: &Filter) -> bool {
+    filter.from().is_some() || filter.to().is_some()
+}
+
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
-        let query = sqlx::query_as(filtered!(
-            "SELECT count(DISTINCT p.customer_id) FROM purchases p WHERE",
-            ""
-        ));
-        let (unique,): (i64,) = bind_filter(query, filter)
-            .fetch_one(self.pool())
-            .await
-            .map_err(from_sqlx)?;
+        let (unique,): (i64,) = if *filter == Filter::ALL {
+            sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0")
+                .fetch_one(self.pool())
+                .await
+        } else {
+            let query = sqlx::query_as(filtered!("SELECT count(DISTINCT p.customer_id) FROM purchases p WHERE", ""));
+            bind_filter(query, filter).fetch_one(self.pool()).await
+        }
+        .map_err(from_sqlx)?;
         Ok(count(unique))
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
         // One row per entry of the page, each carrying the count of all loyal customers; when
         // the page is empty, a single row with the count and no entry.
-        let sql = filtered!(
-            "WITH activity AS (
-                 SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
-                        min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-                 FROM purchases p
-                 WHERE",
-            "GROUP BY p.customer_id
-                 HAVING count(*) >= $4
-             ),
-             page AS (
-                 SELECT * FROM activity
-                 WHERE $5::bigint IS NULL
-                    OR purchase_count < $5
-                    OR (purchase_count = $5 AND (total_spent < $6 OR (total_spent = $6 AND customer_id > $7)))
-                 ORDER BY purchase_count DESC, total_spent DESC, customer_id
-                 LIMIT $8
-             )
-             SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
-             FROM (SELECT) AS one LEFT JOIN page ON true
-             ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id"
-        );
+        let page = if query.filter == Filter::ALL {
+            sqlx::query_as(LOYAL_ALL)
+        } else {
+            bind_filter(sqlx::query_as(LOYAL_FILTERED), &query.filter)
+        };
         let after = query.after;
-        let rows: Vec<LoyalRow> = bind_filter(sqlx::query_as(sql), &query.filter)
+        let rows: Vec<LoyalRow> = page
             .bind(i64::from(query.min_purchases))
             .bind(after.map(|a| a.purchase_count as i64))
             .bind(after.map(|a| a.total_spent.amount()))
@@ -162,18 +279,12 @@ impl Analytics for PgStore {
     }
 
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
-        let sql = filtered!(
-            "SELECT l.product_id, pr.name, count(*) AS units_sold
-             FROM purchase_lines l
-             JOIN purchases p ON p.id = l.purchase_id
-             JOIN products pr ON pr.id = l.product_id
-             WHERE",
-            "GROUP BY l.product_id, pr.name"
-        );
-        let rows: Vec<SalesRow> = bind_filter(sqlx::query_as(sql), filter)
-            .fetch_all(self.pool())
-            .await
-            .map_err(from_sqlx)?;
+        let query = if has_period(filter) {
+            bind_filter(sqlx::query_as(PRODUCTS_IN_PERIOD), filter)
+        } else {
+            sqlx::query_as(PRODUCTS_IN_ALL).bind(filter.branch().map(BranchId::get))
+        };
+        let rows: Vec<SalesRow> = query.fetch_all(self.pool()).await.map_err(from_sqlx)?;
         rows.into_iter()
             .map(|row| {
                 Ok(ProductSales {
@@ -187,18 +298,12 @@ impl Analytics for PgStore {
 
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
         // Every branch the filter admits, with zeros where nothing was sold.
-        let sql = filtered!(
-            "SELECT b.id AS branch_id, count(p.id) AS purchase_count, coalesce(sum(p.total), 0) AS revenue
-             FROM branches b
-             LEFT JOIN purchases p ON p.branch_id = b.id AND",
-            "WHERE $1::integer IS NULL OR b.id = $1
-             GROUP BY b.id
-             ORDER BY b.id"
-        );
-        let rows: Vec<BranchRow> = bind_filter(sqlx::query_as(sql), filter)
-            .fetch_all(self.pool())
-            .await
-            .map_err(from_sqlx)?;
+        let query = if has_period(filter) {
+            bind_filter(sqlx::query_as(BRANCHES_IN_PERIOD), filter)
+        } else {
+            sqlx::query_as(BRANCHES_IN_ALL).bind(filter.branch().map(BranchId::get))
+        };
+        let rows: Vec<BranchRow> = query.fetch_all(self.pool()).await.map_err(from_sqlx)?;
         let by_branch = rows
             .into_iter()
             .map(|row| {
@@ -219,11 +324,11 @@ impl Analytics for PgStore {
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {
         let rows: Vec<CustomerRow> = sqlx::query_as(
-            "SELECT customer_id, count(*) AS purchase_count
-             FROM purchases
-             GROUP BY customer_id
-             HAVING $1::bigint IS NULL OR count(*) < $1 OR (count(*) = $1 AND customer_id > $2)
-             ORDER BY purchase_count DESC, customer_id
+            "SELECT id AS customer_id, purchases AS purchase_count
+             FROM customers
+             WHERE purchases > 0
+               AND ($1::bigint IS NULL OR purchases < $1 OR (purchases = $1 AND id > $2))
+             ORDER BY purchases DESC, id
              LIMIT $3",
         )
         .bind(query.after.map(|a| a.purchase_count as i64))

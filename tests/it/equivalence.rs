@@ -1,0 +1,130 @@
+//! PostgreSQL's aggregate-backed analytics equal the in-memory store's full recomputation from
+//! every purchase, over the whole history and under many random filters (branches, periods
+//! with partial first and last days, periods inside one day), on the generated sample data.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use icash::core::analytics::{LoyalQuery, TopCustomersQuery};
+use icash::core::import::Policy;
+use icash::core::{Analytics, BranchId, Filter, MemoryStore, Store};
+use icash::data::load_dir;
+use icash::postgres::testing::TestDb;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::support::data_dir;
+
+async fn assert_same(filter: &Filter, postgres: &dyn Store, memory: &dyn Store) {
+    let context = format!("{filter:?}");
+    assert_eq!(
+        postgres.statistics(filter).await.unwrap(),
+        memory.statistics(filter).await.unwrap(),
+        "{context}"
+    );
+    assert_eq!(
+        postgres.unique_customers(filter).await.unwrap(),
+        memory.unique_customers(filter).await.unwrap(),
+        "{context}"
+    );
+    assert_eq!(
+        postgres.top_products(filter, 30).await.unwrap(),
+        memory.top_products(filter, 30).await.unwrap(),
+        "{context}"
+    );
+    for min_purchases in [1, 3, 7] {
+        let query = LoyalQuery {
+            min_purchases,
+            filter: *filter,
+            limit: Some(25),
+            after: None,
+        };
+        let (from_postgres, from_memory) = (
+            postgres.loyal_customers(&query).await.unwrap(),
+            memory.loyal_customers(&query).await.unwrap(),
+        );
+        assert_eq!(
+            from_postgres, from_memory,
+            "{context}, at least {min_purchases}"
+        );
+        if let Some(last) = from_memory.customers.last() {
+            let next = LoyalQuery {
+                after: Some(last.cursor()),
+                ..query
+            };
+            assert_eq!(
+                postgres.loyal_customers(&next).await.unwrap(),
+                memory.loyal_customers(&next).await.unwrap(),
+                "{context}"
+            );
+        }
+    }
+    assert_eq!(
+        postgres.dashboard(filter).await.unwrap(),
+        memory.dashboard(filter).await.unwrap(),
+        "{context}"
+    );
+}
+
+fn instant(rng: &mut ChaCha8Rng) -> DateTime<Utc> {
+    let start = Utc.with_ymd_and_hms(2024, 12, 25, 0, 0, 0).unwrap();
+    start + Duration::seconds(rng.random_range(0..380 * 24 * 3600))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_equal_a_full_recomputation_under_any_filter() {
+    let db = TestDb::new().await;
+    let memory = MemoryStore::new();
+    load_dir(db.store(), &data_dir(), Policy::Strict)
+        .await
+        .unwrap();
+    load_dir(&memory, &data_dir(), Policy::Strict)
+        .await
+        .unwrap();
+
+    assert_same(&Filter::ALL, db.store(), &memory).await;
+    let top = TopCustomersQuery {
+        limit: 100,
+        after: None,
+    };
+    assert_eq!(
+        db.top_customers(&top).await.unwrap(),
+        memory.top_customers(&top).await.unwrap()
+    );
+
+    let mut rng = ChaCha8Rng::seed_from_u64(2025);
+    let midnight = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+    let mut filters = vec![
+        Filter::new(Some(BranchId::new(2).unwrap()), None, None).unwrap(),
+        Filter::new(None, Some(midnight), None).unwrap(),
+        Filter::new(None, None, Some(midnight)).unwrap(),
+        Filter::new(None, Some(midnight), Some(midnight + Duration::days(7))).unwrap(),
+        Filter::new(
+            None,
+            Some(midnight + Duration::hours(9)),
+            Some(midnight + Duration::hours(17)),
+        )
+        .unwrap(),
+        Filter::new(
+            Some(BranchId::new(1).unwrap()),
+            Some(midnight - Duration::minutes(1)),
+            Some(midnight + Duration::minutes(1)),
+        )
+        .unwrap(),
+    ];
+    for _ in 0..30 {
+        let (a, b) = (instant(&mut rng), instant(&mut rng));
+        let (from, to) = if a < b {
+            (a, b)
+        } else {
+            (b, a + Duration::seconds(1))
+        };
+        let branch = rng
+            .random_bool(0.4)
+            .then(|| BranchId::new(rng.random_range(1..=3)).unwrap());
+        let from = rng.random_bool(0.85).then_some(from);
+        let to = rng.random_bool(0.85).then_some(to);
+        filters.push(Filter::new(branch, from, to).unwrap());
+    }
+    for filter in &filters {
+        assert_same(filter, db.store(), &memory).await;
+    }
+}
