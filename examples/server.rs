@@ -13,13 +13,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use icash::core::idempotency::DEFAULT_TTL;
 use icash::core::import::Policy;
 use icash::core::{MemoryStore, Store};
-use icash::data::load_dir;
+use icash::data::{LoadProgress, load_dir_with_progress};
 use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
 use icash::postgres::{PgConfig, PgStore};
 use tracing_subscriber::EnvFilter;
@@ -168,15 +168,23 @@ async fn load_data(store: &dyn Store, config: &Config) -> Result<(), String> {
     } else {
         Policy::Strict
     };
-    let report = load_dir(store, &config.data_dir, policy)
-        .await
-        .map_err(|error| format!("cannot load {}: {error}", config.data_dir.display()))?;
+    let progress = Arc::new(LoadProgress::default());
+    let display = tokio::spawn(show_progress(Arc::clone(&progress)));
+    let started = Instant::now();
+    let loaded = load_dir_with_progress(store, &config.data_dir, policy, progress).await;
+    display.abort();
+    let report =
+        loaded.map_err(|error| format!("cannot load {}: {error}", config.data_dir.display()))?;
     if report.skipped {
         tracing::info!("the store already has purchases: the data files were not loaded again");
     } else {
+        let seconds = started.elapsed().as_secs_f64();
+        let purchases_per_second = (report.purchases as f64 / seconds.max(1e-3)).round();
         tracing::info!(
             products = report.products,
             purchases = report.purchases,
+            seconds,
+            purchases_per_second,
             "loaded the data files"
         );
     }
@@ -184,6 +192,55 @@ async fn load_data(store: &dyn Store, config: &Config) -> Result<(), String> {
         tracing::warn!("left out {row}");
     }
     Ok(())
+}
+
+/// Shows how far a long load has got: a bar with its rate and ETA on a terminal, a log line
+/// every ten seconds otherwise. Runs until aborted.
+async fn show_progress(progress: Arc<LoadProgress>) {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "loading {bar:40} {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .expect("a valid template"),
+        );
+        let _clear = scopeguard(bar.clone());
+        loop {
+            bar.set_length(progress.total_bytes());
+            bar.set_position(progress.bytes_read());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    } else {
+        let started = Instant::now();
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let (read, total) = (progress.bytes_read(), progress.total_bytes());
+            let rate = read as f64 / started.elapsed().as_secs_f64();
+            let eta_seconds = ((total.saturating_sub(read)) as f64 / rate.max(1.0)).round();
+            let percent = (100 * read).checked_div(total).unwrap_or(0);
+            tracing::info!(
+                percent,
+                mib_read = read >> 20,
+                mib_per_second = (rate / 1048576.0).round(),
+                eta_seconds,
+                "loading"
+            );
+        }
+    }
+}
+
+/// Clears the progress bar when its display task ends (it is aborted when the load ends).
+fn scopeguard(bar: indicatif::ProgressBar) -> impl Drop {
+    struct Clear(indicatif::ProgressBar);
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            self.0.finish_and_clear();
+        }
+    }
+    Clear(bar)
 }
 
 /// Deletes expired idempotency keys every hour, so that the table stays small. (Expired keys

@@ -75,6 +75,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "the request body is empty: expected a JSON object".to_owned(),
         ));
     }
+    // serde_json checks the UTF-8 of the strings it keeps, not of those it skips.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::BadRequest(
+            "the request body is not valid UTF-8".to_owned(),
+        ));
+    }
     // serde also reads a struct from an array of its fields in order; a client must name them.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::BadRequest(
@@ -144,6 +150,14 @@ mod tests {
         assert!(
             message(r#"{"supermarket_id":1,"user_id":"new","items":[]} trailing"#)
                 .contains("trailing")
+        );
+        assert!(
+            message(r#"{"supermarket_id":1,"user_id":"new","items":[[1]]}"#)
+                .contains("expected an item object")
+        );
+        let invalid_utf8 = b"{\"note\":\"\xff\xfe\",\"supermarket_id\":1,\"user_id\":\"new\",\"items\":[{\"product_id\":4}]}";
+        assert!(
+            matches!(parse_json::<PurchaseRequest>(invalid_utf8), Err(ApiError::BadRequest(m)) if m.contains("UTF-8"))
         );
         let deep = format!("{{\"a\":{}", "[".repeat(10_000));
         assert!(message(&deep).contains("not valid"));

@@ -114,7 +114,45 @@ pub struct PurchaseRequest {
     /// `"new"` for a new customer, or the customer's UUID.
     pub user_id: String,
     /// The products bought, one unit each.
+    #[serde(deserialize_with = "objects")]
     pub items: Vec<ItemRequest>,
+}
+
+/// Reads a list of JSON objects, refusing the arrays that serde would otherwise read as a
+/// struct's fields in order (`[[1]]` is not a list of items).
+fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    /// One element that must be an object.
+    struct Object<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visitor<T>(std::marker::PhantomData<T>);
+
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+                type Value = Object<T>;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an item object with product_id")
+                }
+
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    map: A,
+                ) -> Result<Object<T>, A::Error> {
+                    T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+                }
+            }
+
+            deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+        }
+    }
+
+    let items: Vec<Object<T>> = Deserialize::deserialize(deserializer)?;
+    Ok(items.into_iter().map(|Object(item)| item).collect())
 }
 
 /// One product of a purchase request.

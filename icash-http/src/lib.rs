@@ -32,6 +32,7 @@ pub mod error;
 mod openapi;
 pub mod query;
 mod routes;
+mod serve;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
 pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
+pub use serve::{DEFAULT_DRAIN, serve};
 
 /// The store as the API shares it between requests.
 pub type SharedStore = Arc<dyn Store>;

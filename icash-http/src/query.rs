@@ -152,7 +152,7 @@ impl LoyalParams {
     pub(crate) fn min_purchases(&self) -> Result<u32, ApiError> {
         self.min_purchases.as_deref().map_or(
             Ok(icash_core::analytics::DEFAULT_LOYAL_MIN_PURCHASES),
-            |value| number("min_purchases", value, 1..=u32::MAX),
+            |value| number("min_purchases", value, 1..=i32::MAX as u32),
         )
     }
 }
@@ -171,7 +171,7 @@ impl RankParams {
     pub(crate) fn max_rank(&self) -> Result<u32, ApiError> {
         self.max_rank.as_deref().map_or(
             Ok(icash_core::analytics::DEFAULT_TOP_PRODUCTS_MAX_RANK),
-            |value| number("max_rank", value, 1..=u32::MAX),
+            |value| number("max_rank", value, 1..=i32::MAX as u32),
         )
     }
 }

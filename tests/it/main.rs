@@ -4,8 +4,13 @@
 //! `icash_postgres::testing`); the old system's files from `../shared/seed-data`, or the
 //! folder `ICASH_SEED_DATA` names.
 
+mod concurrency;
 mod data_dir;
+mod equivalence;
+mod faults;
+mod hostile;
 mod http;
+mod idempotency;
 mod seed_data;
 mod server;
 mod support;

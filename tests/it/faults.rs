@@ -1,0 +1,805 @@
+//! The example server under faults, as a process on real PostgreSQL: a purchase answered 201
+//! survives the server being killed with SIGKILL, whole (never without its lines, its total
+//! always the sum of its lines); SIGTERM finishes every request already sent and exits 0; and a
+//! database outage is answered 503 quickly (never a hang, never a 500), after which the same
+//! server process recovers by itself once the database is back.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use icash::postgres::testing::TestDb;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::data_dir;
+
+/// The body of every answer while the database is down.
+const UNAVAILABLE: &str = "the database is unavailable; please retry shortly";
+
+/// The example server's binary, built once per test run so that it is never stale (`cargo test
+/// --test it` alone does not build examples).
+fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let started = Instant::now();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "--quiet", "--example", "server"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(built.success(), "cannot build the example server");
+        println!("built the example server in {:?}", started.elapsed());
+        let deps = std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        deps.parent()
+            .unwrap()
+            .join("examples")
+            .join(format!("server{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A running example server and what it has logged so far; killed when dropped, so that a
+/// failing test leaves no process behind.
+struct Server {
+    child: Child,
+    addr: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the server on a free port and waits until it listens.
+    fn start(database_url: &str, data_dir: &Path) -> Server {
+        let mut child = Command::new(server_binary())
+            .env("DATABASE_URL", database_url)
+            .env("ICASH_DATA_DIR", data_dir)
+            .env("ICASH_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .env("ICASH_LOG_FORMAT", "text")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (listening, heard) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let logs = Arc::clone(&logs);
+            let listening = listening.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(addr) = line.split("listening on http://").nth(1) {
+                        let addr = addr.split_whitespace().next().unwrap_or_default();
+                        let _ = listening.send(addr.to_owned());
+                    }
+                    logs.lock().unwrap().push_str(&(line + "\n"));
+                }
+            });
+        }
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(120);
+        loop {
+            if let Ok(addr) = heard.recv_timeout(Duration::from_millis(100)) {
+                println!("the server listens on {addr} after {:?}", started.elapsed());
+                return Server { child, addr, logs };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("the server exited ({status}): {}", logs.lock().unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not listen in time: {}",
+                logs.lock().unwrap()
+            );
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// The logs without the line per request: what a failure message needs.
+    fn notable_logs(&self) -> String {
+        self.logs()
+            .lines()
+            .filter(|line| !line.contains("INFO request{"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Sends a signal (`KILL`, `TERM`) with the `kill` command: the workspace forbids the
+    /// unsafe code that libc would need.
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit, for at most `within`.
+    fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the log threads read the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {within:?}: {}",
+                self.notable_logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// A request that must be answered, with the status and the JSON body.
+    fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        match exchange(&self.addr, method, path, body, Duration::from_secs(30)) {
+            Ok(reply) => (reply.status, reply.json()),
+            Err(failure) => panic!("{method} {path}: {failure:?}\n{}", self.notable_logs()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A complete HTTP response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {} {}", self.status, self.body))
+    }
+}
+
+/// Where an exchange failed.
+#[derive(Debug)]
+enum Failure {
+    /// No connection: nothing was sent.
+    Connect(std::io::Error),
+    /// The connection was made but the request could not be written whole.
+    Write(std::io::Error),
+    /// The whole request was written, but no complete response came back: `received` bytes
+    /// of it, then the error (or the end of the stream when `error` is `None`).
+    Read {
+        error: Option<std::io::Error>,
+        received: String,
+    },
+}
+
+/// One request over a fresh connection (`Connection: close`), read to the end; the response
+/// is complete only with its whole head and as many body bytes as its `Content-Length`.
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Reply, Failure> {
+    let mut stream = TcpStream::connect(addr).map_err(Failure::Connect)?;
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.set_write_timeout(Some(timeout)).unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.flush())
+        .map_err(Failure::Write)?;
+    let mut received = Vec::new();
+    let error = stream.read_to_end(&mut received).err();
+    let received = String::from_utf8_lossy(&received).into_owned();
+    match (error, parse_response(&received)) {
+        (None, Some(reply)) => Ok(reply),
+        // A reset after the whole response was read loses nothing.
+        (Some(error), Some(reply)) if error.kind() == ErrorKind::ConnectionReset => Ok(reply),
+        (error, _) => Err(Failure::Read { error, received }),
+    }
+}
+
+/// The status and body of a complete response, or `None` when it is cut short.
+fn parse_response(received: &str) -> Option<Reply> {
+    let (head, body) = received.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })?;
+    (body.len() == length).then(|| Reply {
+        status,
+        body: body.to_owned(),
+    })
+}
+
+/// A purchase request of products 1 and 2.
+fn purchase_body(supermarket_id: usize, user_id: &str) -> String {
+    json!({
+        "supermarket_id": supermarket_id,
+        "user_id": user_id,
+        "items": [{"product_id": 1}, {"product_id": 2}],
+    })
+    .to_string()
+}
+
+fn post_purchase(addr: &str, body: &str) -> Result<Reply, Failure> {
+    exchange(
+        addr,
+        "POST",
+        "/cash-register/purchase",
+        Some(body),
+        Duration::from_secs(30),
+    )
+}
+
+/// Runs a scalar SQL query on the test database.
+fn scalar(runtime: &tokio::runtime::Runtime, db: &TestDb, sql: &'static str) -> i64 {
+    runtime
+        .block_on(sqlx::query_scalar::<_, i64>(sql).fetch_one(db.pool()))
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
+
+/// Waits until `enough` purchases are acknowledged and at least `least` has passed, for at
+/// most 20 s.
+fn wait_for_acknowledged(count: impl Fn() -> usize, enough: usize, least: Duration) {
+    let started = Instant::now();
+    while count() < enough || started.elapsed() < least {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "only {} purchases acknowledged in 20 s",
+            count()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A purchase answered 201 is durable: after the server is killed with SIGKILL in the middle
+/// of a stream of purchases, a new server on the same database returns every acknowledged
+/// receipt exactly as it was answered, and no purchase is stored half-written (without lines,
+/// or with a total other than the sum of its lines).
+#[test]
+fn purchases_answered_201_survive_sigkill() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let url = db.url();
+    let mut server = Server::start(&url, &data_dir());
+    let loaded = scalar(&runtime, &db, "SELECT count(*) FROM purchases");
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let killed = Arc::new(AtomicBool::new(false));
+    let clients: Vec<JoinHandle<Vec<String>>> = (0..8)
+        .map(|client| {
+            let addr = server.addr.clone();
+            let acknowledged = Arc::clone(&acknowledged);
+            let killed = Arc::clone(&killed);
+            std::thread::spawn(move || {
+                let mut unexpected = Vec::new();
+                for sent in 0.. {
+                    let body = purchase_body(1 + (client + sent) % 3, "new");
+                    match post_purchase(&addr, &body) {
+                        Ok(reply) if reply.status == 201 => {
+                            acknowledged.lock().unwrap().push(reply.json());
+                        }
+                        Ok(reply) => unexpected.push(format!("{} {}", reply.status, reply.body)),
+                        Err(Failure::Connect(error)) => {
+                            if !killed.load(Ordering::SeqCst) {
+                                unexpected.push(format!("connect failed before the kill: {error}"));
+                            }
+                            break;
+                        }
+                        // The kill cut this exchange short: expected, and its purchase may or
+                        // may not be stored. Stop once the server is gone.
+                        Err(_) if killed.load(Ordering::SeqCst) => {}
+                        Err(failure) => unexpected.push(format!("before the kill: {failure:?}")),
+                    }
+                }
+                unexpected
+            })
+        })
+        .collect();
+
+    wait_for_acknowledged(
+        || acknowledged.lock().unwrap().len(),
+        200,
+        Duration::from_millis(1500),
+    );
+    killed.store(true, Ordering::SeqCst);
+    server.signal("KILL");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(!status.success(), "killed: {status}");
+    let unexpected: Vec<String> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "every complete answer is a 201: {unexpected:#?}"
+    );
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    println!(
+        "{} purchases acknowledged before SIGKILL, {} stored in all",
+        acknowledged.len(),
+        scalar(&runtime, &db, "SELECT count(*) FROM purchases") - loaded
+    );
+    drop(server);
+
+    let restarted = Server::start(&url, &data_dir());
+    assert!(
+        restarted.logs().contains("already has purchases"),
+        "nothing is loaded twice: {}",
+        restarted.notable_logs()
+    );
+    for answered in &acknowledged {
+        let path = format!("/cash-register/purchases/{}", answered["purchase_id"]);
+        let (status, receipt) = restarted.request("GET", &path, None);
+        assert_eq!(status, 200, "{path} after SIGKILL: {receipt}");
+        assert_eq!(&receipt, answered, "{path}: the receipt is the 201's body");
+    }
+
+    assert_eq!(
+        scalar(
+            &runtime,
+            &db,
+            "SELECT count(*) FROM purchases p
+             WHERE NOT EXISTS (SELECT 1 FROM purchase_lines l WHERE l.purchase_id = p.id)"
+        ),
+        0,
+        "no purchase is stored without its lines"
+    );
+    assert_eq!(
+        scalar(
+            &runtime,
+            &db,
+            "SELECT count(*) FROM purchases p
+             WHERE p.total <> (SELECT coalesce(sum(unit_price), 0) FROM purchase_lines l
+                               WHERE l.purchase_id = p.id)"
+        ),
+        0,
+        "every purchase's total is the sum of its lines"
+    );
+    drop(restarted);
+    drop(db);
+}
+
+/// What a client thread of the SIGTERM test saw.
+#[derive(Default)]
+struct ClientReport {
+    /// Purchases answered 201 after SIGTERM was sent.
+    answered_after_sigterm: usize,
+    /// Everything but a 201 or a refused connection after SIGTERM.
+    unexpected: Vec<String>,
+    /// The customers of the requests written whole that got no response.
+    unanswered: Vec<Uuid>,
+}
+
+/// SIGTERM lets the requests in flight finish: every request sent before it gets its 201; a
+/// request sent after it may fail to connect, or be cut off if it reached the kernel's queue
+/// as the listener closed, but then it was never recorded (a retry is safe); the server exits
+/// 0, and every purchase it acknowledged is stored.
+#[test]
+fn graceful_shutdown_finishes_requests_in_flight() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let mut server = Server::start(&db.url(), &data_dir());
+
+    // Each request names a customer of its own, so that a request can be found in the
+    // database whatever its answer was.
+    let acknowledged = Arc::new(Mutex::new(Vec::<(i64, Uuid)>::new()));
+    let terminated: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<JoinHandle<ClientReport>> = (0..16)
+        .map(|client| {
+            let addr = server.addr.clone();
+            let acknowledged = Arc::clone(&acknowledged);
+            let terminated = Arc::clone(&terminated);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut report = ClientReport::default();
+                for sent in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let customer = Uuid::new_v4();
+                    let body = purchase_body(1 + (client + sent) % 3, &customer.to_string());
+                    let sent_after_sigterm = terminated.get().is_some();
+                    let result = post_purchase(&addr, &body);
+                    let since_sigterm = terminated.get().map(Instant::elapsed);
+                    match result {
+                        Ok(reply) if reply.status == 201 => {
+                            let id = reply.json()["purchase_id"].as_i64().unwrap();
+                            acknowledged.lock().unwrap().push((id, customer));
+                            if since_sigterm.is_some() {
+                                report.answered_after_sigterm += 1;
+                            }
+                        }
+                        Ok(reply) => report.unexpected.push(format!("{} {}", reply.status, reply.body)),
+                        // The listener is closed: the one failure allowed, and the end.
+                        Err(Failure::Connect(_)) if since_sigterm.is_some() => break,
+                        Err(Failure::Connect(error)) => {
+                            report.unexpected.push(format!("connect failed before SIGTERM: {error}"));
+                            break;
+                        }
+                        Err(Failure::Write(error)) => report.unexpected.push(format!(
+                            "the request could not be written ({since_sigterm:?} after SIGTERM): {error}"
+                        )),
+                        // Sent after SIGTERM to a connection the kernel queued just as the
+                        // listener closed: the kernel resets it, and no server can prevent
+                        // that. It must not have been recorded (checked below).
+                        Err(Failure::Read { received, .. })
+                            if sent_after_sigterm && received.is_empty() =>
+                        {
+                            report.unanswered.push(customer);
+                        }
+                        Err(Failure::Read { error, received }) => {
+                            report.unanswered.push(customer);
+                            report.unexpected.push(format!(
+                                "written whole but not answered ({since_sigterm:?} after SIGTERM): \
+                                 {error:?}, received {received:?}, customer {customer}"
+                            ));
+                        }
+                    }
+                }
+                report
+            })
+        })
+        .collect();
+
+    wait_for_acknowledged(
+        || acknowledged.lock().unwrap().len(),
+        200,
+        Duration::from_millis(500),
+    );
+    terminated.set(Instant::now()).unwrap();
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(30));
+    stop.store(true, Ordering::SeqCst);
+    let mut answered_after_sigterm = 0;
+    let mut unexpected = Vec::new();
+    let mut unanswered = Vec::new();
+    for client in clients {
+        let report = client.join().unwrap();
+        answered_after_sigterm += report.answered_after_sigterm;
+        unexpected.extend(report.unexpected);
+        unanswered.extend(report.unanswered);
+    }
+    let logs = server.notable_logs();
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    println!(
+        "{} purchases acknowledged, {answered_after_sigterm} of them answered after SIGTERM",
+        acknowledged.len()
+    );
+    // Requests cut off after SIGTERM were never read, so never recorded: a retry is safe.
+    let stored: i64 = runtime
+        .block_on(
+            sqlx::query_scalar("SELECT count(*) FROM purchases WHERE customer_id = ANY($1)")
+                .bind(&unanswered)
+                .fetch_one(db.pool()),
+        )
+        .unwrap();
+    println!(
+        "{} requests sent after SIGTERM were cut off unanswered",
+        unanswered.len()
+    );
+    assert_eq!(stored, 0, "a request cut off unanswered was never recorded");
+    // A request sent before SIGTERM, or read by the server, is always answered: the server
+    // accepts what the kernel queued before closing its listener, and serves its connections
+    // for a drain period before closing them (icash_http::serve).
+    assert!(
+        unexpected.is_empty(),
+        "every request sent before SIGTERM is answered 201: {unexpected:#?}\n{logs}"
+    );
+    assert!(
+        status.success(),
+        "a clean exit on SIGTERM ({status}): {logs}"
+    );
+    assert!(
+        logs.contains("stopped after the requests in flight finished"),
+        "{logs}"
+    );
+
+    let ids: Vec<i64> = acknowledged.iter().map(|&(id, _)| id).collect();
+    let customers: Vec<Uuid> = acknowledged.iter().map(|&(_, customer)| customer).collect();
+    let stored: i64 = runtime
+        .block_on(
+            sqlx::query_scalar(
+                "SELECT count(*) FROM purchases p
+                 JOIN unnest($1::bigint[], $2::uuid[]) AS a (id, customer_id)
+                   ON a.id = p.id AND a.customer_id = p.customer_id",
+            )
+            .bind(&ids)
+            .bind(&customers)
+            .fetch_one(db.pool()),
+        )
+        .unwrap();
+    assert_eq!(
+        stored as usize,
+        acknowledged.len(),
+        "every acknowledged purchase is stored, under the id and customer it was answered with"
+    );
+    drop(db);
+}
+
+/// A PostgreSQL cluster of the test's own, in a temporary directory, that the test can stop
+/// and start; stopped (immediately) when dropped.
+struct Cluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// Whether the PostgreSQL programs run as the `postgres` user, because the test runs as
+    /// root and initdb refuses root.
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// Creates the cluster (initdb) on a free port, and starts it.
+    fn start() -> Cluster {
+        let bin = postgres_bin_dir();
+        let dir = tempfile::tempdir().unwrap();
+        let uid = Command::new("id").arg("-u").output().expect("id runs");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        if as_postgres {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()));
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Cluster {
+            bin,
+            dir,
+            port,
+            as_postgres,
+        };
+        run(cluster
+            .command("initdb")
+            .arg("-D")
+            .arg(cluster.data())
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"]));
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A PostgreSQL program, run as `postgres` when the test is root.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn pg_ctl_start(&self) {
+        let output = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1",
+                self.port,
+                self.dir.path().display()
+            ))
+            .arg("-l")
+            .arg(self.dir.path().join("log"))
+            .args(["-w", "start"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            output.status.success(),
+            "pg_ctl start failed: {}\n{}",
+            describe(&output),
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+        );
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) -> Output {
+        self.command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", mode, "-w", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("pg_ctl runs")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl_stop("immediate");
+    }
+}
+
+/// The directory of `initdb` and `pg_ctl`: `pg_config --bindir`, or the newest
+/// `/usr/lib/postgresql/*/bin`.
+fn postgres_bin_dir() -> PathBuf {
+    let from_pg_config = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|version| version.path().join("bin"))
+        .max_by_key(|bin| {
+            bin.parent()
+                .and_then(|version| version.file_name())
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.parse::<u32>().ok())
+        });
+    from_pg_config
+        .into_iter()
+        .chain(installed)
+        .find(|bin| bin.join("pg_ctl").is_file() && bin.join("initdb").is_file())
+        .expect(
+            "this test runs a PostgreSQL cluster of its own: install the PostgreSQL server \
+             programs (initdb, pg_ctl), found with pg_config --bindir or in /usr/lib/postgresql/*/bin",
+        )
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        describe(&output)
+    );
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "{}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A request timed: it must be answered, in under 10 s.
+fn timed(server: &Server, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let started = Instant::now();
+    let answer = server.request(method, path, body);
+    let took = started.elapsed();
+    println!("{method} {path}: {} in {took:?}", answer.0);
+    assert!(
+        took < Duration::from_secs(10),
+        "{method} {path} took {took:?}: {answer:?}"
+    );
+    answer
+}
+
+/// A database outage is answered 503 with the contract's sentence (and `/health` says
+/// degraded) within seconds, never a hang or a 500; once the database is back, the same server
+/// process serves again, purchases included, without a restart.
+#[test]
+fn a_database_outage_gets_503_then_recovers_without_restart() {
+    let cluster = Cluster::start();
+    let mut server = Server::start(&cluster.url(), &data_dir());
+    let purchase = purchase_body(2, "new");
+
+    let (status, health) = timed(&server, "GET", "/health", None);
+    assert_eq!((status, &health["status"]), (200, &json!("healthy")));
+    let (status, before) = timed(&server, "POST", "/cash-register/purchase", Some(&purchase));
+    assert_eq!(status, 201, "{before}");
+    let (status, statistics) = timed(&server, "GET", "/analytics/statistics", None);
+    assert_eq!(status, 200, "{statistics}");
+    let purchases_before = statistics["total_purchases"].as_u64().unwrap();
+
+    let stopped = cluster.pg_ctl_stop("fast");
+    assert!(stopped.status.success(), "{}", describe(&stopped));
+    // Twice: first with the pool's connections that the database closed, then with none.
+    for round in 0..2 {
+        let (status, body) = timed(&server, "GET", "/analytics/statistics", None);
+        assert_eq!(
+            (status, &body),
+            (503, &json!({ "error": UNAVAILABLE })),
+            "statistics in the outage, round {round}\n{}",
+            server.notable_logs()
+        );
+        let (status, body) = timed(&server, "POST", "/cash-register/purchase", Some(&purchase));
+        assert_eq!(
+            (status, &body),
+            (503, &json!({ "error": UNAVAILABLE })),
+            "a purchase in the outage, round {round}\n{}",
+            server.notable_logs()
+        );
+        let (status, body) = timed(&server, "GET", "/health", None);
+        assert_eq!(
+            (status, &body["status"]),
+            (503, &json!("degraded")),
+            "health in the outage, round {round}: {body}"
+        );
+    }
+
+    cluster.pg_ctl_start();
+    let back = Instant::now();
+    loop {
+        let (status, body) = timed(&server, "GET", "/health", None);
+        if status == 200 {
+            assert_eq!(body["status"], "healthy");
+            break;
+        }
+        assert_eq!((status, &body["status"]), (503, &json!("degraded")));
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "still degraded 30 s after the database came back\n{}",
+            server.notable_logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!("healthy again {:?} after the database", back.elapsed());
+    let (status, after) = timed(&server, "POST", "/cash-register/purchase", Some(&purchase));
+    assert_eq!(status, 201, "a purchase after the outage: {after}");
+    let (status, receipt) = timed(
+        &server,
+        "GET",
+        &format!("/cash-register/purchases/{}", after["purchase_id"]),
+        None,
+    );
+    assert_eq!((status, &receipt), (200, &after));
+    let (status, statistics) = timed(&server, "GET", "/analytics/statistics", None);
+    assert_eq!(status, 200, "{statistics}");
+    assert_eq!(
+        statistics["total_purchases"].as_u64().unwrap(),
+        purchases_before + 1,
+        "the purchase after the outage counts, and none refused in it does"
+    );
+    assert!(server.is_running(), "the same process, never restarted");
+
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status}: {}", server.notable_logs());
+    drop(cluster);
+}
