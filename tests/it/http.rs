@@ -698,7 +698,7 @@ async fn an_unreachable_database_gets_503_and_degraded_health() {
 async fn an_internal_failure_is_a_500_without_details() {
     let db = TestDb::new().await;
     load_seed(db.store()).await;
-    sqlx::query("DROP TABLE purchase_lines")
+    sqlx::query("DROP TABLE product_totals")
         .execute(db.pool())
         .await
         .unwrap();
@@ -709,7 +709,7 @@ async fn an_internal_failure_is_a_500_without_details() {
         answer.error(),
         "an internal error occurred; it has been logged"
     );
-    for secret in ["purchase_lines", "relation", "SELECT", "postgres", "sqlx"] {
+    for secret in ["product_totals", "relation", "SELECT", "postgres", "sqlx"] {
         assert!(
             !answer.text.contains(secret),
             "the body leaks {secret:?}: {}",
