@@ -30,3 +30,23 @@ async fn the_generated_data_loads_whole_on_both_stores() {
         memory.top_products(&Filter::ALL, 3).await.unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_load_reports_its_progress_through_the_purchases_file() {
+    let progress = std::sync::Arc::new(icash::data::LoadProgress::default());
+    let store = MemoryStore::new();
+    let report =
+        icash::data::load_dir_with_progress(&store, &data_dir(), Policy::Strict, progress.clone())
+            .await
+            .unwrap();
+    assert!(report.purchases > 0);
+    let size = std::fs::metadata(data_dir().join(icash::data::PURCHASES_FILE))
+        .unwrap()
+        .len();
+    assert_eq!(progress.total_bytes(), size);
+    assert_eq!(
+        progress.bytes_read(),
+        size,
+        "the whole file was read and counted"
+    );
+}
