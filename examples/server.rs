@@ -224,7 +224,7 @@ async fn show_progress(progress: Arc<LoadProgress>) {
             tracing::info!(
                 percent,
                 mib_read = read >> 20,
-                mib_per_second = (rate / 1048576.0).round(),
+                mib_per_second = (rate / 1048576.0 * 10.0).round() / 10.0,
                 eta_seconds,
                 "loading"
             );
