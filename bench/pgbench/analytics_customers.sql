@@ -1,0 +1,8 @@
+-- GET /cash-register/customers: the server's statement (the 20 customers with the most
+-- purchases, first page).
+SELECT id AS customer_id, purchases AS purchase_count
+FROM customers
+WHERE purchases > 0
+  AND (NULL::bigint IS NULL OR purchases < NULL::bigint OR (purchases = NULL::bigint AND id > NULL::uuid))
+ORDER BY purchases DESC, id
+LIMIT 20;

@@ -1,0 +1,24 @@
+-- GET /analytics/loyal-customers?limit=100&from=..&to=..: the server's statement for a period
+-- (LOYAL_FILTERED: the customers' purchases in the period grouped, 3 or more, first page of 100).
+-- Give the period with -D and run with -M prepared, as analytics_unique_period.sql.
+WITH activity AS (
+    SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+           min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
+    FROM purchases p
+    WHERE (NULL::integer IS NULL OR p.branch_id = NULL::integer)
+      AND (:from::timestamptz IS NULL OR p.purchased_at >= :from::timestamptz)
+      AND (:to::timestamptz IS NULL OR p.purchased_at < :to::timestamptz)
+    GROUP BY p.customer_id
+    HAVING count(*) >= 3
+),
+page AS (
+    SELECT * FROM activity
+    WHERE NULL::bigint IS NULL
+       OR purchase_count < NULL::bigint
+       OR (purchase_count = NULL::bigint AND (total_spent < NULL::numeric OR (total_spent = NULL::numeric AND customer_id > NULL::uuid)))
+    ORDER BY purchase_count DESC, total_spent DESC, customer_id
+    LIMIT 100
+)
+SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
+FROM (SELECT) AS one LEFT JOIN page ON true
+ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id;

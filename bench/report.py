@@ -1,0 +1,164 @@
+"""The table of a bench/run.sh run, in markdown, from its results.jsonl and rss.log.
+
+    python3 bench/report.py RESULTS.jsonl RSS.log PURCHASES CUSTOMERS
+
+Targets (from the issue):
+- POST /cash-register/purchase: throughput >= 80% of pgbench running the server's statement
+  (record_one.sql) and >= 60% of pgbench running a minimal transaction (minimal.sql), at the
+  same concurrency; p99 <= 10 ms at 8 clients;
+- every analytics endpoint and /dashboard: median <= 5 ms and p99 <= 20 ms;
+- the server's resident size under 32 clients <= 64 MiB.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+PURCHASE = "POST /cash-register/purchase"
+P50_TARGET_MS, P99_TARGET_MS = 5.0, 20.0
+PURCHASE_P99_TARGET_MS = 10.0
+RSS_TARGET_MIB = 64.0
+
+
+def main():
+    results_path, rss_path, purchases, customers = sys.argv[1:5]
+    rows = [json.loads(line) for line in open(results_path) if line.strip()]
+    rss = []
+    for line in open(rss_path):
+        parts = line.split()
+        if len(parts) == 2:
+            rss.append((float(parts[0]), int(parts[1])))
+
+    def rss_mib(start=None, end=None):
+        # The sampler runs every 0.2 s: widen a shorter window to catch a sample.
+        if start is not None and end is not None and end - start < 0.5:
+            start, end = start - 0.25, end + 0.25
+        values = [kib for t, kib in rss if (start is None or t >= start) and (end is None or t <= end)]
+        return max(values) / 1024 if values else float("nan")
+
+    http = {(r["name"], r["clients"]): r for r in rows if r["kind"] == "http"}
+    pgbench = {(r["name"], r["clients"]): r for r in rows if r["kind"] == "pgbench"}
+    load = next((r for r in rows if r["kind"] == "load"), None)
+    vacuum = next((r for r in rows if r["kind"] == "vacuum"), None)
+
+    table = []
+
+    def add(benchmark, figure, ceiling="", ratio="", target="", result=""):
+        table.append((benchmark, figure, ceiling, ratio, target, result))
+
+    def verdict(ok, run=None):
+        text = "PASS" if ok else "**FAIL**"
+        if run is not None and run["errors"]:
+            text = f"**FAIL** ({run['errors']} errors)"
+        return text
+
+    if load and load.get("method") == "sql":
+        rate = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
+        add(
+            f"load CSV with bench/load.sql, not the server ({load['purchases']:,} purchases)",
+            f"{rate:,.0f} purchases/s ({load['load_seconds']:.1f} s)",
+            result="info",
+        )
+    elif load:
+        rate = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
+        add(
+            f"load CSV at first start ({load['purchases']:,} purchases)",
+            f"{rate:,.0f} purchases/s ({load['load_seconds']:.1f} s loading, "
+            f"{load['seconds']:.1f} s from start to listening)",
+            result="info",
+        )
+    if vacuum:
+        add("VACUUM (ANALYZE) + CHECKPOINT after the load", f"{vacuum['seconds']:.1f} s", result="info")
+
+    for clients in (8, 32):
+        run = http.get((PURCHASE, clients))
+        if not run:
+            continue
+        figure = f"{run['rps']:,.0f} req/s (p50 {run['p50_ms']:.1f} / p99 {run['p99_ms']:.1f} ms)"
+        for script, share in (("record_one", 0.8), ("minimal", 0.6)):
+            ceiling = pgbench.get((script, clients))
+            if not ceiling:
+                continue
+            ratio = run["rps"] / ceiling["tps"] if ceiling["tps"] else 0
+            add(
+                f"{PURCHASE}, {clients} clients vs pgbench {script}.sql",
+                figure,
+                f"{ceiling['tps']:,.0f} tps (p50 {ceiling['p50_ms']:.1f} / p99 {ceiling['p99_ms']:.1f} ms)",
+                percent(ratio),
+                f">= {share:.0%}",
+                verdict(ratio >= share, run),
+            )
+        if clients == 8:
+            add(
+                f"{PURCHASE}, 8 clients, p99 latency",
+                f"{run['p99_ms']:.1f} ms",
+                target=f"<= {PURCHASE_P99_TARGET_MS:.0f} ms",
+                result=verdict(run["p99_ms"] <= PURCHASE_P99_TARGET_MS, run),
+            )
+        else:
+            used = rss_mib(run["started"], run["ended"])
+            add(
+                "server VmRSS, max during the 32-client purchases",
+                f"{used:.1f} MiB",
+                target=f"<= {RSS_TARGET_MIB:.0f} MiB",
+                result=verdict(used <= RSS_TARGET_MIB),
+            )
+
+    for (name, clients), run in http.items():
+        if name == PURCHASE:
+            continue
+        # A re-run "..., after the branch's" has the ceiling of the same request.
+        ceiling = pgbench.get((name, clients)) or pgbench.get((name.split(", after")[0], clients))
+        figure = f"p50 {run['p50_ms']:.2f} / p99 {run['p99_ms']:.2f} ms, {run['rps']:,.0f} req/s"
+        if run["mean_body_bytes"] >= 100_000:
+            figure += f", {run['mean_body_bytes'] / 1e6:.1f} MB a response"
+            figure += f", VmRSS up to {rss_mib(run['started'], run['ended']):.0f} MiB"
+        ok = run["p50_ms"] <= P50_TARGET_MS and run["p99_ms"] <= P99_TARGET_MS
+        add(
+            f"{name} ({clients} clients)",
+            figure,
+            f"{ceiling['tps']:,.0f} tps (p50 {ceiling['p50_ms']:.2f} / p99 {ceiling['p99_ms']:.2f} ms)"
+            if ceiling else "",
+            percent(run["rps"] / ceiling["tps"]) if ceiling and ceiling["tps"] else "",
+            f"p50 <= {P50_TARGET_MS:.0f}, p99 <= {P99_TARGET_MS:.0f} ms",
+            verdict(ok, run),
+        )
+
+    if load and load.get("rss_kib"):
+        add("server VmRSS, max while loading the CSV", f"{load['rss_kib'] / 1024:.1f} MiB", result="info")
+    add("server VmRSS, max over the whole run", f"{rss_mib():.1f} MiB", result="info")
+
+    print(f"### {int(purchases):,} purchases, {int(customers):,} customers")
+    print()
+    print(
+        f"{os.cpu_count()} CPUs, {platform.machine()}; {postgres_version()}; "
+        "pgbench ceilings run the same SQL with -M prepared -j 2 at the same concurrency; "
+        "ratio = HTTP req/s / pgbench tps. Periods start 2025-01-01T10:00:00Z."
+    )
+    print()
+    print("| benchmark | figure | ceiling (pgbench) | ratio | target | result |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in table:
+        print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+
+
+def percent(ratio):
+    """A ratio as a percentage with one decimal, so that 79.6% never shows as 80%."""
+    return f"{ratio * 100:.1f}%"
+
+
+def postgres_version():
+    try:
+        out = subprocess.run(
+            ["psql", "-XAtc", "SHOW server_version", "-d", "postgres"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return f"PostgreSQL {out}"
+    except (OSError, subprocess.CalledProcessError):
+        return "PostgreSQL (version unknown)"
+
+
+if __name__ == "__main__":
+    main()
