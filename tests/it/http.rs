@@ -12,30 +12,7 @@ use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::support::seed_dir;
-
-/// Runs each case on a fresh in-memory store and on a fresh PostgreSQL database.
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(icash::core::MemoryStore::new())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let db = icash::postgres::testing::TestDb::new().await;
-                    super::$case(std::sync::Arc::new(db.store().clone())).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::{on_both_stores, seed_dir};
 
 on_both_stores!(
     the_contract_answers_the_reference_figures,

@@ -12,29 +12,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::http::{Answer, put_catalog};
-
-/// Runs each case on a fresh in-memory store and on a fresh PostgreSQL database.
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(icash::core::MemoryStore::new())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let db = icash::postgres::testing::TestDb::new().await;
-                    super::$case(std::sync::Arc::new(db.store().clone())).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::on_both_stores;
 
 on_both_stores!(
     a_retry_answers_as_the_first_request_did,

@@ -20,3 +20,30 @@ pub fn seed_dir() -> PathBuf {
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
+
+/// Generates, for each case `async fn case(store: SharedStore)` of the calling module, a test in
+/// `memory` that runs it on a fresh in-memory store and one in `postgres` that runs it on a fresh
+/// PostgreSQL database.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(icash::core::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = icash::postgres::testing::TestDb::new().await;
+                    super::$case(std::sync::Arc::new(db.store().clone())).await;
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use on_both_stores;
