@@ -58,8 +58,8 @@ stop_server() {
     if [[ -n $SAMPLER_PID ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     SAMPLER_PID=
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "stopping the server (pid $SERVER_PID)"
         kill -TERM "$SERVER_PID" 2>/dev/null || true
+        log "stopping the server (pid $SERVER_PID)" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
@@ -67,7 +67,7 @@ stop_server() {
     SERVER_PID=
 }
 trap stop_server EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 # Appends one JSON object, made of `key=value` arguments (numbers stay numbers), to the results.
 record() {
