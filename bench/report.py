@@ -55,17 +55,17 @@ def main():
         return text
 
     if load and load.get("method") == "sql":
-        rate = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
+        per_second = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
         add(
             f"load CSV with bench/load.sql, not the server ({load['purchases']:,} purchases)",
-            f"{rate:,.0f} purchases/s ({load['load_seconds']:.1f} s)",
+            f"{per_second:,.0f} purchases/s ({load['load_seconds']:.1f} s)",
             result="info",
         )
     elif load:
-        rate = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
+        per_second = load["purchases"] / load["load_seconds"] if load["load_seconds"] else 0
         add(
             f"load CSV at first start ({load['purchases']:,} purchases)",
-            f"{rate:,.0f} purchases/s ({load['load_seconds']:.1f} s loading, "
+            f"{per_second:,.0f} purchases/s ({load['load_seconds']:.1f} s loading, "
             f"{load['seconds']:.1f} s from start to listening)",
             result="info",
         )
@@ -111,7 +111,7 @@ def main():
             continue
         # A re-run "..., after the branch's" has the ceiling of the same request.
         ceiling = pgbench.get((name, clients)) or pgbench.get((name.split(", after")[0], clients))
-        figure = f"p50 {run['p50_ms']:.2f} / p99 {run['p99_ms']:.2f} ms, {run['rps']:,.0f} req/s"
+        figure = f"p50 {run['p50_ms']:.2f} / p99 {run['p99_ms']:.2f} ms, {rate(run['rps'])} req/s"
         if run["mean_body_bytes"] >= 100_000:
             figure += f", {run['mean_body_bytes'] / 1e6:.1f} MB a response"
             figure += f", VmRSS up to {rss_mib(run['started'], run['ended']):.0f} MiB"
@@ -119,7 +119,7 @@ def main():
         add(
             f"{name} ({clients} clients)",
             figure,
-            f"{ceiling['tps']:,.0f} tps (p50 {ceiling['p50_ms']:.2f} / p99 {ceiling['p99_ms']:.2f} ms)"
+            f"{rate(ceiling['tps'])} tps (p50 {ceiling['p50_ms']:.2f} / p99 {ceiling['p99_ms']:.2f} ms)"
             if ceiling else "",
             percent(run["rps"] / ceiling["tps"]) if ceiling and ceiling["tps"] else "",
             f"p50 <= {P50_TARGET_MS:.0f}, p99 <= {P99_TARGET_MS:.0f} ms",
@@ -142,6 +142,11 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for row in table:
         print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+
+
+def rate(per_second):
+    """A throughput: whole numbers, but two decimals below 10 so that a slow endpoint's is legible."""
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.2f}"
 
 
 def percent(ratio):

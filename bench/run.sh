@@ -24,7 +24,8 @@
 # start may take to load the data; 3600), BENCH_WORK (target/bench/PURCHASES: data, logs,
 # results), BENCH_LOAD (server: the server loads the files at its first start, timed; sql: for
 # sizes where that takes too long, bench/load.sql loads them with one INSERT per table, and only
-# that is timed).
+# that is timed), BENCH_REUSE_DB (1: keep the database and the data files of an earlier run of the
+# same size, and measure again without loading; the earlier runs' purchases stay in it).
 #
 # Everything it writes is under BENCH_WORK: results.jsonl (one object per measurement),
 # table.md (the table it prints), explain.txt (plans of the costly queries), server*.log, rss.log.
@@ -41,6 +42,7 @@ PURCHASE_SECS=${BENCH_PURCHASE_SECS:-15}
 ANALYTICS_SECS=${BENCH_ANALYTICS_SECS:-4}
 ANALYTICS_WARMUP=${BENCH_ANALYTICS_WARMUP:-1}
 LOAD=${BENCH_LOAD:-server}
+REUSE_DB=${BENCH_REUSE_DB:-0}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-3600}
 WORK=${BENCH_WORK:-$ROOT/target/bench/$PURCHASES}
 BIN=$ROOT/target/release/examples
@@ -179,22 +181,28 @@ mkdir -p "$WORK"
 log "building the release examples"
 (cd "$ROOT" && cargo build --release --examples --quiet)
 
-log "generating $PURCHASES purchases by $CUSTOMERS customers"
-"$BIN/gen-data" --purchases "$PURCHASES" --customers "$CUSTOMERS" --seed 42 --out "$WORK/data" >&2
+if [[ $REUSE_DB == 1 ]]; then
+    log "reusing the database $DB and $WORK/data"
+else
+    log "generating $PURCHASES purchases by $CUSTOMERS customers"
+    "$BIN/gen-data" --purchases "$PURCHASES" --customers "$CUSTOMERS" --seed 42 --out "$WORK/data" >&2
 
-log "recreating the database $DB"
-dropdb --if-exists "$DB"
-createdb "$DB"
+    log "recreating the database $DB"
+    dropdb --if-exists "$DB"
+    createdb "$DB"
+fi
 
 # --- Start (and load) ------------------------------------------------------------------------
 
-log "starting the server on $URL (it loads the data files first)"
+log "starting the server on $URL"
 if curl -s -o /dev/null "$URL/health"; then
     echo "something already answers at $URL: set ICASH_BENCH_ADDR" >&2
     exit 1
 fi
 : >"$WORK/rss.log"
-if [[ $LOAD == sql ]]; then
+if [[ $REUSE_DB == 1 ]]; then
+    start_server "$WORK/server.log"
+elif [[ $LOAD == sql ]]; then
     # Migrate with a server that loads nothing, then load with SQL, then start the server.
     start_server "$WORK/server-migrate.log" "$WORK/no-data"
     stop_server
