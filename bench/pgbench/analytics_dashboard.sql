@@ -1,10 +1,9 @@
 -- GET /dashboard over the whole history: the server's four statements in its order (the
 -- statistics' two, the first 10 loyal customers, the product sales).
-SELECT b.id AS branch_id, coalesce(sum(t.purchases), 0)::bigint AS purchase_count,
-       coalesce(sum(t.revenue), 0) AS revenue
-FROM branches b LEFT JOIN branch_totals t ON t.branch_id = b.id
+SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
+       coalesce(s.revenue, 0) AS revenue
+FROM branches b LEFT JOIN icash_branch_sales(NULL, NULL, NULL) s ON s.branch_id = b.id
 WHERE NULL::integer IS NULL OR b.id = NULL::integer
-GROUP BY b.id
 ORDER BY b.id;
 SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0;
 WITH page AS (
@@ -21,7 +20,5 @@ SELECT (SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE
        page.*
 FROM (SELECT) AS one LEFT JOIN page ON true
 ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id;
-SELECT t.product_id, pr.name, sum(t.units)::bigint AS units_sold
-FROM product_totals t JOIN products pr ON pr.id = t.product_id
-WHERE NULL::integer IS NULL OR t.branch_id = NULL::integer
-GROUP BY t.product_id, pr.name;
+SELECT u.product_id, pr.name, u.units AS units_sold
+FROM icash_product_units(NULL, NULL, NULL) u JOIN products pr ON pr.id = u.product_id;

@@ -5,9 +5,9 @@ WITH activity AS (
     SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
            min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
     FROM purchases p
-    WHERE (NULL::integer IS NULL OR p.branch_id = NULL::integer)
-      AND (:from::timestamptz IS NULL OR p.purchased_at >= :from::timestamptz)
-      AND (:to::timestamptz IS NULL OR p.purchased_at < :to::timestamptz)
+    WHERE NULL::integer IS NULL
+      AND p.purchased_at >= coalesce(:from::timestamptz, '-infinity')
+      AND p.purchased_at < coalesce(:to::timestamptz, 'infinity')
     GROUP BY p.customer_id
     HAVING count(*) >= 3
 ),

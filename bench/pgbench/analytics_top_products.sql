@@ -1,6 +1,4 @@
--- GET /analytics/top-products over the whole history: the server's statement (PRODUCTS_IN_ALL
--- with no branch); the ranking is done in Rust.
-SELECT t.product_id, pr.name, sum(t.units)::bigint AS units_sold
-FROM product_totals t JOIN products pr ON pr.id = t.product_id
-WHERE NULL::integer IS NULL OR t.branch_id = NULL::integer
-GROUP BY t.product_id, pr.name;
+-- GET /analytics/top-products over the whole history: the server's statement (PRODUCT_UNITS
+-- with no filter); the ranking is done in Rust.
+SELECT u.product_id, pr.name, u.units AS units_sold
+FROM icash_product_units(NULL, NULL, NULL) u JOIN products pr ON pr.id = u.product_id;

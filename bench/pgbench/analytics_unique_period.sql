@@ -1,8 +1,10 @@
 -- GET /analytics/unique-customers?from=..&to=..: the server's statement for a period (distinct
--- customers counted from the purchases). Give the period with -D, and run with -M prepared so
--- that the instants are bound as the server binds them:
+-- customers counted from the purchases, UNIQUE_FILTERED without a branch). Give the period with
+-- -D, and run with -M prepared so that the instants are bound as the server binds them:
 --   pgbench -M prepared -D from=2025-01-01T10:00:00Z -D to=2025-01-08T10:00:00Z -f analytics_unique_period.sql
-SELECT count(DISTINCT p.customer_id) FROM purchases p
-WHERE (NULL::integer IS NULL OR p.branch_id = NULL::integer)
-  AND (:from::timestamptz IS NULL OR p.purchased_at >= :from::timestamptz)
-  AND (:to::timestamptz IS NULL OR p.purchased_at < :to::timestamptz);
+SELECT count(*) FROM (
+    SELECT DISTINCT p.customer_id FROM purchases p
+    WHERE NULL::integer IS NULL
+      AND p.purchased_at >= coalesce(:from::timestamptz, '-infinity')
+      AND p.purchased_at < coalesce(:to::timestamptz, 'infinity')
+) AS customers;

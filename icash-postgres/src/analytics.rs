@@ -2,14 +2,15 @@
 //! purchase (see the `aggregates` migration).
 //!
 //! - Over the whole history, or one branch: a few hundred aggregate rows.
-//! - Over a period: the daily aggregates for its whole UTC days, plus the purchases of its
-//!   partial first and last days.
+//! - Over a period: the daily aggregates for its whole UTC days, the hourly ones for its other
+//!   whole hours, and the purchases of its partial first and last hours (the SQL functions
+//!   `icash_branch_sales` and `icash_product_units` of the `hourly_aggregates` migration).
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
 //!   the purchases with an index-only scan of the period.
 //!
 //! The filter is always parameters `$1` (branch), `$2` (from, inclusive) and `$3` (to,
-//! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and the
-//! period's edges), as [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
+//! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and
+//! `icash_period`), as [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,18 +28,41 @@ use uuid::Uuid;
 use crate::error::from_sqlx;
 use crate::store::PgStore;
 
-/// A SQL text with the filter's condition on the purchases table aliased `p`, taking the
-/// filter as parameters `$1` (branch), `$2` (from, inclusive) and `$3` (to, exclusive).
+/// A SQL text with the filter's condition on the purchases table aliased `p` between
+/// `$before` and `$after`, taking the filter as parameters `$1` (branch), `$2` (from,
+/// inclusive) and `$3` (to, exclusive). It comes in two texts, without and with a branch, so
+/// that the plan PostgreSQL caches for each prepared statement can use the index that fits
+/// (a generic plan of `$1 IS NULL OR p.branch_id = $1` cannot); an open end of the period is an
+/// infinite bound, so the period is always an index range.
 macro_rules! filtered {
     ($before:literal, $after:literal) => {
-        concat!(
-            $before,
-            " ($1::integer IS NULL OR p.branch_id = $1)
-              AND ($2::timestamptz IS NULL OR p.purchased_at >= $2)
-              AND ($3::timestamptz IS NULL OR p.purchased_at < $3) ",
-            $after
-        )
+        filtered!(@ $before,
+            " p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce($3::timestamptz, 'infinity') ",
+            $after)
     };
+    (@ $before:literal, $period:literal, $after:literal) => {
+        Filtered {
+            any_branch: concat!($before, " $1::integer IS NULL AND", $period, $after),
+            one_branch: concat!($before, " p.branch_id = $1 AND", $period, $after),
+        }
+    };
+}
+
+/// The two texts of a [`filtered!`] statement.
+struct Filtered {
+    any_branch: &'static str,
+    one_branch: &'static str,
+}
+
+impl Filtered {
+    /// The text for `filter`'s shape.
+    fn text(&self, filter: &Filter) -> &'static str {
+        match filter.branch() {
+            Some(_) => self.one_branch,
+            None => self.any_branch,
+        }
+    }
 }
 
 /// Binds a filter as `$1`, `$2` and `$3`.
@@ -129,7 +153,7 @@ const LOYAL_ALL: &str = "
 
 /// The loyal page and count over the purchases a filter admits, counted from the purchases.
 /// Parameters: the filter, then as [`LOYAL_ALL`] from `$4`.
-const LOYAL_FILTERED: &str = filtered!(
+const LOYAL_FILTERED: Filtered = filtered!(
     "WITH activity AS (
          SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
                 min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
@@ -151,88 +175,26 @@ const LOYAL_FILTERED: &str = filtered!(
      ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id"
 );
 
-/// Per branch over a period: the daily aggregates of its whole UTC days, and the purchases of
-/// its partial first and last days.
-const BRANCHES_IN_PERIOD: &str = "
-    WITH days AS (
-        SELECT branch_id, sum(purchases) AS purchases, sum(revenue) AS revenue
-        FROM branch_days
-        WHERE ($1::integer IS NULL OR branch_id = $1)
-          AND ($2::timestamptz IS NULL OR day >= (icash_day_ceil($2) AT TIME ZONE 'UTC')::date)
-          AND ($3::timestamptz IS NULL OR day < (icash_day_floor($3) AT TIME ZONE 'UTC')::date)
-        GROUP BY branch_id
-    ),
-    edges AS (
-        SELECT branch_id, count(*) AS purchases, sum(total) AS revenue
-        FROM (
-            SELECT p.branch_id, p.total FROM purchases p
-            WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $2::timestamptz IS NOT NULL
-              AND p.purchased_at >= $2 AND p.purchased_at < least(icash_day_ceil($2), $3)
-            UNION ALL
-            SELECT p.branch_id, p.total FROM purchases p
-            WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $3::timestamptz IS NOT NULL
-              AND p.purchased_at >= greatest(icash_day_floor($3), icash_day_ceil($2)) AND p.purchased_at < $3
-        ) AS partial_days
-        GROUP BY branch_id
-    )
-    SELECT b.id AS branch_id,
-           (coalesce(d.purchases, 0) + coalesce(e.purchases, 0))::bigint AS purchase_count,
-           coalesce(d.revenue, 0) + coalesce(e.revenue, 0) AS revenue
-    FROM branches b
-    LEFT JOIN days d ON d.branch_id = b.id
-    LEFT JOIN edges e ON e.branch_id = b.id
+/// The distinct customers among the purchases a filter admits. Parameters: the filter.
+const UNIQUE_FILTERED: Filtered = filtered!(
+    "SELECT count(*) FROM (SELECT DISTINCT p.customer_id FROM purchases p WHERE",
+    ") AS customers"
+);
+
+/// Per branch, with zeros where nothing was sold: `icash_branch_sales` reads the totals for the
+/// whole history, and days, hours and at most two partial hours of purchases for a period.
+/// Parameters: the filter.
+const BRANCH_SALES: &str = "
+    SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
+           coalesce(s.revenue, 0) AS revenue
+    FROM branches b LEFT JOIN icash_branch_sales($1, $2, $3) s ON s.branch_id = b.id
     WHERE $1::integer IS NULL OR b.id = $1
     ORDER BY b.id";
 
-/// Per branch over the whole history. Parameter: `$1` the branch, if any.
-const BRANCHES_IN_ALL: &str = "
-    SELECT b.id AS branch_id, coalesce(sum(t.purchases), 0)::bigint AS purchase_count,
-           coalesce(sum(t.revenue), 0) AS revenue
-    FROM branches b LEFT JOIN branch_totals t ON t.branch_id = b.id
-    WHERE $1::integer IS NULL OR b.id = $1
-    GROUP BY b.id
-    ORDER BY b.id";
-
-/// Units per product over a period, as [`BRANCHES_IN_PERIOD`] counts purchases.
-const PRODUCTS_IN_PERIOD: &str = "
-    WITH days AS (
-        SELECT product_id, sum(units) AS units
-        FROM product_days
-        WHERE ($1::integer IS NULL OR branch_id = $1)
-          AND ($2::timestamptz IS NULL OR day >= (icash_day_ceil($2) AT TIME ZONE 'UTC')::date)
-          AND ($3::timestamptz IS NULL OR day < (icash_day_floor($3) AT TIME ZONE 'UTC')::date)
-        GROUP BY product_id
-    ),
-    partial_days AS (
-        SELECT p.id FROM purchases p
-        WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $2::timestamptz IS NOT NULL
-          AND p.purchased_at >= $2 AND p.purchased_at < least(icash_day_ceil($2), $3)
-        UNION ALL
-        SELECT p.id FROM purchases p
-        WHERE ($1::integer IS NULL OR p.branch_id = $1) AND $3::timestamptz IS NOT NULL
-          AND p.purchased_at >= greatest(icash_day_floor($3), icash_day_ceil($2)) AND p.purchased_at < $3
-    ),
-    edges AS (
-        SELECT l.product_id, count(*) AS units
-        FROM partial_days e JOIN purchase_lines l ON l.purchase_id = e.id
-        GROUP BY l.product_id
-    ),
-    units AS (SELECT * FROM days UNION ALL SELECT * FROM edges)
-    SELECT u.product_id, pr.name, sum(u.units)::bigint AS units_sold
-    FROM units u JOIN products pr ON pr.id = u.product_id
-    GROUP BY u.product_id, pr.name";
-
-/// Units per product over the whole history. Parameter: `$1` the branch, if any.
-const PRODUCTS_IN_ALL: &str = "
-    SELECT t.product_id, pr.name, sum(t.units)::bigint AS units_sold
-    FROM product_totals t JOIN products pr ON pr.id = t.product_id
-    WHERE $1::integer IS NULL OR t.branch_id = $1
-    GROUP BY t.product_id, pr.name";
-
-/// Whether a filter has a period (else it reads the whole history's aggregates).
-fn has_period(filter: &Filter) -> bool {
-    filter.from().is_some() || filter.to().is_some()
-}
+/// Units per product, from `icash_product_units` (read as `icash_branch_sales`).
+const PRODUCT_UNITS: &str = "
+    SELECT u.product_id, pr.name, u.units AS units_sold
+    FROM icash_product_units($1, $2, $3) u JOIN products pr ON pr.id = u.product_id";
 
 #[async_trait]
 impl Analytics for PgStore {
@@ -242,7 +204,8 @@ impl Analytics for PgStore {
                 .fetch_one(self.pool())
                 .await
         } else {
-            let query = sqlx::query_as(filtered!("SELECT count(DISTINCT p.customer_id) FROM purchases p WHERE", ""));
+            // DISTINCT in a subquery may hash; count(DISTINCT) always sorts.
+            let query = sqlx::query_as(UNIQUE_FILTERED.text(filter));
             bind_filter(query, filter).fetch_one(self.pool()).await
         }
         .map_err(from_sqlx)?;
@@ -255,7 +218,10 @@ impl Analytics for PgStore {
         let page = if query.filter == Filter::ALL {
             sqlx::query_as(LOYAL_ALL)
         } else {
-            bind_filter(sqlx::query_as(LOYAL_FILTERED), &query.filter)
+            bind_filter(
+                sqlx::query_as(LOYAL_FILTERED.text(&query.filter)),
+                &query.filter,
+            )
         };
         let after = query.after;
         let rows: Vec<LoyalRow> = page
@@ -279,12 +245,10 @@ impl Analytics for PgStore {
     }
 
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
-        let query = if has_period(filter) {
-            bind_filter(sqlx::query_as(PRODUCTS_IN_PERIOD), filter)
-        } else {
-            sqlx::query_as(PRODUCTS_IN_ALL).bind(filter.branch().map(BranchId::get))
-        };
-        let rows: Vec<SalesRow> = query.fetch_all(self.pool()).await.map_err(from_sqlx)?;
+        let rows: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
         rows.into_iter()
             .map(|row| {
                 Ok(ProductSales {
@@ -297,13 +261,10 @@ impl Analytics for PgStore {
     }
 
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
-        // Every branch the filter admits, with zeros where nothing was sold.
-        let query = if has_period(filter) {
-            bind_filter(sqlx::query_as(BRANCHES_IN_PERIOD), filter)
-        } else {
-            sqlx::query_as(BRANCHES_IN_ALL).bind(filter.branch().map(BranchId::get))
-        };
-        let rows: Vec<BranchRow> = query.fetch_all(self.pool()).await.map_err(from_sqlx)?;
+        let rows: Vec<BranchRow> = bind_filter(sqlx::query_as(BRANCH_SALES), filter)
+            .fetch_all(self.pool())
+            .await
+            .map_err(from_sqlx)?;
         let by_branch = rows
             .into_iter()
             .map(|row| {

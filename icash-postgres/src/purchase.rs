@@ -1,6 +1,6 @@
 //! Recording and reading purchases, and bulk loads, on PostgreSQL.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,25 +21,14 @@ use crate::store::PgStore;
 /// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
 const IMPORT_LOCK: i64 = 0x0069_6361_7368;
 
-/// Writes priced purchases under the given ids, with their customers and lines: the customers
-/// with one upsert, the purchases and the lines with COPY, the fastest way in.
+/// Writes priced purchases under the given ids, with their lines, with COPY: the fastest way
+/// in. Their customers and the aggregates are derived from them when the load finishes.
 async fn copy_purchases(
     conn: &mut PgConnection,
     ids: &[i64],
     purchases: &[PricedPurchase],
 ) -> Result<()> {
     use std::fmt::Write as _;
-
-    let customers: Vec<Uuid> = purchases.iter().map(|p| p.customer().uuid()).collect();
-    sqlx::query(
-        "INSERT INTO customers (id)
-         SELECT DISTINCT id FROM unnest($1::uuid[]) AS new (id)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&customers)
-    .execute(&mut *conn)
-    .await
-    .map_err(from_sqlx)?;
 
     // COPY's text format: tab-separated, and none of these values can hold a tab or a newline.
     let mut rows = String::with_capacity(purchases.len() * 96);
@@ -67,53 +56,23 @@ async fn copy_purchases(
         "COPY purchases (id, branch_id, customer_id, purchased_at, total) FROM STDIN",
         rows,
     )
-    .await
-    .map_err(|error| match error {
-        CopyError::Constraint(name) if name == "purchases_branch_fkey" => unknown_branch(purchases),
-        CopyError::Constraint(_) | CopyError::Other(_) => error.into_store_error(),
-    })?;
+    .await?;
     copy_in(
         conn,
         "COPY purchase_lines (purchase_id, product_id, position, unit_price) FROM STDIN",
         lines,
     )
-    .await
-    .map_err(CopyError::into_store_error)?;
+    .await?;
     Ok(())
 }
 
-/// A failed COPY: the constraint it violated, if that was the cause.
-enum CopyError {
-    Constraint(String),
-    Other(sqlx::Error),
-}
-
-impl CopyError {
-    fn into_store_error(self) -> Error {
-        match self {
-            CopyError::Constraint(name) => Error::internal(format!("a bulk load violated {name}")),
-            CopyError::Other(error) => from_sqlx(error),
-        }
-    }
-}
-
-async fn copy_in(conn: &mut PgConnection, statement: &str, data: String) -> Result<u64, CopyError> {
-    let classify = |error: sqlx::Error| match violated_constraint(&error) {
-        Some(name) => CopyError::Constraint(name.to_owned()),
-        None => CopyError::Other(error),
-    };
-    let mut copy = conn.copy_in_raw(statement).await.map_err(classify)?;
+async fn copy_in(conn: &mut PgConnection, statement: &str, data: String) -> Result<u64> {
+    let mut copy = conn.copy_in_raw(statement).await.map_err(from_sqlx)?;
     if let Err(error) = copy.send(data.into_bytes()).await {
         let _ = copy.abort("the load failed").await;
-        return Err(classify(error));
+        return Err(from_sqlx(error));
     }
-    copy.finish().await.map_err(classify)
-}
-
-/// The error for a batch that names a branch the database lacks. The database says which
-/// constraint failed, not which row: name the first branch of the batch.
-fn unknown_branch(purchases: &[PricedPurchase]) -> Error {
-    ValidationError::UnknownBranch(purchases[0].branch()).into()
+    copy.finish().await.map_err(from_sqlx)
 }
 
 /// Reserves `count` purchase ids from the table's sequence.
@@ -311,30 +270,91 @@ impl Purchases for PgStore {
         if loaded {
             return Ok(None);
         }
-        Ok(Some(Box::new(PgImport { tx })))
+        let branches: Vec<i32> = sqlx::query_scalar("SELECT id FROM branches")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let products: Vec<i32> = sqlx::query_scalar("SELECT id FROM products")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(Some(Box::new(PgImport {
+            tx,
+            branches: branches.into_iter().collect(),
+            products: products.into_iter().collect(),
+            set_aside: false,
+        })))
     }
 }
 
-/// A bulk load: one transaction, a few statements per batch of purchases.
+/// A bulk load into an empty store, in one transaction: the rows go in with COPY while the
+/// foreign keys, secondary indexes and aggregate triggers are set aside (see the
+/// `hourly_aggregates` migration), and [`ImportSession::commit`] rebuilds them in one pass each.
+///
+/// Setting them aside locks the purchases, customers, branches and products until the load
+/// commits, so it waits for the first batch of purchases: reading the catalog before that, as
+/// [`icash_core::import::load`] does, does not wait for the whole load.
 struct PgImport {
     tx: Transaction<'static, Postgres>,
+    /// The branches and products that exist, checked here because the foreign keys that would
+    /// name the culprit are set aside until the end.
+    branches: HashSet<i32>,
+    products: HashSet<i32>,
+    /// Whether the foreign keys, indexes and triggers have been set aside.
+    set_aside: bool,
+}
+
+impl PgImport {
+    /// Refuses a batch naming a branch or product the store lacks.
+    fn check_references(&self, purchases: &[PricedPurchase]) -> Result<()> {
+        for purchase in purchases {
+            if !self.branches.contains(&purchase.branch().get()) {
+                return Err(ValidationError::UnknownBranch(purchase.branch()).into());
+            }
+            if let Some(line) = purchase
+                .lines()
+                .iter()
+                .find(|line| !self.products.contains(&line.product().get()))
+            {
+                return Err(ValidationError::UnknownProduct(line.product()).into());
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl ImportSession for PgImport {
     async fn put_products(&mut self, products: &[Product]) -> Result<()> {
-        upsert_products(&mut self.tx, products).await
+        upsert_products(&mut self.tx, products).await?;
+        self.products
+            .extend(products.iter().map(|product| product.id().get()));
+        Ok(())
     }
 
     async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()> {
         if purchases.is_empty() {
             return Ok(());
         }
+        self.check_references(purchases)?;
+        if !self.set_aside {
+            sqlx::query("SELECT icash_bulk_load_begin()")
+                .execute(&mut *self.tx)
+                .await
+                .map_err(from_sqlx)?;
+            self.set_aside = true;
+        }
         let ids = reserve_ids(&mut self.tx, purchases.len()).await?;
         copy_purchases(&mut self.tx, &ids, purchases).await
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        if self.set_aside {
+            sqlx::query("SELECT icash_bulk_load_finish()")
+                .execute(&mut *self.tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
         self.tx.commit().await.map_err(from_sqlx)
     }
 }
