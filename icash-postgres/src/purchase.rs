@@ -21,11 +21,11 @@ use crate::store::PgStore;
 /// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
 const IMPORT_LOCK: i64 = 0x0069_6361_7368;
 
-/// Writes priced purchases under the given ids, with their lines, with COPY: the fastest way
+/// Writes priced purchases under consecutive ids from `first_id`, with their lines, with COPY: the fastest way
 /// in. Their customers and the aggregates are derived from them when the load finishes.
 async fn copy_purchases(
     conn: &mut PgConnection,
-    ids: &[i64],
+    first_id: i64,
     purchases: &[PricedPurchase],
 ) -> Result<()> {
     use std::fmt::Write as _;
@@ -33,7 +33,7 @@ async fn copy_purchases(
     // COPY's text format: tab-separated, and none of these values can hold a tab or a newline.
     let mut rows = String::with_capacity(purchases.len() * 96);
     let mut lines = String::with_capacity(purchases.len() * 3 * 32);
-    for (id, purchase) in ids.iter().zip(purchases) {
+    for (id, purchase) in (first_id..).zip(purchases) {
         let _ = writeln!(
             rows,
             "{id}\t{}\t{}\t{}\t{}",
@@ -73,17 +73,6 @@ async fn copy_in(conn: &mut PgConnection, statement: &str, data: String) -> Resu
         return Err(from_sqlx(error));
     }
     copy.finish().await.map_err(from_sqlx)
-}
-
-/// Reserves `count` purchase ids from the table's sequence.
-async fn reserve_ids(conn: &mut PgConnection, count: usize) -> Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('purchases', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(count as i64)
-    .fetch_all(conn)
-    .await
-    .map_err(from_sqlx)
 }
 
 async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
@@ -282,7 +271,7 @@ impl Purchases for PgStore {
             tx,
             branches: branches.into_iter().collect(),
             products: products.into_iter().collect(),
-            set_aside: false,
+            next_id: None,
         })))
     }
 }
@@ -300,8 +289,9 @@ struct PgImport {
     /// name the culprit are set aside until the end.
     branches: HashSet<i32>,
     products: HashSet<i32>,
-    /// Whether the foreign keys, indexes and triggers have been set aside.
-    set_aside: bool,
+    /// The id of the next purchase, once the foreign keys, indexes and triggers have been set
+    /// aside. The load numbers its purchases itself: nobody else can insert any meanwhile.
+    next_id: Option<i64>,
 }
 
 impl PgImport {
@@ -337,19 +327,20 @@ impl ImportSession for PgImport {
             return Ok(());
         }
         self.check_references(purchases)?;
-        if !self.set_aside {
-            sqlx::query("SELECT icash_bulk_load_begin()")
-                .execute(&mut *self.tx)
+        let first_id = match self.next_id {
+            Some(id) => id,
+            None => sqlx::query_scalar("SELECT icash_bulk_load_begin()")
+                .fetch_one(&mut *self.tx)
                 .await
-                .map_err(from_sqlx)?;
-            self.set_aside = true;
-        }
-        let ids = reserve_ids(&mut self.tx, purchases.len()).await?;
-        copy_purchases(&mut self.tx, &ids, purchases).await
+                .map_err(from_sqlx)?,
+        };
+        copy_purchases(&mut self.tx, first_id, purchases).await?;
+        self.next_id = Some(first_id + purchases.len() as i64);
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        if self.set_aside {
+        if self.next_id.is_some() {
             sqlx::query("SELECT icash_bulk_load_finish()")
                 .execute(&mut *self.tx)
                 .await
