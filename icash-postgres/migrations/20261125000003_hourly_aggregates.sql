@@ -46,6 +46,21 @@ CREATE TABLE product_hours (
 );
 CREATE INDEX product_hours_hour_idx ON product_hours (hour) INCLUDE (product_id, branch_id, units);
 
+-- Which customers bought at each branch, and how many there are: a branch's distinct customers
+-- over its whole history, without counting them from its purchases.
+CREATE TABLE customer_branches (
+    branch_id integer NOT NULL,
+    customer_id uuid NOT NULL,
+    purchases bigint NOT NULL,
+    PRIMARY KEY (branch_id, customer_id)
+);
+CREATE TABLE branch_customers (
+    branch_id integer NOT NULL,
+    shard smallint NOT NULL,
+    customers bigint NOT NULL,
+    PRIMARY KEY (branch_id, shard)
+);
+
 -- Nothing reads lines by product any more (the aggregates count units), and every purchase
 -- and every bulk load paid for this index.
 DROP INDEX purchase_lines_product_idx;
@@ -170,6 +185,25 @@ BEGIN
     SELECT purchases, shard, sum(delta) FROM changes GROUP BY purchases, shard ORDER BY purchases, shard
     ON CONFLICT (purchases, shard) DO UPDATE SET customers = customer_histogram.customers + excluded.customers;
 
+    -- A pair whose count after the upsert is what this statement added is new: its customer
+    -- is new at the branch.
+    WITH pairs AS (
+        SELECT branch_id, customer_id, count(*) AS purchases FROM new_purchases GROUP BY 1, 2
+    ),
+    counted AS (
+        INSERT INTO customer_branches (branch_id, customer_id, purchases)
+        SELECT branch_id, customer_id, purchases FROM pairs ORDER BY 1, 2
+        ON CONFLICT (branch_id, customer_id) DO UPDATE
+            SET purchases = customer_branches.purchases + excluded.purchases
+        RETURNING branch_id, customer_id, purchases
+    )
+    INSERT INTO branch_customers (branch_id, shard, customers)
+    SELECT c.branch_id, (hashtext(c.customer_id::text) & 15)::smallint, count(*)
+    FROM counted c JOIN pairs p ON p.branch_id = c.branch_id AND p.customer_id = c.customer_id
+    WHERE c.purchases = p.purchases
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (branch_id, shard) DO UPDATE SET customers = branch_customers.customers + excluded.customers;
+
     INSERT INTO branch_totals (branch_id, shard, purchases, revenue)
     SELECT branch_id, icash_shard(id), count(*), sum(total) FROM new_purchases
     GROUP BY 1, 2 ORDER BY 1, 2
@@ -226,10 +260,14 @@ BEGIN
         SET purchases = excluded.purchases, spent = excluded.spent,
             first_purchase = excluded.first_purchase, last_purchase = excluded.last_purchase;
 
-    TRUNCATE customer_histogram, branch_totals, branch_days, branch_hours,
-        product_totals, product_days, product_hours;
+    TRUNCATE customer_histogram, customer_branches, branch_customers, branch_totals, branch_days,
+        branch_hours, product_totals, product_days, product_hours;
     INSERT INTO customer_histogram (purchases, shard, customers)
     SELECT purchases, 0, count(*) FROM customers WHERE purchases > 0 GROUP BY 1;
+    INSERT INTO customer_branches (branch_id, customer_id, purchases)
+    SELECT branch_id, customer_id, count(*) FROM purchases GROUP BY 1, 2;
+    INSERT INTO branch_customers (branch_id, shard, customers)
+    SELECT branch_id, 0, count(*) FROM customer_branches GROUP BY 1;
 
     -- Hours first, then days and totals from the hours: one pass over the purchases and one
     -- join of the lines to them.

@@ -1,7 +1,8 @@
 //! The analytics on PostgreSQL, read from the aggregates that triggers maintain with every
 //! purchase (see the `aggregates` migration).
 //!
-//! - Over the whole history, or one branch: a few hundred aggregate rows.
+//! - Over the whole history, or one branch: a few hundred aggregate rows (a branch's distinct
+//!   customers: its shards in `branch_customers`).
 //! - Over a period: the daily aggregates for its whole UTC days, the hourly ones for its other
 //!   whole hours, and the purchases of its partial first and last hours (the SQL functions
 //!   `icash_branch_sales` and `icash_product_units` of the `hourly_aggregates` migration).
@@ -201,6 +202,11 @@ impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
         let (unique,): (i64,) = if *filter == Filter::ALL {
             sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0")
+                .fetch_one(self.pool())
+                .await
+        } else if let (Some(branch), None, None) = (filter.branch(), filter.from(), filter.to()) {
+            sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM branch_customers WHERE branch_id = $1")
+                .bind(branch.get())
                 .fetch_one(self.pool())
                 .await
         } else {
