@@ -225,24 +225,31 @@ BEGIN
 END;
 $$;
 
+-- One join of the new lines to their purchases, summed per hour, then per day and in all from
+-- those sums (as icash_rebuild_aggregates does), rather than one join per aggregate.
 CREATE OR REPLACE FUNCTION icash_count_units() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO product_totals (product_id, branch_id, shard, units)
-    SELECT l.product_id, p.branch_id, icash_shard(l.purchase_id), count(*)
-    FROM new_lines l JOIN purchases p ON p.id = l.purchase_id
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (product_id, branch_id, shard) DO UPDATE SET units = product_totals.units + excluded.units;
-
-    INSERT INTO product_days (product_id, branch_id, day, shard, units)
-    SELECT l.product_id, p.branch_id, icash_day(p.purchased_at), icash_shard(l.purchase_id), count(*)
-    FROM new_lines l JOIN purchases p ON p.id = l.purchase_id
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (product_id, branch_id, day, shard) DO UPDATE SET units = product_days.units + excluded.units;
-
+    WITH hours AS MATERIALIZED (
+        SELECT l.product_id, p.branch_id, icash_hour(p.purchased_at) AS hour,
+               icash_shard(l.purchase_id) AS shard, count(*) AS units
+        FROM new_lines l JOIN purchases p ON p.id = l.purchase_id
+        GROUP BY 1, 2, 3, 4
+    ),
+    totals AS (
+        INSERT INTO product_totals (product_id, branch_id, shard, units)
+        SELECT product_id, branch_id, shard, sum(units)::bigint FROM hours
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (product_id, branch_id, shard) DO UPDATE SET units = product_totals.units + excluded.units
+    ),
+    days AS (
+        INSERT INTO product_days (product_id, branch_id, day, shard, units)
+        SELECT product_id, branch_id, icash_day(hour), shard, sum(units)::bigint FROM hours
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (product_id, branch_id, day, shard) DO UPDATE SET units = product_days.units + excluded.units
+    )
     INSERT INTO product_hours (product_id, branch_id, hour, shard, units)
-    SELECT l.product_id, p.branch_id, icash_hour(p.purchased_at), icash_shard(l.purchase_id), count(*)
-    FROM new_lines l JOIN purchases p ON p.id = l.purchase_id
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    SELECT product_id, branch_id, hour, shard, units FROM hours
+    ORDER BY 1, 2, 3, 4
     ON CONFLICT (product_id, branch_id, hour, shard) DO UPDATE SET units = product_hours.units + excluded.units;
     RETURN NULL;
 END;
