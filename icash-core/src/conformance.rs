@@ -537,7 +537,7 @@ pub async fn an_import_is_invisible_until_committed(store: &dyn Store) {
             .unwrap()
             .expect("an empty store imports");
         session.put_products(&catalog()).await.unwrap();
-        session.write(&purchases).await.unwrap();
+        session.write(purchases.to_vec()).await.unwrap();
         // Dropped without commit.
     }
     assert!(!store.has_purchases().await.unwrap());
@@ -545,8 +545,8 @@ pub async fn an_import_is_invisible_until_committed(store: &dyn Store) {
 
     let mut session = store.begin_import().await.unwrap().expect("still empty");
     session.put_products(&catalog()).await.unwrap();
-    session.write(&purchases).await.unwrap();
-    session.write(&purchases[..1]).await.unwrap();
+    session.write(purchases.to_vec()).await.unwrap();
+    session.write(purchases[..1].to_vec()).await.unwrap();
     session.commit().await.unwrap();
     let statistics = store.statistics(&Filter::ALL).await.unwrap();
     assert_eq!(

@@ -526,8 +526,8 @@ where
                     report.rejected.extend(bad);
                     let refusing = policy == Policy::Strict && !report.rejected.is_empty();
                     if !refusing && !batch.is_empty() {
-                        session.write(&batch).await?;
                         report.purchases += batch.len() as u64;
+                        session.write(batch).await?;
                     }
                 }
             }

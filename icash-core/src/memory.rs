@@ -282,8 +282,8 @@ impl ImportSession for MemoryImport<'_> {
         Ok(())
     }
 
-    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()> {
-        self.purchases.extend_from_slice(purchases);
+    async fn write(&mut self, purchases: Vec<PricedPurchase>) -> Result<()> {
+        self.purchases.extend(purchases);
         Ok(())
     }
 

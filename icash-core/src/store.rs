@@ -84,7 +84,7 @@ pub trait ImportSession: Send {
 
     /// Writes a batch of priced purchases (whose products were put first), adding their
     /// customers.
-    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()>;
+    async fn write(&mut self, purchases: Vec<PricedPurchase>) -> Result<()>;
 
     /// Makes everything written visible at once.
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -23,6 +23,7 @@ mod analytics;
 mod catalog;
 mod error;
 mod idempotency;
+mod import;
 mod purchase;
 mod store;
 #[cfg(feature = "testing")]

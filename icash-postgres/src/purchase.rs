@@ -1,6 +1,6 @@
-//! Recording and reading purchases, and bulk loads, on PostgreSQL.
+//! Recording and reading purchases on PostgreSQL, and starting bulk loads (see [`crate::import`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,67 +13,13 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::catalog::upsert_products;
 use crate::error::{from_sqlx, violated_constraint};
 use crate::idempotency;
+use crate::import::PgImport;
 use crate::store::PgStore;
 
 /// The key of the advisory lock that lets one bulk load run at a time ("icash" in ASCII).
 const IMPORT_LOCK: i64 = 0x0069_6361_7368;
-
-/// Writes priced purchases under consecutive ids from `first_id`, with their lines, with COPY: the fastest way
-/// in. Their customers and the aggregates are derived from them when the load finishes.
-async fn copy_purchases(
-    conn: &mut PgConnection,
-    first_id: i64,
-    purchases: &[PricedPurchase],
-) -> Result<()> {
-    use std::fmt::Write as _;
-
-    // COPY's text format: tab-separated, and none of these values can hold a tab or a newline.
-    let mut rows = String::with_capacity(purchases.len() * 96);
-    let mut lines = String::with_capacity(purchases.len() * 3 * 32);
-    for (id, purchase) in (first_id..).zip(purchases) {
-        let _ = writeln!(
-            rows,
-            "{id}\t{}\t{}\t{}\t{}",
-            purchase.branch(),
-            purchase.customer(),
-            purchase.at().format("%Y-%m-%d %H:%M:%S%.6f+00"),
-            purchase.total()
-        );
-        for (position, line) in purchase.lines().iter().enumerate() {
-            let _ = writeln!(
-                lines,
-                "{id}\t{}\t{position}\t{}",
-                line.product(),
-                line.unit_price()
-            );
-        }
-    }
-    copy_in(
-        conn,
-        "COPY purchases (id, branch_id, customer_id, purchased_at, total) FROM STDIN",
-        rows,
-    )
-    .await?;
-    copy_in(
-        conn,
-        "COPY purchase_lines (purchase_id, product_id, position, unit_price) FROM STDIN",
-        lines,
-    )
-    .await?;
-    Ok(())
-}
-
-async fn copy_in(conn: &mut PgConnection, statement: &str, data: String) -> Result<u64> {
-    let mut copy = conn.copy_in_raw(statement).await.map_err(from_sqlx)?;
-    if let Err(error) = copy.send(data.into_bytes()).await {
-        let _ = copy.abort("the load failed").await;
-        return Err(from_sqlx(error));
-    }
-    copy.finish().await.map_err(from_sqlx)
-}
 
 async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
     store.pool().begin().await.map_err(from_sqlx)
@@ -267,85 +213,6 @@ impl Purchases for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(from_sqlx)?;
-        Ok(Some(Box::new(PgImport {
-            tx,
-            branches: branches.into_iter().collect(),
-            products: products.into_iter().collect(),
-            next_id: None,
-        })))
-    }
-}
-
-/// A bulk load into an empty store, in one transaction: the rows go in with COPY while the
-/// foreign keys, secondary indexes and aggregate triggers are set aside (see the
-/// `hourly_aggregates` migration), and [`ImportSession::commit`] rebuilds them in one pass each.
-///
-/// Setting them aside locks the purchases, customers, branches and products until the load
-/// commits, so it waits for the first batch of purchases: reading the catalog before that, as
-/// [`icash_core::import::load`] does, does not wait for the whole load.
-struct PgImport {
-    tx: Transaction<'static, Postgres>,
-    /// The branches and products that exist, checked here because the foreign keys that would
-    /// name the culprit are set aside until the end.
-    branches: HashSet<i32>,
-    products: HashSet<i32>,
-    /// The id of the next purchase, once the foreign keys, indexes and triggers have been set
-    /// aside. The load numbers its purchases itself: nobody else can insert any meanwhile.
-    next_id: Option<i64>,
-}
-
-impl PgImport {
-    /// Refuses a batch naming a branch or product the store lacks.
-    fn check_references(&self, purchases: &[PricedPurchase]) -> Result<()> {
-        for purchase in purchases {
-            if !self.branches.contains(&purchase.branch().get()) {
-                return Err(ValidationError::UnknownBranch(purchase.branch()).into());
-            }
-            if let Some(line) = purchase
-                .lines()
-                .iter()
-                .find(|line| !self.products.contains(&line.product().get()))
-            {
-                return Err(ValidationError::UnknownProduct(line.product()).into());
-            }
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl ImportSession for PgImport {
-    async fn put_products(&mut self, products: &[Product]) -> Result<()> {
-        upsert_products(&mut self.tx, products).await?;
-        self.products
-            .extend(products.iter().map(|product| product.id().get()));
-        Ok(())
-    }
-
-    async fn write(&mut self, purchases: &[PricedPurchase]) -> Result<()> {
-        if purchases.is_empty() {
-            return Ok(());
-        }
-        self.check_references(purchases)?;
-        let first_id = match self.next_id {
-            Some(id) => id,
-            None => sqlx::query_scalar("SELECT icash_bulk_load_begin()")
-                .fetch_one(&mut *self.tx)
-                .await
-                .map_err(from_sqlx)?,
-        };
-        copy_purchases(&mut self.tx, first_id, purchases).await?;
-        self.next_id = Some(first_id + purchases.len() as i64);
-        Ok(())
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        if self.next_id.is_some() {
-            sqlx::query("SELECT icash_bulk_load_finish()")
-                .execute(&mut *self.tx)
-                .await
-                .map_err(from_sqlx)?;
-        }
-        self.tx.commit().await.map_err(from_sqlx)
+        Ok(Some(Box::new(PgImport::new(tx, branches, products))))
     }
 }

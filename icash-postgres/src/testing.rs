@@ -57,7 +57,7 @@ impl TestDb {
             panic!("cannot connect to the test PostgreSQL server at {server_url} ({TEST_DATABASE_URL}): {error}")
         });
         admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(format!("CREATE DATABASE {name}").as_str())
             .await
             .unwrap_or_else(|error| panic!("cannot create the test database {name}: {error}"));
         admin.close().await.ok();
@@ -111,9 +111,7 @@ impl Drop for TestDb {
             runtime.block_on(async move {
                 let mut admin = PgConnection::connect_with(&server).await?;
                 admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                     .await?;
                 admin.close().await
             })?;

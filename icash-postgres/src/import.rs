@@ -1,0 +1,296 @@
+//! Bulk loads into an empty store: [`PgImport`], the [`ImportSession`] of [`PgStore`].
+//!
+//! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the
+//! `bulk_load_staging` migration) sets the purchases' foreign keys and secondary indexes aside
+//! and pauses the aggregate triggers; each batch then goes in with binary COPY, its values
+//! encoded by sqlx's own encoders on a blocking thread while the previous batch is being sent;
+//! `icash_bulk_load_finish()` rebuilds everything that was set aside, once.
+//!
+//! [`PgStore`]: crate::PgStore
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use icash_core::{Error, ImportSession, PricedPurchase, Product, Result, ValidationError};
+use rust_decimal::Decimal;
+use sqlx::encode::IsNull;
+use sqlx::postgres::PgArgumentBuffer;
+use sqlx::{Encode, PgConnection, Postgres, Transaction};
+
+use crate::catalog::upsert_products;
+use crate::error::from_sqlx;
+
+/// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
+/// aside and makes it all visible at once.
+///
+/// Setting things aside locks the purchases, customers, branches and products until the load
+/// commits, so it waits for the first batch of purchases: reading the catalog before that, as
+/// [`icash_core::import::load`] does, does not wait for the whole load.
+pub(crate) struct PgImport {
+    tx: Transaction<'static, Postgres>,
+    /// The branches and products that exist, checked here because the foreign keys that would
+    /// name the culprit are set aside until the end.
+    branches: HashSet<i32>,
+    products: HashSet<i32>,
+    /// The id of the next purchase, once the load has begun. The load numbers its purchases
+    /// itself: nobody else can insert any meanwhile.
+    next_id: Option<i64>,
+    /// The last batch, encoded and not yet sent: it is sent while the next one is encoded.
+    pending: Option<Encoded>,
+}
+
+impl PgImport {
+    /// A load in `tx`, which holds the import lock, into a store with these branches and
+    /// products.
+    pub(crate) fn new(
+        tx: Transaction<'static, Postgres>,
+        branches: impl IntoIterator<Item = i32>,
+        products: impl IntoIterator<Item = i32>,
+    ) -> PgImport {
+        PgImport {
+            tx,
+            branches: branches.into_iter().collect(),
+            products: products.into_iter().collect(),
+            next_id: None,
+            pending: None,
+        }
+    }
+
+    /// Refuses a batch naming a branch or product the store lacks.
+    fn check_references(&self, purchases: &[PricedPurchase]) -> Result<()> {
+        for purchase in purchases {
+            if !self.branches.contains(&purchase.branch().get()) {
+                return Err(ValidationError::UnknownBranch(purchase.branch()).into());
+            }
+            if let Some(line) = purchase
+                .lines()
+                .iter()
+                .find(|line| !self.products.contains(&line.product().get()))
+            {
+                return Err(ValidationError::UnknownProduct(line.product()).into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ImportSession for PgImport {
+    async fn put_products(&mut self, products: &[Product]) -> Result<()> {
+        upsert_products(&mut self.tx, products).await?;
+        self.products
+            .extend(products.iter().map(|product| product.id().get()));
+        Ok(())
+    }
+
+    async fn write(&mut self, purchases: Vec<PricedPurchase>) -> Result<()> {
+        if purchases.is_empty() {
+            return Ok(());
+        }
+        self.check_references(&purchases)?;
+        let first_id = match self.next_id {
+            Some(id) => id,
+            None => sqlx::query_scalar("SELECT icash_bulk_load_begin()")
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(from_sqlx)?,
+        };
+        self.next_id = Some(first_id + purchases.len() as i64);
+        // PostgreSQL takes the last batch in while this one is encoded on another core.
+        let encoding = tokio::task::spawn_blocking(move || Encoded::new(first_id, &purchases));
+        if let Some(last) = self.pending.take() {
+            last.send(&mut self.tx).await?;
+        }
+        self.pending = Some(encoding.await.map_err(Error::internal)??);
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        if let Some(last) = self.pending.take() {
+            last.send(&mut self.tx).await?;
+        }
+        if self.next_id.is_some() {
+            sqlx::query("SELECT icash_bulk_load_finish()")
+                .execute(&mut *self.tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        self.tx.commit().await.map_err(from_sqlx)
+    }
+}
+
+/// One batch in PostgreSQL's binary COPY format: its purchases under consecutive ids, their
+/// lines, and their sales summed per branch and per product and hour.
+///
+/// The sums are only a compression: `icash_bulk_load_finish()` adds them up again into its own
+/// hourly buckets, so the rule of which hour a purchase counts in stays in SQL alone. Summing
+/// here spares it joining every line to its purchase.
+struct Encoded {
+    purchases: Vec<u8>,
+    lines: Vec<u8>,
+    branch_hours: Vec<u8>,
+    product_hours: Vec<u8>,
+}
+
+impl Encoded {
+    fn new(first_id: i64, purchases: &[PricedPurchase]) -> Result<Encoded> {
+        let mut rows = CopyRows::new(purchases.len() * 80);
+        let mut lines = CopyRows::new(purchases.len() * 3 * 48);
+        let mut branch_hours: HashMap<(i32, DateTime<Utc>), (i64, Decimal)> = HashMap::new();
+        let mut product_hours: HashMap<(i32, i32, DateTime<Utc>), i64> = HashMap::new();
+        for (id, purchase) in (first_id..).zip(purchases) {
+            let branch = purchase.branch().get();
+            let total = purchase.total().amount();
+            rows.row(5);
+            rows.field(&id)?;
+            rows.field(&branch)?;
+            rows.field(&purchase.customer().uuid())?;
+            rows.field(&purchase.at())?;
+            rows.field(&total)?;
+            for (position, line) in purchase.lines().iter().enumerate() {
+                let position = i16::try_from(position)
+                    .map_err(|_| Error::internal("a purchase has more lines than a smallint"))?;
+                lines.row(4);
+                lines.field(&id)?;
+                lines.field(&line.product().get())?;
+                lines.field(&position)?;
+                lines.field(&line.unit_price().amount())?;
+            }
+
+            let hour = purchase
+                .at()
+                .duration_trunc(TimeDelta::hours(1))
+                .map_err(Error::internal)?;
+            let sales = branch_hours.entry((branch, hour)).or_default();
+            sales.0 += 1;
+            sales.1 += total;
+            for line in purchase.lines() {
+                *product_hours
+                    .entry((line.product().get(), branch, hour))
+                    .or_default() += 1;
+            }
+        }
+
+        let mut branch_rows = CopyRows::new(branch_hours.len() * 48);
+        for ((branch, hour), (count, revenue)) in &branch_hours {
+            branch_rows.row(4);
+            branch_rows.field(branch)?;
+            branch_rows.field(hour)?;
+            branch_rows.field(count)?;
+            branch_rows.field(revenue)?;
+        }
+        let mut product_rows = CopyRows::new(product_hours.len() * 40);
+        for ((product, branch, hour), units) in &product_hours {
+            product_rows.row(4);
+            product_rows.field(product)?;
+            product_rows.field(branch)?;
+            product_rows.field(hour)?;
+            product_rows.field(units)?;
+        }
+        Ok(Encoded {
+            purchases: rows.finish(),
+            lines: lines.finish(),
+            branch_hours: branch_rows.finish(),
+            product_hours: product_rows.finish(),
+        })
+    }
+
+    async fn send(self, conn: &mut PgConnection) -> Result<()> {
+        let copies = [
+            (
+                "COPY purchases (id, branch_id, customer_id, purchased_at, total) FROM STDIN (FORMAT binary)",
+                self.purchases,
+            ),
+            (
+                "COPY purchase_lines (purchase_id, product_id, position, unit_price) FROM STDIN (FORMAT binary)",
+                self.lines,
+            ),
+            (
+                "COPY icash_load_branch_hours (branch_id, hour, purchases, revenue) FROM STDIN (FORMAT binary)",
+                self.branch_hours,
+            ),
+            (
+                "COPY icash_load_product_hours (product_id, branch_id, hour, units) FROM STDIN (FORMAT binary)",
+                self.product_hours,
+            ),
+        ];
+        for (statement, data) in copies {
+            let mut copy = conn.copy_in_raw(statement).await.map_err(from_sqlx)?;
+            if let Err(error) = copy.send(data).await {
+                let _ = copy.abort("the load failed").await;
+                return Err(from_sqlx(error));
+            }
+            copy.finish().await.map_err(from_sqlx)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows in PostgreSQL's binary COPY format, each value written by sqlx's encoder for its type.
+struct CopyRows {
+    data: Vec<u8>,
+    scratch: PgArgumentBuffer,
+}
+
+impl CopyRows {
+    /// The format's signature, then its flags and header extension (none).
+    const HEADER: &'static [u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+    fn new(capacity: usize) -> CopyRows {
+        let mut data = Vec::with_capacity(Self::HEADER.len() + capacity + 2);
+        data.extend_from_slice(Self::HEADER);
+        CopyRows {
+            data,
+            scratch: PgArgumentBuffer::default(),
+        }
+    }
+
+    /// Starts a row of `fields` values.
+    fn row(&mut self, fields: i16) {
+        self.data.extend_from_slice(&fields.to_be_bytes());
+    }
+
+    /// Appends one value, prefixed by its length.
+    fn field<'q, T: Encode<'q, Postgres>>(&mut self, value: &T) -> Result<()> {
+        self.scratch.clear();
+        match value.encode_by_ref(&mut self.scratch) {
+            Ok(IsNull::No) => {
+                let length = i32::try_from(self.scratch.len()).map_err(Error::internal)?;
+                self.data.extend_from_slice(&length.to_be_bytes());
+                self.data.extend_from_slice(&self.scratch);
+            }
+            Ok(IsNull::Yes) => self.data.extend_from_slice(&(-1i32).to_be_bytes()),
+            Err(error) => return Err(Error::internal(error)),
+        }
+        Ok(())
+    }
+
+    /// The rows with the format's trailer.
+    fn finish(mut self) -> Vec<u8> {
+        self.data.extend_from_slice(&(-1i16).to_be_bytes());
+        self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_copy_frames_rows_and_lengths() {
+        let mut rows = CopyRows::new(0);
+        rows.row(2);
+        rows.field(&7i32).unwrap();
+        rows.field(&Option::<i32>::None).unwrap();
+        let data = rows.finish();
+        let (header, rest) = data.split_at(CopyRows::HEADER.len());
+        assert_eq!(header, b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
+        assert_eq!(
+            rest,
+            [
+                0, 2, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+            ]
+        );
+    }
+}
