@@ -51,6 +51,11 @@ struct Config {
     #[arg(long, env = "ICASH_IDEMPOTENCY_TTL_SECS", default_value_t = DEFAULT_TTL.as_secs())]
     idempotency_ttl_secs: u64,
 
+    /// The longest a database statement may run, in seconds, before it is cancelled and the
+    /// request answered 503; 0 for no limit. Loading the data files is exempt.
+    #[arg(long, env = "ICASH_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
+    statement_timeout_secs: u64,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     body_limit: u64,
@@ -100,6 +105,7 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), String> {
     let idempotency_ttl = Duration::from_secs(config.idempotency_ttl_secs);
+    let mut postgres = None;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
             let options = url
@@ -107,6 +113,8 @@ async fn run(config: Config) -> Result<(), String> {
                 .map_err(|error| format!("DATABASE_URL is not a PostgreSQL URL: {error}"))?;
             let pg_config = PgConfig {
                 idempotency_ttl,
+                statement_timeout: (config.statement_timeout_secs > 0)
+                    .then(|| Duration::from_secs(config.statement_timeout_secs)),
                 ..PgConfig::default()
             };
             let store = PgStore::connect_with(options, &pg_config)
@@ -119,6 +127,7 @@ async fn run(config: Config) -> Result<(), String> {
                 })?;
             tracing::info!("connected to PostgreSQL and applied the migrations");
             tokio::spawn(purge_expired_keys(store.clone()));
+            postgres = Some(store.clone());
             Arc::new(store)
         }
         None => {
@@ -129,6 +138,9 @@ async fn run(config: Config) -> Result<(), String> {
         }
     };
     load_data(store.as_ref(), &config).await?;
+    if let Some(postgres) = postgres {
+        tokio::spawn(validate_foreign_keys(postgres));
+    }
 
     let api = icash::http::api(store, api_config(&config));
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -241,6 +253,21 @@ fn scopeguard(bar: indicatif::ProgressBar) -> impl Drop {
         }
     }
     Clear(bar)
+}
+
+/// Proves the rows of a bulk load against the foreign keys it left `NOT VALID` (see
+/// [`PgStore::validate_foreign_keys`]), while the server serves.
+async fn validate_foreign_keys(store: PgStore) {
+    let started = Instant::now();
+    match store.validate_foreign_keys().await {
+        Ok(0) => {}
+        Ok(validated) => tracing::info!(
+            validated,
+            seconds = started.elapsed().as_secs_f64(),
+            "validated the loaded rows' foreign keys"
+        ),
+        Err(error) => tracing::error!(%error, "the loaded rows fail a foreign key"),
+    }
 }
 
 /// Deletes expired idempotency keys every hour, so that the table stays small. (Expired keys

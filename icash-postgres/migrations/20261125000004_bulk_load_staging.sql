@@ -96,9 +96,15 @@ BEGIN
         -- Foreign keys first: they depend on the keys they reference.
         ORDER BY c.contype = 'f' DESC, c.conname
     LOOP
+        -- A foreign key comes back NOT VALID: the loader has checked every reference itself,
+        -- PostgreSQL enforces it on every new row from the commit on, and
+        -- icash_validate_foreign_keys proves the loaded rows afterwards without blocking
+        -- anyone (checking them here, under the load's exclusive locks, took 17 of the 96
+        -- seconds of a 10M load).
         INSERT INTO icash_set_aside
         VALUES (CASE WHEN item.contype = 'f' THEN 3 ELSE 1 END,
-                format('ALTER TABLE %s ADD CONSTRAINT %I %s', item.tab, item.conname, item.def));
+                format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', item.tab, item.conname, item.def,
+                       CASE WHEN item.contype = 'f' THEN ' NOT VALID' ELSE '' END));
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', item.tab, item.conname);
     END LOOP;
     FOR item IN
@@ -140,6 +146,27 @@ BEGIN
     ALTER TABLE purchases ENABLE TRIGGER purchases_count;
     ALTER TABLE purchase_lines ENABLE TRIGGER purchase_lines_count;
     ANALYZE purchases, purchase_lines, customers;
+END;
+$$;
+
+-- Validates the foreign keys that a bulk load restored NOT VALID, and returns how many it
+-- validated. VALIDATE CONSTRAINT takes a lock that lets purchases and reads go on.
+CREATE FUNCTION icash_validate_foreign_keys() RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    item record;
+    validated integer := 0;
+BEGIN
+    FOR item IN
+        SELECT c.conrelid::regclass AS tab, c.conname
+        FROM pg_constraint c
+        JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE c.contype = 'f' AND NOT c.convalidated AND n.nspname = current_schema()
+        ORDER BY c.conname
+    LOOP
+        EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', item.tab, item.conname);
+        validated := validated + 1;
+    END LOOP;
+    RETURN validated;
 END;
 $$;
 

@@ -192,6 +192,11 @@ impl Purchases for PgStore {
 
     async fn begin_import(&self) -> Result<Option<Box<dyn ImportSession + '_>>> {
         let mut tx = begin(self).await?;
+        // A load takes as long as its files do: no statement timeout applies to it.
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
         // Held until the transaction ends: a second load waits here, then finds purchases.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(IMPORT_LOCK)

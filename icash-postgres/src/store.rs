@@ -22,6 +22,11 @@ pub struct PgConfig {
     pub acquire_timeout: Duration,
     /// How long idempotency keys are honoured.
     pub idempotency_ttl: Duration,
+    /// The longest a statement may run before PostgreSQL cancels it and the store reports
+    /// itself unavailable; `None` for no limit. A request whose client has gone away does not
+    /// stop its query, so this bounds the work such queries go on doing. Bulk loads and
+    /// [`PgStore::validate_foreign_keys`] are exempt: they are long by nature.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PgConfig {
@@ -30,6 +35,7 @@ impl Default for PgConfig {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
+            statement_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -54,6 +60,12 @@ impl PgStore {
 
     /// Connects with explicit options, and migrates the database.
     pub async fn connect_with(options: PgConnectOptions, config: &PgConfig) -> Result<PgStore> {
+        let options = match config.statement_timeout {
+            Some(limit) => {
+                options.options([("statement_timeout", format!("{}ms", limit.as_millis()))])
+            }
+            None => options,
+        };
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
