@@ -112,7 +112,8 @@ pgb() {
     shift 4
     local output tps latency failed logs
     logs=$(mktemp -d "$WORK/pgbench.XXXXXX")
-    output=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -l --log-prefix="$logs/log" "$@" \
+    # The settings the server's sessions run with (icash-postgres's SESSION_SETTINGS).
+    output=$(PGOPTIONS="-c jit=off -c work_mem=64MB" pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -l --log-prefix="$logs/log" "$@" \
         -f "$script" "$DB" 2>&1) || {
         echo "$output" >&2
         return 1

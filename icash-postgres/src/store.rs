@@ -12,6 +12,14 @@ use crate::error::from_sqlx;
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// Settings of every session the store opens, measured at 10 million purchases:
+/// - JIT compilation costs hundreds of milliseconds per query, more than any of the store's
+///   queries gains from it (30 days of distinct customers: 990 ms with it, 263 ms without);
+/// - counting the distinct customers of a long period hashes up to all of them: with the
+///   default 4 MB the hash spills and a year took over 100 s; with 64 MB, 3 s. It is a bound
+///   per hash, used only by the queries that need it.
+const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("work_mem", "64MB")];
+
 /// How a [`PgStore`] uses its pool.
 #[derive(Clone, Debug)]
 pub struct PgConfig {
@@ -60,6 +68,7 @@ impl PgStore {
 
     /// Connects with explicit options, and migrates the database.
     pub async fn connect_with(options: PgConnectOptions, config: &PgConfig) -> Result<PgStore> {
+        let options = options.options(SESSION_SETTINGS);
         let options = match config.statement_timeout {
             Some(limit) => {
                 options.options([("statement_timeout", format!("{}ms", limit.as_millis()))])
