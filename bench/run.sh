@@ -230,6 +230,17 @@ else
         "load_seconds=$(minus "$LISTENING" "${MIGRATED:-$STARTED}")" \
         "rss_kib=$(rss_max_between "$STARTED" "$LISTENING")"
     log "listening after $(minus "$LISTENING" "$STARTED") s: $(grep 'loaded the data files' "$WORK/server.log" || true)"
+    # The server validates the loaded rows' foreign keys in the background once it listens
+    # (PgStore::validate_foreign_keys): wait for it, so that it does not disturb what follows.
+    until grep -q "validated the loaded rows' foreign keys" "$WORK/server.log"; do
+        if grep -q "fail a foreign key" "$WORK/server.log"; then
+            echo "the loaded rows fail a foreign key" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+    record kind=validate "seconds=$(minus "$(now)" "$LISTENING")"
+    log "foreign keys validated $(minus "$(now)" "$LISTENING") s after listening"
 fi
 
 # The server loads the files in one transaction: the tables have no statistics and no visibility
