@@ -35,6 +35,9 @@ PURCHASES=${1:-1000000}
 CUSTOMERS=$((PURCHASES / 10 > 0 ? PURCHASES / 10 : 1))
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+# Every psql and pgbench session runs with the server's session settings (icash-postgres's
+# SESSION_SETTINGS), so that ceilings and plans are those of the server's own statements.
+export PGOPTIONS="-c jit=off -c work_mem=64MB"
 DB=${ICASH_BENCH_DB:-icash_bench}
 ADDR=${ICASH_BENCH_ADDR:-127.0.0.1:18123}
 URL=http://$ADDR
@@ -112,8 +115,7 @@ pgb() {
     shift 4
     local output tps latency failed logs
     logs=$(mktemp -d "$WORK/pgbench.XXXXXX")
-    # The settings the server's sessions run with (icash-postgres's SESSION_SETTINGS).
-    output=$(PGOPTIONS="-c jit=off -c work_mem=64MB" pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -l --log-prefix="$logs/log" "$@" \
+    output=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -l --log-prefix="$logs/log" "$@" \
         -f "$script" "$DB" 2>&1) || {
         echo "$output" >&2
         return 1

@@ -3,9 +3,10 @@
 //!
 //! - Over the whole history, or one branch: a few hundred aggregate rows (a branch's distinct
 //!   customers: its shards in `branch_customers`).
-//! - Over a period: the daily aggregates for its whole UTC days, the hourly ones for its other
-//!   whole hours, and the purchases of its partial first and last hours (the SQL functions
-//!   `icash_branch_sales` and `icash_product_units` of the `hourly_aggregates` migration).
+//! - Over a period: the monthly aggregates for its whole UTC months, the daily ones for its
+//!   other whole days, the hourly ones for its other whole hours, and the purchases of its
+//!   partial first and last hours (the SQL functions `icash_branch_sales` and
+//!   `icash_product_units`, last written by the `monthly_aggregates` migration).
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
 //!   the purchases with an index-only scan of the period.
 //!

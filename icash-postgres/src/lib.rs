@@ -1,9 +1,10 @@
 //! The icash store on PostgreSQL.
 //!
 //! [`PgStore`] implements every port of [`icash_core::store`] with sqlx: the schema is embedded
-//! and applied at connect ([`MIGRATOR`]); recording a purchase is one transaction; each
-//! analytic is one aggregate query; a bulk load is one transaction of a few statements per
-//! batch of purchases.
+//! and applied at connect ([`MIGRATOR`]); recording a purchase is one statement; each
+//! analytic reads aggregates that triggers keep with every purchase; a bulk load is one
+//! transaction of binary COPYs that builds indexes and aggregates once at its end, and leaves
+//! the foreign keys for [`PgStore::validate_foreign_keys`] to prove afterwards.
 //!
 //! ```no_run
 //! use icash_core::{Analytics, Filter};
