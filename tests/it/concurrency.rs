@@ -164,6 +164,35 @@ async fn sixteen_tills_at_once_lose_nothing_and_analytics_match_a_recomputation(
         assert_eq!(decimal(&new["revenue"]), decimal(&old["revenue"]) + revenue);
     }
 
+    // The monthly, daily and hourly aggregates were kept by the same concurrent triggers: a
+    // period spanning every purchase reads them (whole months) and must add up to the same.
+    let period = "from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    let (status, over_period) = call(
+        &api,
+        "GET",
+        &format!("/analytics/statistics?{period}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{over_period}");
+    for field in [
+        "total_purchases",
+        "total_revenue",
+        "unique_customers",
+        "by_supermarket",
+    ] {
+        assert_eq!(over_period[field], after[field], "{field} over the period");
+    }
+    let (_, top_all) = call(&api, "GET", "/analytics/top-products?max_rank=30", None).await;
+    let (_, top_period) = call(
+        &api,
+        "GET",
+        &format!("/analytics/top-products?max_rank=30&{period}"),
+        None,
+    )
+    .await;
+    assert_eq!(top_period["top_products"], top_all["top_products"]);
+
     // A full recomputation from every purchase line in the database, by an independent query.
     let units: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT product_id, count(*) FROM purchase_lines GROUP BY product_id ORDER BY product_id",
