@@ -110,13 +110,22 @@ impl PgStore {
     /// Applies the migrations that the database lacks, and adds the chain's default branches
     /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR
-            .run(&self.pool)
+        // A migration may rebuild aggregates over the whole history, and a second process waits
+        // for the first one's migration lock: neither is bounded by the statement timeout.
+        let mut conn = self.connection().await?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
             .await
-            .map_err(|error| match error {
-                sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
-                other => Error::internal(other),
-            })?;
+            .map_err(from_sqlx)?;
+        let migrated = MIGRATOR.run(&mut *conn).await;
+        sqlx::query("RESET statement_timeout")
+            .execute(&mut *conn)
+            .await
+            .map_err(from_sqlx)?;
+        migrated.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
+            other => Error::internal(other),
+        })?;
         self.put_branches(&Branch::defaults()).await
     }
 
