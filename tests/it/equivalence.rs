@@ -113,6 +113,19 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
             Some(midnight + Duration::minutes(1)),
         )
         .unwrap(),
+        // Whole months exactly, then months with partial days and hours at both edges.
+        Filter::new(
+            None,
+            Some(midnight),
+            Some(Utc.with_ymd_and_hms(2025, 5, 1, 0, 0, 0).unwrap()),
+        )
+        .unwrap(),
+        Filter::new(
+            Some(BranchId::new(3).unwrap()),
+            Some(midnight - Duration::minutes(30)),
+            Some(Utc.with_ymd_and_hms(2025, 4, 1, 0, 30, 0).unwrap()),
+        )
+        .unwrap(),
     ];
     for _ in 0..30 {
         let (a, b) = (instant(&mut rng), instant(&mut rng));
