@@ -143,9 +143,16 @@ BEGIN
 END;
 $$;
 
+-- Each level's two edges are separate arms of the union, rather than one OR: a plain range
+-- can be read by an index-only scan of the level's (time) INCLUDE index, an OR only by a bitmap
+-- scan of the table (30 days of top products: 1.1 ms with OR, 0.7 ms without).
+
 CREATE OR REPLACE FUNCTION icash_branch_sales(branch integer, lo timestamptz, hi timestamptz)
 RETURNS TABLE (branch_id integer, purchases bigint, revenue numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+-- A few thousand aggregate rows: parallel workers cost more than they share (4.7 ms against
+-- 0.7 ms for 30 days of top products).
+SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     p record := icash_period(lo, hi);
 BEGIN
@@ -163,15 +170,22 @@ BEGIN
         WHERE m.month >= icash_day(p.month_lo) AND m.month < icash_day(p.month_hi)
         UNION ALL
         SELECT d.branch_id, d.purchases, d.revenue FROM branch_days d
-        WHERE (d.day >= icash_day(p.day_lo) AND d.day < icash_day(p.month_lo))
-           OR (d.day >= icash_day(p.month_hi) AND d.day < icash_day(p.day_hi))
+        WHERE d.day >= icash_day(p.day_lo) AND d.day < icash_day(p.month_lo)
+        UNION ALL
+        SELECT d.branch_id, d.purchases, d.revenue FROM branch_days d
+        WHERE d.day >= icash_day(p.month_hi) AND d.day < icash_day(p.day_hi)
         UNION ALL
         SELECT h.branch_id, h.purchases, h.revenue FROM branch_hours h
-        WHERE (h.hour >= p.hour_lo AND h.hour < p.day_lo) OR (h.hour >= p.day_hi AND h.hour < p.hour_hi)
+        WHERE h.hour >= p.hour_lo AND h.hour < p.day_lo
+        UNION ALL
+        SELECT h.branch_id, h.purchases, h.revenue FROM branch_hours h
+        WHERE h.hour >= p.day_hi AND h.hour < p.hour_hi
         UNION ALL
         SELECT u.branch_id, 1, u.total FROM purchases u
-        WHERE (u.purchased_at >= p.lo AND u.purchased_at < p.hour_lo)
-           OR (u.purchased_at >= p.hour_hi AND u.purchased_at < p.hi)
+        WHERE u.purchased_at >= p.lo AND u.purchased_at < p.hour_lo
+        UNION ALL
+        SELECT u.branch_id, 1, u.total FROM purchases u
+        WHERE u.purchased_at >= p.hour_hi AND u.purchased_at < p.hi
     ) AS s
     WHERE branch IS NULL OR s.branch_id = branch
     GROUP BY s.branch_id;
@@ -180,7 +194,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION icash_product_units(branch integer, lo timestamptz, hi timestamptz)
 RETURNS TABLE (product_id integer, units bigint)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
     p record := icash_period(lo, hi);
 BEGIN
@@ -198,15 +213,22 @@ BEGIN
         WHERE m.month >= icash_day(p.month_lo) AND m.month < icash_day(p.month_hi)
         UNION ALL
         SELECT d.product_id, d.branch_id, d.units FROM product_days d
-        WHERE (d.day >= icash_day(p.day_lo) AND d.day < icash_day(p.month_lo))
-           OR (d.day >= icash_day(p.month_hi) AND d.day < icash_day(p.day_hi))
+        WHERE d.day >= icash_day(p.day_lo) AND d.day < icash_day(p.month_lo)
+        UNION ALL
+        SELECT d.product_id, d.branch_id, d.units FROM product_days d
+        WHERE d.day >= icash_day(p.month_hi) AND d.day < icash_day(p.day_hi)
         UNION ALL
         SELECT h.product_id, h.branch_id, h.units FROM product_hours h
-        WHERE (h.hour >= p.hour_lo AND h.hour < p.day_lo) OR (h.hour >= p.day_hi AND h.hour < p.hour_hi)
+        WHERE h.hour >= p.hour_lo AND h.hour < p.day_lo
+        UNION ALL
+        SELECT h.product_id, h.branch_id, h.units FROM product_hours h
+        WHERE h.hour >= p.day_hi AND h.hour < p.hour_hi
         UNION ALL
         SELECT l.product_id, u.branch_id, 1 FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
-        WHERE (u.purchased_at >= p.lo AND u.purchased_at < p.hour_lo)
-           OR (u.purchased_at >= p.hour_hi AND u.purchased_at < p.hi)
+        WHERE u.purchased_at >= p.lo AND u.purchased_at < p.hour_lo
+        UNION ALL
+        SELECT l.product_id, u.branch_id, 1 FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
+        WHERE u.purchased_at >= p.hour_hi AND u.purchased_at < p.hi
     ) AS s
     WHERE branch IS NULL OR s.branch_id = branch
     GROUP BY s.product_id;
