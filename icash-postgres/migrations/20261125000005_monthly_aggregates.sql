@@ -125,14 +125,15 @@ BEGIN
         hour_lo := hi;
         hour_hi := hi;
     END IF;
-    day_lo := CASE WHEN icash_day_floor(hour_lo) = hour_lo THEN hour_lo ELSE icash_day_floor(hour_lo) + interval '1 day' END;
+    -- The next day's and month's first instants, by calendar arithmetic on dates: adding
+    -- '1 day' to a timestamptz would follow the session's time zone across a DST change.
+    day_lo := CASE WHEN icash_day_floor(hour_lo) = hour_lo THEN hour_lo
+                   ELSE (icash_day(hour_lo) + 1)::timestamp AT TIME ZONE 'UTC' END;
     day_hi := icash_day_floor(hour_hi);
     IF day_lo >= day_hi THEN
         day_lo := hour_hi;
         day_hi := hour_hi;
     END IF;
-    -- The next month's first instant, by calendar arithmetic on dates: whatever the session's
-    -- time zone.
     month_lo := CASE WHEN icash_month_floor(day_lo) = day_lo THEN day_lo
                      ELSE (icash_month(icash_day(day_lo)) + interval '1 month')::timestamp AT TIME ZONE 'UTC' END;
     month_hi := icash_month_floor(day_hi);

@@ -180,3 +180,23 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
         assert_same(filter, db.store(), &memory).await;
     }
 }
+
+/// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
+/// session in Paris, the day after 2025-03-30 (when clocks go forward) still starts at 00:00 UTC.
+#[tokio::test]
+async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
+    let db = TestDb::new().await;
+    let mut conn = db.store().pool().acquire().await.unwrap();
+    sqlx::query("SET timezone = 'Europe/Paris'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let (day_lo, month_lo): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT day_lo, month_lo FROM icash_period('2025-03-30T10:00:00Z', '2025-06-15T10:00:00Z')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(day_lo, Utc.with_ymd_and_hms(2025, 3, 31, 0, 0, 0).unwrap());
+    assert_eq!(month_lo, Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap());
+}
