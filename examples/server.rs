@@ -20,7 +20,7 @@ use icash::core::idempotency::DEFAULT_TTL;
 use icash::core::import::Policy;
 use icash::core::{MemoryStore, Store};
 use icash::data::{LoadProgress, load_dir_with_progress};
-use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN};
 use icash::postgres::{PgConfig, PgStore};
 use tracing_subscriber::EnvFilter;
 
@@ -148,11 +148,9 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
     let addr = listener.local_addr().map_err(|error| error.to_string())?;
     tracing::info!(%addr, "listening on http://{addr}");
-    warp::serve(api)
-        .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
+    // Not warp's own graceful shutdown: it resets connections whose request is sent but not
+    // read yet (see icash_http::serve).
+    icash::http::serve(listener, api, shutdown_signal(), DEFAULT_DRAIN).await;
     tracing::info!("stopped after the requests in flight finished");
     Ok(())
 }

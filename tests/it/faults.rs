@@ -206,7 +206,19 @@ fn exchange(
     body: Option<&str>,
     timeout: Duration,
 ) -> Result<Reply, Failure> {
-    let mut stream = TcpStream::connect(addr).map_err(Failure::Connect)?;
+    let stream = TcpStream::connect(addr).map_err(Failure::Connect)?;
+    send(stream, addr, method, path, body, timeout)
+}
+
+/// Sends one request on a connection made by the caller, and reads the response.
+fn send(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Reply, Failure> {
     stream.set_read_timeout(Some(timeout)).unwrap();
     stream.set_write_timeout(Some(timeout)).unwrap();
     let body = body.unwrap_or("");
@@ -434,8 +446,20 @@ fn graceful_shutdown_finishes_requests_in_flight() {
                     }
                     let customer = Uuid::new_v4();
                     let body = purchase_body(1 + (client + sent) % 3, &customer.to_string());
+                    // Whether SIGTERM was sent is read once the kernel has queued the
+                    // connection: a connection queued before it must be served.
+                    let connected = TcpStream::connect(&addr).map_err(Failure::Connect);
                     let sent_after_sigterm = terminated.get().is_some();
-                    let result = post_purchase(&addr, &body);
+                    let result = connected.and_then(|stream| {
+                        send(
+                            stream,
+                            &addr,
+                            "POST",
+                            "/cash-register/purchase",
+                            Some(&body),
+                            Duration::from_secs(30),
+                        )
+                    });
                     let since_sigterm = terminated.get().map(Instant::elapsed);
                     match result {
                         Ok(reply) if reply.status == 201 => {
