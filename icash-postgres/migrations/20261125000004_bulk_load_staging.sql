@@ -3,9 +3,8 @@
 -- icash_bulk_load_finish adds them up into the hourly aggregates, instead of joining every line
 -- to its purchase: at 1M purchases that join was 4 of the load's 15 seconds.
 --
--- The rebuild is split in three so that the full rebuild and the bulk load share every rule:
--- the customers' aggregates, the hours (from purchases, or from the staged sums), and the days
--- and totals derived from the hours.
+-- The rebuild is split in two parts that a rebuild from the staged hours needs: the customers'
+-- aggregates, and the days and totals derived from the hours.
 
 -- Customers, their histogram, and which customers bought at each branch, from the purchases.
 CREATE FUNCTION icash_rebuild_customers() RETURNS void LANGUAGE plpgsql AS $$
@@ -42,19 +41,9 @@ BEGIN
 END;
 $$;
 
--- Every aggregate from the purchases and their lines, into shard 0, as before.
-CREATE OR REPLACE FUNCTION icash_rebuild_aggregates() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM icash_rebuild_customers();
-    TRUNCATE branch_hours, product_hours;
-    INSERT INTO branch_hours (branch_id, hour, shard, purchases, revenue)
-    SELECT branch_id, icash_hour(purchased_at), 0, count(*), sum(total) FROM purchases GROUP BY 1, 2;
-    INSERT INTO product_hours (product_id, branch_id, hour, shard, units)
-    SELECT l.product_id, p.branch_id, icash_hour(p.purchased_at), 0, count(*)
-    FROM purchase_lines l JOIN purchases p ON p.id = l.purchase_id GROUP BY 1, 2, 3;
-    PERFORM icash_rebuild_from_hours();
-END;
-$$;
+-- The full rebuild served the backfill of the hourly_aggregates migration and the bulk load;
+-- the load now uses the parts above, and nothing calls it any more.
+DROP FUNCTION icash_rebuild_aggregates();
 
 -- As in the hourly_aggregates migration, but it sets aside the keys too, of every table the load
 -- fills (not only the purchases' foreign keys and secondary indexes), and creates the staging
