@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::format::{Fixed, Item, Numeric, Pad};
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::error::Error;
@@ -388,18 +389,20 @@ impl PurchaseParser {
             .parse()
             .map_err(|_| RowProblem::MalformedAmount(total.to_owned()))?;
 
-        let mut lines = Vec::new();
-        let mut seen = HashSet::new();
+        let mut lines: Vec<PurchaseLine> = Vec::new();
         for name in items
             .split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
         {
+            // A name already in key form (the usual case) is looked up as it is, without
+            // allocating its lowercase copy.
             let product = self
                 .products
-                .get(&Product::name_key(name))
+                .get(name)
+                .or_else(|| self.products.get(&Product::name_key(name)))
                 .ok_or_else(|| RowProblem::UnknownProduct(name.to_owned()))?;
-            if !seen.insert(product.id()) {
+            if lines.iter().any(|line| line.product() == product.id()) {
                 return Err(RowProblem::ProductNamedTwice(name.to_owned()));
             }
             lines.push(PurchaseLine::new(
@@ -423,16 +426,47 @@ impl PurchaseParser {
     }
 }
 
-/// Reads an instant: RFC 3339 with a zone, or a date and time without one, taken as UTC.
+/// Reads an instant: a date and time without a zone, taken as UTC (the files' own form), or
+/// RFC 3339 with a zone.
 fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    if let Ok(with_zone) = DateTime::parse_from_rfc3339(text) {
-        return Some(with_zone.with_timezone(&Utc));
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+    [NAIVE_WITH_T, NAIVE_WITH_SPACE]
         .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .find_map(|items| {
+            let mut parsed = chrono::format::Parsed::new();
+            chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
+            parsed.to_naive_datetime_with_offset(0).ok()
+        })
         .map(|naive| naive.and_utc())
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|with_zone| with_zone.with_timezone(&Utc))
+        })
+}
+
+/// `%Y-%m-%dT%H:%M:%S%.f` (`2025-05-26T19:51:00.539354`), as chrono's items: a format string
+/// would be parsed again for each of millions of rows.
+const NAIVE_WITH_T: [Item<'static>; 12] = naive_items(Item::Literal("T"));
+/// `%Y-%m-%d %H:%M:%S%.f`.
+const NAIVE_WITH_SPACE: [Item<'static>; 12] = naive_items(Item::Space(" "));
+
+/// A date, `between`, and a time with optional fractional seconds.
+const fn naive_items(between: Item<'static>) -> [Item<'static>; 12] {
+    [
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+        between,
+        Item::Numeric(Numeric::Hour, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Minute, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Second, Pad::Zero),
+        Item::Fixed(Fixed::Nanosecond),
+    ]
 }
 
 /// What the parsing thread hands to the writer.
@@ -557,6 +591,28 @@ mod tests {
     const PRODUCTS: &str =
         "\u{feff}product_name,unit_price\nmilk,1.5\nbread,2\neggs,3\nOrange Juice ,0.1\n";
     const HEADER: &str = "\u{feff}supermarket_id,timestamp,user_id,items_list,total_amount\n";
+    #[test]
+    fn timestamps_read_with_t_or_a_space_without_a_zone_and_in_rfc_3339_with_one() {
+        let read = |text| parse_timestamp(text).map(|at| at.to_rfc3339());
+        let expected = Some("2025-05-26T19:51:00.539354+00:00".to_owned());
+        assert_eq!(read("2025-05-26T19:51:00.539354"), expected);
+        assert_eq!(read(" 2025-05-26 19:51:00.539354 "), expected);
+        assert_eq!(read("2025-05-26T21:51:00.539354+02:00"), expected);
+        assert_eq!(
+            read("2025-05-26T19:51:00"),
+            Some("2025-05-26T19:51:00+00:00".to_owned())
+        );
+        for bad in [
+            "2025-05-26",
+            "2025-05-26T19:51",
+            "2025-13-26T19:51:00",
+            "26/05/2025 19:51:00",
+            "2025-05-26T19:51:00 junk",
+        ] {
+            assert_eq!(read(bad), None, "{bad}");
+        }
+    }
+
     const GOOD_ROW: &str = "SMKT003,2025-05-26T19:51:00.539354,01e1e159-8045-43c2-88dd-5682b18bd680,\"eggs,milk\",4.5\n";
 
     fn catalog() -> Vec<Product> {

@@ -1,7 +1,5 @@
 //! Purchases: what a till asks to record, how it is priced, and what the store keeps.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::ValidationError;
@@ -34,7 +32,7 @@ impl NewPurchase {
         products: Vec<ProductId>,
         at: DateTime<Utc>,
     ) -> Result<NewPurchase, ValidationError> {
-        check_items(&products)?;
+        check_items(products.iter().copied())?;
         Ok(NewPurchase {
             branch,
             customer,
@@ -97,8 +95,10 @@ fn stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The rules on a purchase's items, shared by new and priced purchases.
-fn check_items(products: &[ProductId]) -> Result<(), ValidationError> {
-    if products.is_empty() {
+fn check_items(
+    products: impl ExactSizeIterator<Item = ProductId> + Clone,
+) -> Result<(), ValidationError> {
+    if products.len() == 0 {
         return Err(ValidationError::NoItems);
     }
     if products.len() > MAX_ITEMS {
@@ -107,9 +107,14 @@ fn check_items(products: &[ProductId]) -> Result<(), ValidationError> {
             max: MAX_ITEMS,
         });
     }
-    let mut seen = HashSet::with_capacity(products.len());
-    match products.iter().find(|&&id| !seen.insert(id)) {
-        Some(&repeated) => Err(ValidationError::DuplicateProduct(repeated)),
+    // Compared pairwise, without allocating: a purchase has a few items, and at most
+    // MAX_ITEMS; bulk loads check millions of purchases.
+    let earlier = products.clone();
+    match products
+        .enumerate()
+        .find(|&(place, id)| earlier.clone().take(place).any(|other| other == id))
+    {
+        Some((_, repeated)) => Err(ValidationError::DuplicateProduct(repeated)),
         None => Ok(()),
     }
 }
@@ -161,6 +166,8 @@ pub struct PricedPurchase {
     customer: CustomerId,
     at: DateTime<Utc>,
     lines: Vec<PurchaseLine>,
+    /// The sum of the lines' prices, added up once.
+    total: Money,
 }
 
 impl PricedPurchase {
@@ -171,12 +178,12 @@ impl PricedPurchase {
         at: DateTime<Utc>,
         lines: Vec<PurchaseLine>,
     ) -> Result<PricedPurchase, ValidationError> {
-        let products: Vec<ProductId> = lines.iter().map(PurchaseLine::product).collect();
-        check_items(&products)?;
+        check_items(lines.iter().map(PurchaseLine::product))?;
         Ok(PricedPurchase {
             branch,
             customer,
             at: stored_precision(at),
+            total: lines.iter().map(PurchaseLine::unit_price).sum(),
             lines,
         })
     }
@@ -203,7 +210,7 @@ impl PricedPurchase {
 
     /// The amount paid: the exact sum of the lines' prices.
     pub fn total(&self) -> Money {
-        self.lines.iter().map(PurchaseLine::unit_price).sum()
+        self.total
     }
 }
 
