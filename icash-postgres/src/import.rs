@@ -1,12 +1,15 @@
 //! Bulk loads into an empty store: [`PgImport`], the [`ImportSession`] of [`PgStore`].
 //!
 //! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the
-//! `bulk_load_staging` migration) sets the purchases' foreign keys and secondary indexes aside
-//! and pauses the aggregate triggers; each batch then goes in with binary COPY, its values
-//! encoded by sqlx's own encoders on a blocking thread while the previous batch is being sent;
-//! `icash_bulk_load_finish()` rebuilds everything that was set aside, once. The foreign keys
-//! come back `NOT VALID` (enforced on every new row, the loaded ones checked by the loader);
-//! [`PgStore::validate_foreign_keys`] proves the loaded rows afterwards.
+//! `bulk_load_staging` and `loader_customer_sums` migrations) sets the loaded tables' keys,
+//! foreign keys and secondary indexes aside and pauses the aggregate triggers; each batch then
+//! goes in with binary COPY, its values encoded by sqlx's own encoders on a blocking thread while
+//! the previous batch is being sent, and the customers' counters summed on the way
+//! ([`customers`]); `icash_bulk_load_finish(..)` rebuilds everything that was set aside, once.
+//! The foreign keys come back `NOT VALID` (enforced on every new row, the loaded ones checked by
+//! the loader); [`PgStore::validate_foreign_keys`] proves the loaded rows afterwards.
+
+mod customers;
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,6 +21,7 @@ use sqlx::encode::IsNull;
 use sqlx::postgres::PgArgumentBuffer;
 use sqlx::{Encode, PgConnection, Postgres, Transaction};
 
+use self::customers::{CustomerRows, CustomerSums};
 use crate::catalog::upsert_products;
 use crate::error::from_sqlx;
 use crate::store::PgStore;
@@ -52,26 +56,43 @@ impl PgStore {
 /// Setting things aside locks the purchases, customers, branches and products until the load
 /// commits, so it waits for the first batch of purchases: reading the catalog before that, as
 /// [`icash_core::import::load`] does, does not wait for the whole load.
+pub(crate) use self::customers::DEFAULT_LIMIT as DEFAULT_CUSTOMER_SUMS;
+
+/// Hash maps and sets with foldhash, seeded per process: the loader looks up every purchase's
+/// branch, customer and hour and every line's product, and SipHash was a tenth of its time.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
+/// How many customers' (and pairs') rows go in one COPY when sums are handed over.
+const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
+
 pub(crate) struct PgImport {
     tx: Transaction<'static, Postgres>,
     /// The branches and products that exist, checked here because the foreign keys that would
     /// name the culprit are set aside until the end.
-    branches: HashSet<i32>,
-    products: HashSet<i32>,
+    branches: FastSet<i32>,
+    products: FastSet<i32>,
     /// The id of the next purchase, once the load has begun. The load numbers its purchases
     /// itself: nobody else can insert any meanwhile.
     next_id: Option<i64>,
     /// The last batch, encoded and not yet sent: it is sent while the next one is encoded.
     pending: Option<Encoded>,
+    /// The customers' counters of the purchases encoded so far and not yet handed over; taken
+    /// out while a batch is encoded on another thread.
+    sums: Option<CustomerSums>,
+    /// Whether sums were handed over before the last ones: then a customer may have several
+    /// partial rows for the finish to add up.
+    partial_sums: bool,
 }
 
 impl PgImport {
     /// A load in `tx`, which holds the import lock, into a store with these branches and
-    /// products.
+    /// products, summing at most `customer_sums` customers and pairs in memory at a time.
     pub(crate) fn new(
         tx: Transaction<'static, Postgres>,
         branches: impl IntoIterator<Item = i32>,
         products: impl IntoIterator<Item = i32>,
+        customer_sums: usize,
     ) -> PgImport {
         PgImport {
             tx,
@@ -79,6 +100,31 @@ impl PgImport {
             products: products.into_iter().collect(),
             next_id: None,
             pending: None,
+            sums: Some(CustomerSums::new(customer_sums)),
+            partial_sums: false,
+        }
+    }
+
+    /// Hands the customers' sums over to the staging tables, a chunk at a time, each encoded on
+    /// a blocking thread.
+    async fn hand_over_sums(&mut self) -> Result<()> {
+        let sums = self
+            .sums
+            .as_mut()
+            .ok_or_else(|| Error::internal("sums were lost"))?;
+        let mut taken = sums.take();
+        loop {
+            let (rest, rows) = tokio::task::spawn_blocking(move || {
+                let rows = taken.next_rows(CUSTOMER_ROWS_PER_COPY);
+                (taken, rows)
+            })
+            .await
+            .map_err(Error::internal)?;
+            taken = rest;
+            match rows? {
+                Some(rows) => rows.send(&mut self.tx).await?,
+                None => return Ok(()),
+            }
         }
     }
 
@@ -123,11 +169,25 @@ impl ImportSession for PgImport {
         };
         self.next_id = Some(first_id + purchases.len() as i64);
         // PostgreSQL takes the last batch in while this one is encoded on another core.
-        let encoding = tokio::task::spawn_blocking(move || Encoded::new(first_id, &purchases));
+        let mut sums = self
+            .sums
+            .take()
+            .ok_or_else(|| Error::internal("sums were lost"))?;
+        let encoding = tokio::task::spawn_blocking(move || {
+            let encoded = Encoded::new(first_id, &purchases, &mut sums);
+            (encoded, sums)
+        });
         if let Some(last) = self.pending.take() {
             last.send(&mut self.tx).await?;
         }
-        self.pending = Some(encoding.await.map_err(Error::internal)??);
+        let (encoded, sums) = encoding.await.map_err(Error::internal)?;
+        self.pending = Some(encoded?);
+        let full = sums.is_full();
+        self.sums = Some(sums);
+        if full {
+            self.hand_over_sums().await?;
+            self.partial_sums = true;
+        }
         Ok(())
     }
 
@@ -135,8 +195,11 @@ impl ImportSession for PgImport {
         if let Some(last) = self.pending.take() {
             last.send(&mut self.tx).await?;
         }
-        if self.next_id.is_some() {
-            sqlx::query("SELECT icash_bulk_load_finish()")
+        if let Some(next_id) = self.next_id {
+            self.hand_over_sums().await?;
+            sqlx::query("SELECT icash_bulk_load_finish($1, $2)")
+                .bind(next_id - 1)
+                .bind(self.partial_sums)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(from_sqlx)?;
@@ -148,9 +211,9 @@ impl ImportSession for PgImport {
 /// One batch in PostgreSQL's binary COPY format: its purchases under consecutive ids, their
 /// lines, and their sales summed per branch and per product and hour.
 ///
-/// The sums are only a compression: `icash_bulk_load_finish()` adds them up again into its own
-/// hourly buckets, so the rule of which hour a purchase counts in stays in SQL alone. Summing
-/// here spares it joining every line to its purchase.
+/// The hourly sums are only a compression: `icash_bulk_load_finish(..)` adds them up again into
+/// its own hourly buckets, so the rule of which hour a purchase counts in stays in SQL alone.
+/// Summing here spares it joining every line to its purchase.
 struct Encoded {
     purchases: Vec<u8>,
     lines: Vec<u8>,
@@ -159,14 +222,21 @@ struct Encoded {
 }
 
 impl Encoded {
-    fn new(first_id: i64, purchases: &[PricedPurchase]) -> Result<Encoded> {
+    /// Encodes `purchases` under ids from `first_id`, and adds them to the customers' `sums`.
+    fn new(
+        first_id: i64,
+        purchases: &[PricedPurchase],
+        sums: &mut CustomerSums,
+    ) -> Result<Encoded> {
         let mut rows = CopyRows::new(purchases.len() * 80);
         let mut lines = CopyRows::new(purchases.len() * 3 * 48);
-        let mut branch_hours: HashMap<(i32, DateTime<Utc>), (i64, Decimal)> = HashMap::new();
-        let mut product_hours: HashMap<(i32, i32, DateTime<Utc>), i64> = HashMap::new();
+        let mut branch_hours: FastMap<(i32, DateTime<Utc>), (i64, Decimal)> = FastMap::default();
+        let mut product_hours: FastMap<(i32, i32, DateTime<Utc>), i64> = FastMap::default();
         for (id, purchase) in (first_id..).zip(purchases) {
             let branch = purchase.branch().get();
-            let total = purchase.total().amount();
+            let total = purchase.total();
+            sums.add(purchase, total)?;
+            let total = total.amount();
             rows.row(5);
             rows.field(&id)?;
             rows.field(&branch)?;
@@ -241,15 +311,38 @@ impl Encoded {
             ),
         ];
         for (statement, data) in copies {
-            let mut copy = conn.copy_in_raw(statement).await.map_err(from_sqlx)?;
-            if let Err(error) = copy.send(data).await {
-                let _ = copy.abort("the load failed").await;
-                return Err(from_sqlx(error));
-            }
-            copy.finish().await.map_err(from_sqlx)?;
+            copy_in(conn, statement, data).await?;
         }
         Ok(())
     }
+}
+
+impl CustomerRows {
+    async fn send(self, conn: &mut PgConnection) -> Result<()> {
+        copy_in(
+            conn,
+            "COPY icash_load_customers (id, purchases, spent, first_purchase, last_purchase) FROM STDIN (FORMAT binary)",
+            self.customers,
+        )
+        .await?;
+        copy_in(
+            conn,
+            "COPY icash_load_customer_branches (branch_id, customer_id, purchases) FROM STDIN (FORMAT binary)",
+            self.branches,
+        )
+        .await
+    }
+}
+
+/// Sends `data`, rows in binary COPY format, with the COPY `statement`.
+async fn copy_in(conn: &mut PgConnection, statement: &str, data: Vec<u8>) -> Result<()> {
+    let mut copy = conn.copy_in_raw(statement).await.map_err(from_sqlx)?;
+    if let Err(error) = copy.send(data).await {
+        let _ = copy.abort("the load failed").await;
+        return Err(from_sqlx(error));
+    }
+    copy.finish().await.map_err(from_sqlx)?;
+    Ok(())
 }
 
 /// Rows in PostgreSQL's binary COPY format, each value written by sqlx's encoder for its type.

@@ -218,6 +218,11 @@ impl Purchases for PgStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(from_sqlx)?;
-        Ok(Some(Box::new(PgImport::new(tx, branches, products))))
+        Ok(Some(Box::new(PgImport::new(
+            tx,
+            branches,
+            products,
+            self.load_customer_sums(),
+        ))))
     }
 }

@@ -183,6 +183,70 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
 
 /// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
 /// session in Paris, the day after 2025-03-30 (when clocks go forward) still starts at 00:00 UTC.
+/// A load whose customers outnumber what the loader sums in memory hands its sums over in
+/// parts, so customers have several partial rows: every figure still equals the full
+/// recomputation.
+#[tokio::test]
+async fn a_load_that_sums_its_customers_in_parts_comes_out_the_same() {
+    let db = TestDb::new().await;
+    // About 20 hand-overs for the sample's thousands of customers and pairs.
+    let store = db.store().clone().with_load_customer_sums(500);
+    let memory = MemoryStore::new();
+    load_dir(&store, &data_dir(), Policy::Strict).await.unwrap();
+    load_dir(&memory, &data_dir(), Policy::Strict)
+        .await
+        .unwrap();
+
+    let branch = Filter::new(Some(BranchId::new(2).unwrap()), None, None).unwrap();
+    for filter in [Filter::ALL, branch] {
+        assert_same(&filter, &store, &memory).await;
+    }
+    let top = TopCustomersQuery {
+        limit: 100,
+        after: None,
+    };
+    assert_eq!(
+        store.top_customers(&top).await.unwrap(),
+        memory.top_customers(&top).await.unwrap()
+    );
+}
+
+/// A customer already in a store without purchases (a row written by hand: the store only
+/// makes customers with their purchases) is counted with its loaded purchases.
+#[tokio::test]
+async fn a_load_adds_its_purchases_to_a_customer_already_there() {
+    let db = TestDb::new().await;
+    // The first customer of the data files.
+    let early = "fc4ff1be-42d7-45c8-ae94-09104a6cecd5";
+    sqlx::query("INSERT INTO customers (id) VALUES ($1::uuid)")
+        .bind(early)
+        .execute(db.store().pool())
+        .await
+        .unwrap();
+    let memory = MemoryStore::new();
+    load_dir(db.store(), &data_dir(), Policy::Strict)
+        .await
+        .unwrap();
+    load_dir(&memory, &data_dir(), Policy::Strict)
+        .await
+        .unwrap();
+
+    assert_same(&Filter::ALL, db.store(), &memory).await;
+    let (counted, loaded): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT purchases FROM customers WHERE id = $1::uuid), \
+                (SELECT count(*) FROM purchases WHERE customer_id = $1::uuid)",
+    )
+    .bind(early)
+    .fetch_one(db.store().pool())
+    .await
+    .unwrap();
+    assert!(loaded > 0, "the early customer bought in the data files");
+    assert_eq!(
+        counted, loaded,
+        "the early customer's row counts its loaded purchases"
+    );
+}
+
 #[tokio::test]
 async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
     let db = TestDb::new().await;
