@@ -232,6 +232,7 @@ impl Encoded {
         let mut lines = CopyRows::new(purchases.len() * 3 * 48);
         let mut branch_hours: FastMap<(i32, DateTime<Utc>), (i64, Decimal)> = FastMap::default();
         let mut product_hours: FastMap<(i32, i32, DateTime<Utc>), i64> = FastMap::default();
+        let mut by_product: Vec<(i32, i16, Decimal)> = Vec::new();
         for (id, purchase) in (first_id..).zip(purchases) {
             let branch = purchase.branch().get();
             let total = purchase.total();
@@ -243,14 +244,21 @@ impl Encoded {
             rows.field(&purchase.customer().uuid())?;
             rows.field(&purchase.at())?;
             rows.field(&total)?;
+            // In key order (the position keeps the till's): the lines' key is then built from
+            // a table already in its order, a quarter faster at 30 million lines.
+            by_product.clear();
             for (position, line) in purchase.lines().iter().enumerate() {
                 let position = i16::try_from(position)
                     .map_err(|_| Error::internal("a purchase has more lines than a smallint"))?;
+                by_product.push((line.product().get(), position, line.unit_price().amount()));
+            }
+            by_product.sort_unstable_by_key(|&(product, _, _)| product);
+            for (product, position, unit_price) in &by_product {
                 lines.row(4);
                 lines.field(&id)?;
-                lines.field(&line.product().get())?;
-                lines.field(&position)?;
-                lines.field(&line.unit_price().amount())?;
+                lines.field(product)?;
+                lines.field(position)?;
+                lines.field(unit_price)?;
             }
 
             let hour = purchase
