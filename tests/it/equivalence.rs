@@ -68,6 +68,26 @@ async fn assert_same(filter: &Filter, postgres: &dyn Store, memory: &dyn Store) 
     );
 }
 
+/// Loads the sample data into `store`, and into an in-memory store that it returns.
+async fn load_sample(store: &dyn Store) -> MemoryStore {
+    let memory = MemoryStore::new();
+    for store in [store, &memory as &dyn Store] {
+        load_dir(store, &data_dir(), Policy::Strict).await.unwrap();
+    }
+    memory
+}
+
+async fn assert_same_top_customers(postgres: &dyn Store, memory: &dyn Store) {
+    let top = TopCustomersQuery {
+        limit: 100,
+        after: None,
+    };
+    assert_eq!(
+        postgres.top_customers(&top).await.unwrap(),
+        memory.top_customers(&top).await.unwrap()
+    );
+}
+
 fn instant(rng: &mut ChaCha8Rng) -> DateTime<Utc> {
     let start = Utc.with_ymd_and_hms(2024, 12, 25, 0, 0, 0).unwrap();
     start + Duration::seconds(rng.random_range(0..380 * 24 * 3600))
@@ -76,23 +96,9 @@ fn instant(rng: &mut ChaCha8Rng) -> DateTime<Utc> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregates_equal_a_full_recomputation_under_any_filter() {
     let db = TestDb::new().await;
-    let memory = MemoryStore::new();
-    load_dir(db.store(), &data_dir(), Policy::Strict)
-        .await
-        .unwrap();
-    load_dir(&memory, &data_dir(), Policy::Strict)
-        .await
-        .unwrap();
-
+    let memory = load_sample(db.store()).await;
     assert_same(&Filter::ALL, db.store(), &memory).await;
-    let top = TopCustomersQuery {
-        limit: 100,
-        after: None,
-    };
-    assert_eq!(
-        db.top_customers(&top).await.unwrap(),
-        memory.top_customers(&top).await.unwrap()
-    );
+    assert_same_top_customers(db.store(), &memory).await;
 
     let mut rng = ChaCha8Rng::seed_from_u64(2025);
     let midnight = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
@@ -191,24 +197,12 @@ async fn a_load_that_sums_its_customers_in_parts_comes_out_the_same() {
     let db = TestDb::new().await;
     // About 20 hand-overs for the sample's thousands of customers and pairs.
     let store = db.store().clone().with_load_customer_sums(500);
-    let memory = MemoryStore::new();
-    load_dir(&store, &data_dir(), Policy::Strict).await.unwrap();
-    load_dir(&memory, &data_dir(), Policy::Strict)
-        .await
-        .unwrap();
-
+    let memory = load_sample(&store).await;
     let branch = Filter::new(Some(BranchId::new(2).unwrap()), None, None).unwrap();
     for filter in [Filter::ALL, branch] {
         assert_same(&filter, &store, &memory).await;
     }
-    let top = TopCustomersQuery {
-        limit: 100,
-        after: None,
-    };
-    assert_eq!(
-        store.top_customers(&top).await.unwrap(),
-        memory.top_customers(&top).await.unwrap()
-    );
+    assert_same_top_customers(&store, &memory).await;
 }
 
 /// A customer already in a store without purchases (a row written by hand: the store only
@@ -223,14 +217,7 @@ async fn a_load_adds_its_purchases_to_a_customer_already_there() {
         .execute(db.store().pool())
         .await
         .unwrap();
-    let memory = MemoryStore::new();
-    load_dir(db.store(), &data_dir(), Policy::Strict)
-        .await
-        .unwrap();
-    load_dir(&memory, &data_dir(), Policy::Strict)
-        .await
-        .unwrap();
-
+    let memory = load_sample(db.store()).await;
     assert_same(&Filter::ALL, db.store(), &memory).await;
     let (counted, loaded): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT purchases FROM customers WHERE id = $1::uuid), \
