@@ -56,6 +56,11 @@ struct Config {
     #[arg(long, env = "ICASH_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
     statement_timeout_secs: u64,
 
+    /// How many customers loading the data files sums in memory before handing partial sums to
+    /// PostgreSQL: it bounds the load's memory (about 145 bytes a customer at the most).
+    #[arg(long, env = "ICASH_LOAD_CUSTOMER_SUMS", default_value_t = PgConfig::default().load_customer_sums)]
+    load_customer_sums: usize,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     body_limit: u64,
@@ -115,6 +120,7 @@ async fn run(config: Config) -> Result<(), String> {
                 idempotency_ttl,
                 statement_timeout: (config.statement_timeout_secs > 0)
                     .then(|| Duration::from_secs(config.statement_timeout_secs)),
+                load_customer_sums: config.load_customer_sums,
                 ..PgConfig::default()
             };
             let store = PgStore::connect_with(options, &pg_config)
