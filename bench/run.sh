@@ -21,7 +21,8 @@
 # Settings (environment): PGHOST/PGPORT/PGUSER (127.0.0.1, 5432, postgres), ICASH_BENCH_DB
 # (icash_bench), ICASH_BENCH_ADDR (127.0.0.1:18123), BENCH_PURCHASE_SECS (15),
 # BENCH_ANALYTICS_SECS (4), BENCH_ANALYTICS_WARMUP (1), BENCH_LOAD_TIMEOUT (seconds the first
-# start may take to load the data; 3600), BENCH_WORK (target/bench/PURCHASES: data, logs,
+# start may take to load the data; 3600), BENCH_STATEMENT_TIMEOUT_SECS (the server's statement
+# timeout; 300), BENCH_WORK (target/bench/PURCHASES: data, logs,
 # results), BENCH_LOAD (server: the server loads the files at its first start, timed; sql: for
 # sizes where that takes too long, bench/load.sql loads them with one INSERT per table, and only
 # that is timed), BENCH_REUSE_DB (1: keep the database and the data files of an earlier run of the
@@ -47,6 +48,10 @@ ANALYTICS_WARMUP=${BENCH_ANALYTICS_WARMUP:-1}
 LOAD=${BENCH_LOAD:-server}
 REUSE_DB=${BENCH_REUSE_DB:-0}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-3600}
+# A year's loyal list at 8 clients on 2 cores takes longer than the server's default 30 s
+# statement timeout (each client's query gets a quarter of the machine): the benchmark measures
+# it rather than its 503s.
+STATEMENT_TIMEOUT=${BENCH_STATEMENT_TIMEOUT_SECS:-300}
 WORK=${BENCH_WORK:-$ROOT/target/bench/$PURCHASES}
 BIN=$ROOT/target/release/examples
 PGB=$ROOT/bench/pgbench
@@ -145,7 +150,7 @@ start_server() {
     : >"$server_log"
     STARTED=$(now)
     DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" ICASH_DATA_DIR="$data_dir" ICASH_ADDR="$ADDR" \
-        RUST_LOG=info "$BIN/server" >"$server_log" 2>&1 &
+        ICASH_STATEMENT_TIMEOUT_SECS="$STATEMENT_TIMEOUT" RUST_LOG=info "$BIN/server" >"$server_log" 2>&1 &
     SERVER_PID=$!
     (
         while kill -0 "$SERVER_PID" 2>/dev/null; do
@@ -284,10 +289,13 @@ for days in 1 7 30 365; do
     loadgen "GET /analytics/loyal-customers?limit=100 ${days}d" 8 $A --scenario "/analytics/loyal-customers?limit=100&$period"
     pgb "GET /analytics/loyal-customers?limit=100 ${days}d" 8 "$ANALYTICS_SECS" "$PGB/analytics_loyal_period.sql" -D "from=$FROM" -D "to=$to"
 done
+to30=$(date -u -d "$FROM + 30 days" +%Y-%m-%dT%H:%M:%SZ)
 loadgen "GET /analytics/statistics?supermarket_id=2 30d" 8 $A \
-    --scenario "/analytics/statistics?supermarket_id=2&from=$FROM&to=$(date -u -d "$FROM + 30 days" +%Y-%m-%dT%H:%M:%SZ)"
-loadgen "GET /dashboard 30d" 8 $A \
-    --scenario "/dashboard?from=$FROM&to=$(date -u -d "$FROM + 30 days" +%Y-%m-%dT%H:%M:%SZ)"
+    --scenario "/analytics/statistics?supermarket_id=2&from=$FROM&to=$to30"
+pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_statistics_branch_period.sql" \
+    -D branch=2 -D "from=$FROM" -D "to=$to30"
+loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
+pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
 
 # Every loyal customer in one answer: a bounded number of requests, as it is large.
 log "the unpaged loyal customers, 8 clients, 16 requests"
