@@ -362,10 +362,17 @@ loadgen "GET /analytics/statistics 1d, after the branch's" 8 $A \
 stop_server
 start_server "$WORK/server-purchases.log"
 P="--warmup 2 --duration $PURCHASE_SECS --customer-pool $WORK/data/purchases.csv"
+# Each run starts right after a checkpoint: the WAL they write (max_wal_size is 1 GB by default)
+# would otherwise start one in the middle of whichever run comes next, and the three runs that
+# are compared would not see the same machine.
+settle() { psql -XAtqc CHECKPOINT -d "$DB"; }
 for clients in 8 32; do
     log "purchases, $clients clients"
+    settle
     loadgen "POST /cash-register/purchase" "$clients" $P --scenario purchase
+    settle
     pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
+    settle
     pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
 done
 
