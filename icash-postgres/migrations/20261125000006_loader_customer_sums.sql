@@ -151,3 +151,7 @@ $$;
 
 -- Loads were its only caller.
 DROP FUNCTION icash_rebuild_customers();
+
+-- Unused since the monthly_aggregates migration cut periods with date arithmetic, and it had the
+-- flaw that made that change: a timestamptz plus '1 day' follows the session's time zone.
+DROP FUNCTION icash_day_ceil(timestamptz);
