@@ -89,7 +89,7 @@ $$;
 -- The customers, their histogram, and which customers bought at each branch, from the staged
 -- sums. `partial_sums`: the loader handed sums over more than once, so a customer may have
 -- several staged rows.
-CREATE FUNCTION icash_load_customers(partial_sums boolean) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION icash_customers_from_sums(partial_sums boolean) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM customers) THEN
         INSERT INTO icash_load_customers
@@ -131,7 +131,7 @@ BEGIN
     PERFORM set_config('work_mem', '256MB', true);
     PERFORM set_config('maintenance_work_mem', '512MB', true);
     PERFORM setval(pg_get_serial_sequence('purchases', 'id'), last_id);
-    PERFORM icash_load_customers(partial_sums);
+    PERFORM icash_customers_from_sums(partial_sums);
     TRUNCATE branch_hours, product_hours;
     INSERT INTO branch_hours (branch_id, hour, shard, purchases, revenue)
     SELECT branch_id, icash_hour(hour), 0, sum(purchases), sum(revenue) FROM icash_load_branch_hours GROUP BY 1, 2;
