@@ -89,16 +89,12 @@ where
     let recorded = store.record(new_purchase(request)?, key.as_ref()).await?;
     let purchase = recorded.purchase();
     let mut response = json(StatusCode::CREATED, &PurchaseBody::from(purchase));
+    tracing::Span::current().record("purchase_id", purchase.id().get());
     if recorded.is_replay() {
-        tracing::info!(
-            purchase_id = purchase.id().get(),
-            "purchase replayed for a repeated idempotency key"
-        );
+        tracing::info!("purchase replayed for a repeated idempotency key");
         response
             .headers_mut()
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    } else {
-        tracing::info!(purchase_id = purchase.id().get(), "purchase recorded");
     }
     Ok(response)
 }
