@@ -14,12 +14,14 @@
 #      server's prepared statements are shared by every filter: see BENCHMARKS.md);
 #   3. on a restarted server (so that its resident size is not the analytics' leftover):
 #      POST /cash-register/purchase at 8 and 32 clients, against pgbench running the server's own
-#      statement (record_one.sql) and a minimal transaction (minimal.sql).
+#      statement (record_one.sql) and a minimal transaction (minimal.sql), the three taking
+#      turns in several rounds.
 # The server's resident size (VmRSS) is sampled every 0.2 s all along. The analytics run before
 # the purchases, so that they see exactly PURCHASES purchases.
 #
 # Settings (environment): PGHOST/PGPORT/PGUSER (127.0.0.1, 5432, postgres), ICASH_BENCH_DB
 # (icash_bench), ICASH_BENCH_ADDR (127.0.0.1:18123), BENCH_PURCHASE_SECS (15),
+# BENCH_PURCHASE_ROUNDS (how many times the purchase runs take turns; 3),
 # BENCH_ANALYTICS_SECS (4), BENCH_ANALYTICS_WARMUP (1), BENCH_LOAD_TIMEOUT (seconds the first
 # start may take to load the data; 3600), BENCH_STATEMENT_TIMEOUT_SECS (the server's statement
 # timeout; 300), BENCH_WORK (target/bench/PURCHASES: data, logs,
@@ -43,6 +45,7 @@ DB=${ICASH_BENCH_DB:-icash_bench}
 ADDR=${ICASH_BENCH_ADDR:-127.0.0.1:18123}
 URL=http://$ADDR
 PURCHASE_SECS=${BENCH_PURCHASE_SECS:-15}
+PURCHASE_ROUNDS=${BENCH_PURCHASE_ROUNDS:-3}
 ANALYTICS_SECS=${BENCH_ANALYTICS_SECS:-4}
 ANALYTICS_WARMUP=${BENCH_ANALYTICS_WARMUP:-1}
 LOAD=${BENCH_LOAD:-server}
@@ -373,14 +376,18 @@ P="--warmup 2 --duration $PURCHASE_SECS --customer-pool $WORK/data/purchases.csv
 # would otherwise start one in the middle of whichever run comes next, and the three runs that
 # are compared would not see the same machine.
 settle() { psql -XAtqc CHECKPOINT -d "$DB"; }
+# The three runs take turns, PURCHASE_ROUNDS times: the machine's speed drifts by tens of
+# percent within minutes, and report.py compares the medians of the rounds.
 for clients in 8 32; do
-    log "purchases, $clients clients"
-    settle
-    loadgen "POST /cash-register/purchase" "$clients" $P --scenario purchase
-    settle
-    pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
-    settle
-    pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+    for round in $(seq "$PURCHASE_ROUNDS"); do
+        log "purchases, $clients clients, round $round of $PURCHASE_ROUNDS"
+        settle
+        loadgen "POST /cash-register/purchase" "$clients" $P --scenario purchase
+        settle
+        pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
+        settle
+        pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+    done
 done
 
 # --- The table -------------------------------------------------------------------------------
