@@ -8,8 +8,9 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::error::ValidationError;
+use crate::error::{Result, ValidationError};
 use crate::id::{BranchId, CustomerId, ProductId};
 use crate::money::Money;
 
@@ -161,6 +162,33 @@ pub struct LoyalCustomers {
     pub count: u64,
     /// The page, in [`CustomerActivity::loyal_order`].
     pub customers: Vec<CustomerActivity>,
+}
+
+/// The loyal customers as a stream, for lists too long to gather in memory (see
+/// [`Analytics::loyal_customers_stream`](crate::Analytics::loyal_customers_stream)).
+pub struct LoyalStream {
+    /// How many customers are loyal (whatever the page).
+    pub count: u64,
+    /// The page, in [`CustomerActivity::loyal_order`], as the store reads it. An error ends it.
+    pub customers: BoxStream<'static, Result<CustomerActivity>>,
+}
+
+impl LoyalStream {
+    /// A stream over a page already gathered.
+    pub fn gathered(loyal: LoyalCustomers) -> LoyalStream {
+        LoyalStream {
+            count: loyal.count,
+            customers: stream::iter(loyal.customers.into_iter().map(Ok)).boxed(),
+        }
+    }
+}
+
+impl std::fmt::Debug for LoyalStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoyalStream")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A customer and how many purchases they made.

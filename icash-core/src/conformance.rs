@@ -10,10 +10,11 @@
 //! ```
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::TryStreamExt;
 use futures::future::join_all;
 use uuid::Uuid;
 
-use crate::analytics::{CustomerPurchases, Filter, LoyalQuery, TopCustomersQuery};
+use crate::analytics::{CustomerPurchases, Filter, LoyalCustomers, LoyalQuery, TopCustomersQuery};
 use crate::error::{Error, ValidationError};
 use crate::id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
 use crate::idempotency::{IdempotencyKey, Recorded};
@@ -37,6 +38,7 @@ macro_rules! conformance_suite {
             an_empty_store_has_empty_analytics,
             analytics_match_the_fixture,
             lists_page_by_cursor,
+            the_loyal_stream_is_the_loyal_list,
             filters_by_branch_and_period,
             money_sums_are_exact,
             an_import_is_invisible_until_committed,
@@ -446,6 +448,55 @@ pub async fn lists_page_by_cursor(store: &dyn Store) {
         ..first
     };
     assert!(store.top_customers(&after_last).await.unwrap().is_empty());
+}
+
+/// The streamed loyal list is the gathered one, whatever the query: whole history or filtered,
+/// from a cursor, paged, or empty.
+pub async fn the_loyal_stream_is_the_loyal_list(store: &dyn Store) {
+    load_fixture(store).await;
+    let everyone = store.loyal_customers(&LoyalQuery::default()).await.unwrap();
+    let queries = [
+        LoyalQuery::default(),
+        LoyalQuery {
+            after: Some(everyone.customers[0].cursor()),
+            ..LoyalQuery::default()
+        },
+        LoyalQuery {
+            limit: Some(2),
+            ..LoyalQuery::default()
+        },
+        LoyalQuery {
+            min_purchases: 1,
+            filter: Filter::new(None, Some(day(4)), Some(day(7))).unwrap(),
+            ..LoyalQuery::default()
+        },
+        LoyalQuery {
+            min_purchases: 1,
+            filter: Filter::new(Some(branch(2)), None, None).unwrap(),
+            after: Some(everyone.customers[0].cursor()),
+            ..LoyalQuery::default()
+        },
+        LoyalQuery {
+            min_purchases: 100,
+            ..LoyalQuery::default()
+        },
+        LoyalQuery {
+            min_purchases: 100,
+            filter: Filter::new(Some(branch(2)), None, None).unwrap(),
+            ..LoyalQuery::default()
+        },
+    ];
+    for query in queries {
+        let gathered = store.loyal_customers(&query).await.unwrap();
+        let streamed = store.loyal_customers_stream(&query).await.unwrap();
+        let count = streamed.count;
+        let customers: Vec<_> = streamed.customers.try_collect().await.unwrap();
+        assert_eq!(
+            LoyalCustomers { count, customers },
+            gathered,
+            "streamed against gathered for {query:?}"
+        );
+    }
 }
 
 /// A branch or a period narrows every analytic; `from` is inclusive and `to` exclusive.

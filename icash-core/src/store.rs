@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::analytics::{
     CustomerPurchases, DASHBOARD_LOYAL_CUSTOMERS, DEFAULT_LOYAL_MIN_PURCHASES,
-    DEFAULT_TOP_PRODUCTS_MAX_RANK, Dashboard, Filter, LoyalCustomers, LoyalQuery, ProductSales,
-    RankedProduct, Statistics, TopCustomersQuery, rank_top_products,
+    DEFAULT_TOP_PRODUCTS_MAX_RANK, Dashboard, Filter, LoyalCustomers, LoyalQuery, LoyalStream,
+    ProductSales, RankedProduct, Statistics, TopCustomersQuery, rank_top_products,
 };
 use crate::error::Result;
 use crate::id::PurchaseId;
@@ -99,6 +99,15 @@ pub trait Analytics: Send + Sync {
     /// The customers with at least `query.min_purchases` purchases, in
     /// [`CustomerActivity::loyal_order`](crate::analytics::CustomerActivity::loyal_order).
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers>;
+
+    /// The same list as [`Analytics::loyal_customers`], as a stream, for lists too long to
+    /// gather (a whole chain's loyal customers): the count and the first entry are read before
+    /// it returns, so that a failure to start is an error here; a failure later ends the stream
+    /// with an error. The default gathers the list first; a store that can read its entries
+    /// one by one overrides it.
+    async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
+        Ok(LoyalStream::gathered(self.loyal_customers(query).await?))
+    }
 
     /// Units sold per product, for every product that sold at least one unit (any order).
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>>;

@@ -6,9 +6,11 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
-use futures::FutureExt;
+use bytes::Bytes;
+use futures::{FutureExt, Stream, TryStreamExt};
+use sync_wrapper::SyncStream;
 use tracing::{Instrument, Span};
-use warp::http::header::HeaderValue;
+use warp::http::header::{CONTENT_TYPE, HeaderValue};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -112,6 +114,25 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// A 200 response whose JSON body is sent chunk by chunk as `chunks` yields them. The status is
+/// sent with the first chunk, so an error after it can only cut the body short: it is logged in
+/// the request's span, and the client sees an incomplete response, never a complete wrong one.
+pub(crate) fn json_chunks<S>(chunks: S) -> Response
+where
+    S: Stream<Item = Result<Bytes, icash_core::Error>> + Send + 'static,
+{
+    let span = Span::current();
+    let chunks = chunks.inspect_err(move |error| {
+        let _entered = span.enter();
+        tracing::warn!(%error, "the response was cut short");
+    });
+    let mut response = warp::reply::stream(SyncStream::new(chunks)).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// A JSON response with a status.

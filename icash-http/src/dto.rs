@@ -3,9 +3,11 @@
 //! Money is written as a JSON number computed exactly ([`Money::to_f64`] explains why the
 //! conversion at this edge is exact); timestamps as RFC 3339 instants in UTC.
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::stream::{self, Stream, StreamExt};
 use icash_core::analytics::{
-    BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers,
+    BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers, LoyalStream,
     RankedProduct, Statistics,
 };
 use icash_core::{Money, Product, Purchase, PurchaseLine};
@@ -300,6 +302,61 @@ impl LoyalCustomersBody {
     }
 }
 
+/// How many bytes of a streamed list are gathered before they are sent: large enough that a
+/// chunk is one write, small enough that a list of any length takes little memory.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
+impl LoyalCustomersBody {
+    /// The whole list as JSON chunks, written as the store reads its entries: the same JSON as
+    /// this body without a cursor, so that a list of any length takes bounded memory. An error
+    /// of the store ends the chunks with it.
+    pub fn chunks(
+        loyal: LoyalStream,
+    ) -> impl Stream<Item = Result<Bytes, icash_core::Error>> + Send + 'static {
+        // The body's own serialization, cut before its empty list closes, makes the opening, so
+        // that the field names are written only in this type.
+        let empty = serde_json::to_vec(&LoyalCustomersBody {
+            loyal_customers_count: loyal.count,
+            loyal_customers: Vec::new(),
+            next_cursor: None,
+        })
+        .expect("the body serializes");
+        let opening = empty
+            .strip_suffix(b"]}")
+            .expect("the list is the body's last field")
+            .to_vec();
+        let state = (loyal.customers, opening, false);
+        stream::unfold(state, |(mut entries, mut buffer, mut closed)| async move {
+            if closed {
+                return None;
+            }
+            // Only the first chunk starts with the opening, which ends with the list's bracket.
+            let mut first = buffer.last() == Some(&b'[');
+            while buffer.len() < STREAM_CHUNK_BYTES {
+                match entries.next().await {
+                    Some(Ok(entry)) => {
+                        if !first {
+                            buffer.push(b',');
+                        }
+                        first = false;
+                        serde_json::to_writer(&mut buffer, &LoyalCustomerBody::from(&entry))
+                            .expect("an entry serializes");
+                    }
+                    Some(Err(error)) => return Some((Err(error), (entries, Vec::new(), true))),
+                    None => {
+                        buffer.extend_from_slice(b"]}");
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            let chunk = Bytes::from(std::mem::take(&mut buffer));
+            let next = Vec::with_capacity(STREAM_CHUNK_BYTES + 256);
+            Some((Ok(chunk), (entries, next, closed)))
+        })
+    }
+}
+
 /// A ranked product.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TopProductBody {
@@ -409,5 +466,76 @@ impl From<&Dashboard> for DashboardBody {
                 .collect(),
             statistics: StatisticsBody::from(&dashboard.statistics),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use icash_core::CustomerId;
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    fn activity(n: u64) -> CustomerActivity {
+        let at = Utc.with_ymd_and_hms(2025, 1, 1, 10, 0, 0).unwrap();
+        CustomerActivity {
+            customer: CustomerId::random(),
+            purchase_count: 10_000 - n,
+            total_spent: Money::new(Decimal::new(1_234_567 - n as i64, 2)).unwrap(),
+            first_purchase: at,
+            last_purchase: at + chrono::Duration::seconds(n as i64),
+        }
+    }
+
+    async fn streamed(loyal: LoyalStream) -> (usize, Vec<Result<Bytes, icash_core::Error>>) {
+        let chunks: Vec<_> = LoyalCustomersBody::chunks(loyal).collect().await;
+        (chunks.len(), chunks)
+    }
+
+    /// Lists shorter and longer than a chunk come out as the body's own JSON, whole.
+    #[tokio::test]
+    async fn a_streamed_list_is_the_body_without_a_cursor() {
+        for entries in [0, 1, 2, 3_000] {
+            let loyal = LoyalCustomers {
+                count: entries as u64 + 7,
+                customers: (0..entries as u64).map(activity).collect(),
+            };
+            let expected = serde_json::to_value(LoyalCustomersBody::new(&loyal, None)).unwrap();
+            let (count, chunks) = streamed(LoyalStream::gathered(loyal)).await;
+            let bytes: Vec<u8> = chunks
+                .into_iter()
+                .flat_map(|chunk| chunk.unwrap().to_vec())
+                .collect();
+            let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(parsed, expected, "{entries} entries");
+            if entries == 3_000 {
+                assert!(count > 3, "{} bytes in {count} chunks", bytes.len());
+            }
+        }
+    }
+
+    /// A store error ends the chunks with that error, after what was read before it.
+    #[tokio::test]
+    async fn a_store_error_ends_the_chunks_with_it() {
+        let entries = (0..2_000)
+            .map(|n| Ok(activity(n)))
+            .chain([Err(icash_core::Error::internal("the connection broke"))]);
+        let loyal = LoyalStream {
+            count: 5_000,
+            customers: stream::iter(entries).boxed(),
+        };
+        let (_, chunks) = streamed(loyal).await;
+        let (last, sent) = chunks.split_last().unwrap();
+        assert!(last.is_err(), "the last item is the error");
+        assert!(!sent.is_empty() && sent.iter().all(Result::is_ok));
+        let bytes: Vec<u8> = sent
+            .iter()
+            .flat_map(|c| c.as_ref().unwrap().to_vec())
+            .collect();
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&bytes).is_err(),
+            "never a complete body"
+        );
     }
 }

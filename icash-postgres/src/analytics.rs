@@ -14,10 +14,12 @@
 //! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and
 //! `icash_period`), as [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
 
+use async_stream::try_stream;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt, future, stream};
 use icash_core::analytics::{
-    BranchStatistics, CustomerActivity, CustomerPurchases, LoyalCustomers, LoyalQuery,
+    BranchStatistics, CustomerActivity, CustomerPurchases, LoyalCustomers, LoyalQuery, LoyalStream,
     ProductSales, Statistics, TopCustomersQuery,
 };
 use icash_core::{Analytics, BranchId, CustomerId, Filter, Money, ProductId, Result};
@@ -96,7 +98,7 @@ struct LoyalRow {
 impl LoyalRow {
     /// The page's entry this row carries; `None` for the row that only carries the count.
     fn entry(self) -> Result<Option<CustomerActivity>> {
-        let (Some(customer), Some(purchases), Some(spent), Some(first), Some(last)) = (
+        let (Some(customer_id), Some(purchase_count), Some(total_spent), Some(first), Some(last)) = (
             self.customer_id,
             self.purchase_count,
             self.total_spent,
@@ -105,13 +107,37 @@ impl LoyalRow {
         ) else {
             return Ok(None);
         };
-        Ok(Some(CustomerActivity {
-            customer: CustomerId::from_uuid(customer),
-            purchase_count: count(purchases),
-            total_spent: Money::new(spent)?,
+        ActivityRow {
+            customer_id,
+            purchase_count,
+            total_spent,
             first_purchase: first,
             last_purchase: last,
-        }))
+        }
+        .entry()
+        .map(Some)
+    }
+}
+
+/// One entry of the loyal list.
+#[derive(FromRow)]
+struct ActivityRow {
+    customer_id: Uuid,
+    purchase_count: i64,
+    total_spent: Decimal,
+    first_purchase: DateTime<Utc>,
+    last_purchase: DateTime<Utc>,
+}
+
+impl ActivityRow {
+    fn entry(self) -> Result<CustomerActivity> {
+        Ok(CustomerActivity {
+            customer: CustomerId::from_uuid(self.customer_id),
+            purchase_count: count(self.purchase_count),
+            total_spent: Money::new(self.total_spent)?,
+            first_purchase: self.first_purchase,
+            last_purchase: self.last_purchase,
+        })
     }
 }
 
@@ -135,23 +161,47 @@ struct CustomerRow {
     purchase_count: i64,
 }
 
-/// The loyal page and the count of all loyal customers, from the maintained per-customer
-/// counters. Parameters: `$1` the threshold, `$2`..`$4` the cursor, `$5` the limit.
-const LOYAL_ALL: &str = "
-    WITH page AS (
-        SELECT id AS customer_id, purchases AS purchase_count, spent AS total_spent, first_purchase, last_purchase
-        FROM customers
-        WHERE purchases >= $1
-          AND ($2::bigint IS NULL
-               OR purchases < $2
-               OR (purchases = $2 AND (spent < $3 OR (spent = $3 AND id > $4))))
-        ORDER BY purchases DESC, spent DESC, id
-        LIMIT $5
-    )
-    SELECT (SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases >= $1) AS loyal_count,
-           page.*
-    FROM (SELECT) AS one LEFT JOIN page ON true
-    ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id";
+/// The loyal page over the whole history, from the maintained per-customer counters, in order
+/// straight from their index. Parameters: `$1` the threshold, `$2`..`$4` the cursor, `$5` the
+/// limit (none when null).
+macro_rules! loyal_all_page {
+    () => {
+        "SELECT id AS customer_id, purchases AS purchase_count, spent AS total_spent, first_purchase, last_purchase
+         FROM customers
+         WHERE purchases >= $1
+           AND ($2::bigint IS NULL
+                OR purchases < $2
+                OR (purchases = $2 AND (spent < $3 OR (spent = $3 AND id > $4))))
+         ORDER BY purchases DESC, spent DESC, id
+         LIMIT $5"
+    };
+}
+
+/// How many customers are loyal over the whole history. Parameter: `$1` the threshold.
+macro_rules! loyal_all_count {
+    () => {
+        "SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases >= $1"
+    };
+}
+
+/// The loyal page and the count of all loyal customers, in one statement (parameters as
+/// [`loyal_all_page!`]).
+const LOYAL_ALL: &str = concat!(
+    "WITH page AS (",
+    loyal_all_page!(),
+    ") SELECT (",
+    loyal_all_count!(),
+    ") AS loyal_count, page.*
+     FROM (SELECT) AS one LEFT JOIN page ON true
+     ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id"
+);
+
+/// [`LOYAL_ALL`]'s count alone, for a streamed list.
+const LOYAL_ALL_COUNT: &str = loyal_all_count!();
+
+/// [`LOYAL_ALL`]'s page alone, for a streamed list: its rows come in the index's order as the
+/// scan reads them, where [`LOYAL_ALL`]'s final sort would first read them all.
+const LOYAL_ALL_PAGE: &str = loyal_all_page!();
 
 /// The loyal page and count over the purchases a filter admits, counted from the purchases.
 /// Parameters: the filter, then as [`LOYAL_ALL`] from `$4`.
@@ -198,6 +248,33 @@ const PRODUCT_UNITS: &str = "
     SELECT u.product_id, pr.name, u.units AS units_sold
     FROM icash_product_units($1, $2, $3) u JOIN products pr ON pr.id = u.product_id";
 
+/// Binds the threshold, the cursor and the limit of a loyal list, after the filter if any.
+fn bind_loyal_page<'q, O>(
+    statement: QueryAs<'q, Postgres, O, PgArguments>,
+    query: &LoyalQuery,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let after = query.after;
+    statement
+        .bind(i64::from(query.min_purchases))
+        .bind(after.map(|a| a.purchase_count as i64))
+        .bind(after.map(|a| a.total_spent.amount()))
+        .bind(after.map(|a| a.customer.uuid()))
+        .bind(query.limit.map(i64::from))
+}
+
+/// The one statement that reads a loyal page and the count of all loyal customers, bound.
+fn loyal_statement(query: &LoyalQuery) -> QueryAs<'static, Postgres, LoyalRow, PgArguments> {
+    let statement = if query.filter == Filter::ALL {
+        sqlx::query_as(LOYAL_ALL)
+    } else {
+        bind_filter(
+            sqlx::query_as(LOYAL_FILTERED.text(&query.filter)),
+            &query.filter,
+        )
+    };
+    bind_loyal_page(statement, query)
+}
+
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
@@ -222,21 +299,7 @@ impl Analytics for PgStore {
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
         // One row per entry of the page, each carrying the count of all loyal customers; when
         // the page is empty, a single row with the count and no entry.
-        let page = if query.filter == Filter::ALL {
-            sqlx::query_as(LOYAL_ALL)
-        } else {
-            bind_filter(
-                sqlx::query_as(LOYAL_FILTERED.text(&query.filter)),
-                &query.filter,
-            )
-        };
-        let after = query.after;
-        let rows: Vec<LoyalRow> = page
-            .bind(i64::from(query.min_purchases))
-            .bind(after.map(|a| a.purchase_count as i64))
-            .bind(after.map(|a| a.total_spent.amount()))
-            .bind(after.map(|a| a.customer.uuid()))
-            .bind(query.limit.map(i64::from))
+        let rows: Vec<LoyalRow> = loyal_statement(query)
             .fetch_all(self.pool())
             .await
             .map_err(from_sqlx)?;
@@ -248,6 +311,56 @@ impl Analytics for PgStore {
         Ok(LoyalCustomers {
             count: loyal_count,
             customers,
+        })
+    }
+
+    async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
+        if query.filter != Filter::ALL {
+            let mut conn = self.connection().await?;
+            // The filtered list is aggregated and sorted before its first row either way: its
+            // one statement carries the count on every row, as for a page.
+            let statement = loyal_statement(query);
+            let mut rows = Box::pin(try_stream! {
+                let mut rows = statement.fetch(&mut *conn);
+                while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
+                    yield row;
+                }
+            });
+            let first: Option<LoyalRow> = rows.try_next().await?;
+            let loyal_count = first.as_ref().map_or(0, |row| count(row.loyal_count));
+            let customers = stream::iter(first.map(Ok))
+                .chain(rows)
+                .try_filter_map(|row| future::ready(row.entry()));
+            return Ok(LoyalStream {
+                count: loyal_count,
+                customers: customers.boxed(),
+            });
+        }
+        // The count and the list from one snapshot, the list read as the index scan goes.
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(from_sqlx)?;
+        let (loyal_count,): (i64,) = sqlx::query_as(LOYAL_ALL_COUNT)
+            .bind(i64::from(query.min_purchases))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let statement = bind_loyal_page(sqlx::query_as(LOYAL_ALL_PAGE), query);
+        let mut customers = Box::pin(try_stream! {
+            let mut rows = statement.fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
+                let row: ActivityRow = row;
+                yield row.entry()?;
+            }
+            drop(rows);
+            tx.commit().await.map_err(from_sqlx)?;
+        });
+        let first = customers.try_next().await?;
+        Ok(LoyalStream {
+            count: count(loyal_count),
+            customers: stream::iter(first.map(Ok)).chain(customers).boxed(),
         })
     }
 

@@ -153,7 +153,10 @@ async fn the_contract_answers_the_reference_figures(store: SharedStore) {
         json!({"unique_customers": 1762})
     );
 
-    let loyal = get(&api, "/analytics/loyal-customers").await.json();
+    // The whole list is streamed: still one JSON document, typed as such.
+    let answer = get(&api, "/analytics/loyal-customers").await;
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let loyal = answer.json();
     assert_eq!(loyal["loyal_customers_count"], 142);
     assert_eq!(loyal["loyal_customers"].as_array().unwrap().len(), 142);
     assert!(

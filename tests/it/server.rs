@@ -102,6 +102,22 @@ fn start(database_url: Option<&str>, data_dir: &Path) -> Start {
     }
 }
 
+/// The body of a response sent in chunks (a streamed list), its chunks joined.
+fn dechunked(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk's size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size in hex");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..]
+            .strip_prefix("\r\n")
+            .expect("a chunk ends with CRLF");
+    }
+}
+
 fn listening(start: Start) -> Server {
     match start {
         Start::Listening(server) => server,
@@ -128,6 +144,15 @@ impl Server {
         stream.read_to_string(&mut response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").expect("a response head");
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked {
+            dechunked(body)
+        } else {
+            body.to_owned()
+        };
+        let body = body.as_str();
         (
             status,
             serde_json::from_str(body).unwrap_or_else(|error| panic!("{error}: {body}")),

@@ -8,7 +8,7 @@ use warp::{Filter, Rejection};
 use super::cash_register::set_next_page;
 use super::{raw_query, with_store};
 use crate::SharedStore;
-use crate::context::{RequestContext, context, json, respond};
+use crate::context::{RequestContext, context, json, json_chunks, respond};
 use crate::dto::{
     LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
 };
@@ -46,6 +46,11 @@ pub(crate) async fn loyal_customers(
         limit: page.limit()?,
         after: page.loyal_cursor()?,
     };
+    if loyal_query.limit.is_none() {
+        // The whole list can be as long as the customers are many: sent as it is read.
+        let loyal = store.loyal_customers_stream(&loyal_query).await?;
+        return Ok(json_chunks(LoyalCustomersBody::chunks(loyal)));
+    }
     let loyal = store.loyal_customers(&loyal_query).await?;
     let next_cursor = match (loyal_query.limit, loyal.customers.last()) {
         (Some(limit), Some(last)) if loyal.customers.len() == limit as usize => {
