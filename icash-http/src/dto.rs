@@ -3,9 +3,10 @@
 //! Money is written as a JSON number computed exactly ([`Money::to_f64`] explains why the
 //! conversion at this edge is exact); timestamps as RFC 3339 instants in UTC.
 
+use async_stream::try_stream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, Stream, StreamExt};
+use futures::{Stream, TryStreamExt};
 use icash_core::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers, LoyalStream,
     RankedProduct, Statistics,
@@ -287,6 +288,10 @@ pub struct LoyalCustomersBody {
     pub next_cursor: Option<String>,
 }
 
+/// How many bytes of a streamed list are gathered before they are sent: large enough that a
+/// chunk is one write, small enough that a list of any length takes little memory.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
 impl LoyalCustomersBody {
     /// The body for a page of loyal customers.
     pub fn new(loyal: &LoyalCustomers, next_cursor: Option<String>) -> LoyalCustomersBody {
@@ -300,13 +305,7 @@ impl LoyalCustomersBody {
             next_cursor,
         }
     }
-}
 
-/// How many bytes of a streamed list are gathered before they are sent: large enough that a
-/// chunk is one write, small enough that a list of any length takes little memory.
-const STREAM_CHUNK_BYTES: usize = 64 * 1024;
-
-impl LoyalCustomersBody {
     /// The whole list as JSON chunks, written as the store reads its entries: the same JSON as
     /// this body without a cursor, so that a list of any length takes bounded memory. An error
     /// of the store ends the chunks with it.
@@ -325,35 +324,24 @@ impl LoyalCustomersBody {
             .strip_suffix(b"]}")
             .expect("the list is the body's last field")
             .to_vec();
-        let state = (loyal.customers, opening, false);
-        stream::unfold(state, |(mut entries, mut buffer, mut closed)| async move {
-            if closed {
-                return None;
-            }
-            // Only the first chunk starts with the opening, which ends with the list's bracket.
-            let mut first = buffer.last() == Some(&b'[');
-            while buffer.len() < STREAM_CHUNK_BYTES {
-                match entries.next().await {
-                    Some(Ok(entry)) => {
-                        if !first {
-                            buffer.push(b',');
-                        }
-                        first = false;
-                        serde_json::to_writer(&mut buffer, &LoyalCustomerBody::from(&entry))
-                            .expect("an entry serializes");
-                    }
-                    Some(Err(error)) => return Some((Err(error), (entries, Vec::new(), true))),
-                    None => {
-                        buffer.extend_from_slice(b"]}");
-                        closed = true;
-                        break;
-                    }
+        let mut entries = loyal.customers;
+        try_stream! {
+            let mut buffer = opening;
+            let mut first = true;
+            while let Some(entry) = entries.try_next().await? {
+                if !first {
+                    buffer.push(b',');
+                }
+                first = false;
+                serde_json::to_writer(&mut buffer, &LoyalCustomerBody::from(&entry))
+                    .expect("an entry serializes");
+                if buffer.len() >= STREAM_CHUNK_BYTES {
+                    yield Bytes::from(std::mem::take(&mut buffer));
                 }
             }
-            let chunk = Bytes::from(std::mem::take(&mut buffer));
-            let next = Vec::with_capacity(STREAM_CHUNK_BYTES + 256);
-            Some((Ok(chunk), (entries, next, closed)))
-        })
+            buffer.extend_from_slice(b"]}");
+            yield Bytes::from(buffer);
+        }
     }
 }
 
@@ -474,6 +462,8 @@ mod tests {
     use chrono::TimeZone;
     use icash_core::CustomerId;
     use rust_decimal::Decimal;
+
+    use futures::stream::{self, StreamExt};
 
     use super::*;
 

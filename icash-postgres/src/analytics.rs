@@ -14,19 +14,22 @@
 //! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and
 //! `icash_period`), as [`Filter::matches`](icash_core::Filter::matches) writes it in Rust.
 
+use std::ops::DerefMut;
+
 use async_stream::try_stream;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt, future, stream};
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt, future};
 use icash_core::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, LoyalCustomers, LoyalQuery, LoyalStream,
     ProductSales, Statistics, TopCustomersQuery,
 };
 use icash_core::{Analytics, BranchId, CustomerId, Filter, Money, ProductId, Result};
 use rust_decimal::Decimal;
-use sqlx::postgres::PgArguments;
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, Postgres};
+use sqlx::{FromRow, PgConnection, Postgres};
 use uuid::Uuid;
 
 use crate::error::from_sqlx;
@@ -275,6 +278,24 @@ fn loyal_statement(query: &LoyalQuery) -> QueryAs<'static, Postgres, LoyalRow, P
     bind_loyal_page(statement, query)
 }
 
+/// The rows of `statement` as PostgreSQL sends them, on a connection (or a transaction) that the
+/// stream holds until it ends or is dropped.
+fn owned_rows<C, O>(
+    mut conn: C,
+    statement: QueryAs<'static, Postgres, O, PgArguments>,
+) -> BoxStream<'static, Result<O>>
+where
+    C: DerefMut<Target = PgConnection> + Send + 'static,
+    O: for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static,
+{
+    Box::pin(try_stream! {
+        let mut rows = statement.fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
+            yield row;
+        }
+    })
+}
+
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
@@ -315,18 +336,13 @@ impl Analytics for PgStore {
     }
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
+        // Each path reads its first row before returning, so that a statement that fails to
+        // start is an error here, answered with a status, rather than a body cut short.
         if query.filter != Filter::ALL {
-            let mut conn = self.connection().await?;
             // The filtered list is aggregated and sorted before its first row either way: its
             // one statement carries the count on every row, as for a page.
-            let statement = loyal_statement(query);
-            let mut rows = Box::pin(try_stream! {
-                let mut rows = statement.fetch(&mut *conn);
-                while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
-                    yield row;
-                }
-            });
-            let first: Option<LoyalRow> = rows.try_next().await?;
+            let mut rows = owned_rows(self.connection().await?, loyal_statement(query));
+            let first = rows.try_next().await?;
             let loyal_count = first.as_ref().map_or(0, |row| count(row.loyal_count));
             let customers = stream::iter(first.map(Ok))
                 .chain(rows)
@@ -336,31 +352,27 @@ impl Analytics for PgStore {
                 customers: customers.boxed(),
             });
         }
-        // The count and the list from one snapshot, the list read as the index scan goes.
-        let mut tx = self
+        // The count and the list from one snapshot (read-only: ending it without a commit
+        // loses nothing), the list read as the index scan goes.
+        let mut snapshot = self
             .pool()
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(from_sqlx)?;
         let (loyal_count,): (i64,) = sqlx::query_as(LOYAL_ALL_COUNT)
             .bind(i64::from(query.min_purchases))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *snapshot)
             .await
             .map_err(from_sqlx)?;
         let statement = bind_loyal_page(sqlx::query_as(LOYAL_ALL_PAGE), query);
-        let mut customers = Box::pin(try_stream! {
-            let mut rows = statement.fetch(&mut *tx);
-            while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
-                let row: ActivityRow = row;
-                yield row.entry()?;
-            }
-            drop(rows);
-            tx.commit().await.map_err(from_sqlx)?;
-        });
-        let first = customers.try_next().await?;
+        let mut rows = owned_rows::<_, ActivityRow>(snapshot, statement);
+        let first = rows.try_next().await?;
+        let customers = stream::iter(first.map(Ok))
+            .chain(rows)
+            .and_then(|row| future::ready(row.entry()));
         Ok(LoyalStream {
             count: count(loyal_count),
-            customers: stream::iter(first.map(Ok)).chain(customers).boxed(),
+            customers: customers.boxed(),
         })
     }
 

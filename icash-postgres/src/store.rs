@@ -22,9 +22,8 @@ const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("work_mem", "64MB"
 
 /// A pooled connection idle for longer than this is checked with a round trip before it is
 /// handed out. sqlx checks every one by default, which doubles the round trips of a purchase
-/// (one statement) and cost about a tenth of the throughput at 8 clients; a connection used a
-/// moment ago is very likely still there, and one that is not fails its request as
-/// unavailable (503) and leaves the pool.
+/// (one statement); a connection used a moment ago is very likely still there, and one that is
+/// not fails its request as unavailable (503) and leaves the pool.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// How a [`PgStore`] uses its pool.

@@ -244,6 +244,12 @@ fn the_server_loads_postgres_once_and_answers_the_reference_figures() {
     assert_eq!(status, 201, "{purchase}");
     let logs = server.stop();
     assert!(logs.contains("loaded the data files"), "{logs}");
+    let recorded = format!("purchase_id={}", purchase["purchase_id"]);
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&recorded)).collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains("answered status=201"),
+        "one log line for the purchase, its answer with its id: {lines:?}"
+    );
 
     let restarted = listening(start(Some(&url), &seed_dir()));
     let statistics = restarted.get("/analytics/statistics");
