@@ -3,10 +3,11 @@
 //!
 //! - Over the whole history, or one branch: a few hundred aggregate rows (a branch's distinct
 //!   customers: its shards in `branch_customers`).
-//! - Over a period: the monthly aggregates for its whole UTC months, the daily ones for its
-//!   other whole days, the hourly ones for its other whole hours, and the purchases of its
-//!   partial first and last hours (the SQL functions `icash_branch_sales` and
-//!   `icash_product_units`, last written by the `monthly_aggregates` migration).
+//! - Over a period: monthly, daily and hourly aggregates, and the purchases of at most half an
+//!   hour at each edge. Each edge is cut at the nearest UTC month, day and hour boundary, inward
+//!   or outward, and what an outward cut takes in beyond the period is subtracted (the SQL
+//!   functions `icash_period`, `icash_branch_sales` and `icash_product_units`, last written by
+//!   the `signed_period_edges` migration).
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
 //!   the purchases with an index-only scan of the period.
 //!

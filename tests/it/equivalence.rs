@@ -132,6 +132,21 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
             Some(Utc.with_ymd_and_hms(2025, 4, 1, 0, 30, 0).unwrap()),
         )
         .unwrap(),
+        // Edges just before a month's, a day's and an hour's end: every level is cut outward
+        // and what lies beyond the period is subtracted, down to the purchases of 23:50-24:00.
+        Filter::new(
+            None,
+            Some(Utc.with_ymd_and_hms(2025, 1, 31, 23, 50, 0).unwrap()),
+            Some(Utc.with_ymd_and_hms(2025, 4, 30, 23, 50, 0).unwrap()),
+        )
+        .unwrap(),
+        // Two partial hours, each cut outward to the nearer boundary.
+        Filter::new(
+            Some(BranchId::new(2).unwrap()),
+            Some(midnight + Duration::minutes(10 * 60 + 29)),
+            Some(midnight + Duration::minutes(11 * 60 + 31)),
+        )
+        .unwrap(),
     ];
     for _ in 0..30 {
         let (a, b) = (instant(&mut rng), instant(&mut rng));
@@ -187,8 +202,6 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
     }
 }
 
-/// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
-/// session in Paris, the day after 2025-03-30 (when clocks go forward) still starts at 00:00 UTC.
 /// A load whose customers outnumber what the loader sums in memory hands its sums over in
 /// parts, so customers have several partial rows: every figure still equals the full
 /// recomputation.
@@ -234,6 +247,8 @@ async fn a_load_adds_its_purchases_to_a_customer_already_there() {
     );
 }
 
+/// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
+/// session in Paris, the day after 2025-03-30 (when clocks go forward) still starts at 00:00 UTC.
 #[tokio::test]
 async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
     let db = TestDb::new().await;
@@ -243,11 +258,67 @@ async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
         .await
         .unwrap();
     let (day_lo, month_lo): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
-        "SELECT day_lo, month_lo FROM icash_period('2025-03-30T10:00:00Z', '2025-06-15T10:00:00Z')",
+        "SELECT day_lo, month_lo FROM icash_period('2025-03-30T16:00:00Z', '2025-06-15T10:00:00Z')",
     )
     .fetch_one(&mut *conn)
     .await
     .unwrap();
     assert_eq!(day_lo, Utc.with_ymd_and_hms(2025, 3, 31, 0, 0, 0).unwrap());
     assert_eq!(month_lo, Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap());
+}
+
+/// Each edge of a period is cut at the nearest boundary of each level, and a level is used only
+/// where it saves rows: a year from 10:00 is twelve months (minus the first morning's hours,
+/// plus the last's), and ten minutes inside an hour are read from the purchases alone.
+#[tokio::test]
+async fn a_period_is_cut_at_the_nearest_boundaries() {
+    let db = TestDb::new().await;
+    let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+    let cut = |from: &'static str, to: &'static str| {
+        let pool = db.store().pool().clone();
+        async move {
+            let points: [DateTime<Utc>; 6] = sqlx::query_as::<_, (_, _, _, _, _, _)>(
+                "SELECT hour_lo, day_lo, month_lo, month_hi, day_hi, hour_hi \
+                 FROM icash_period($1::timestamptz, $2::timestamptz)",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(&pool)
+            .await
+            .map(<[DateTime<Utc>; 6]>::from)
+            .unwrap();
+            points
+        }
+    };
+    // Twelve months; the days' pieces are empty, the hours' are 00:00-10:00 at each end.
+    assert_eq!(
+        cut("2025-01-01T10:00:00Z", "2026-01-01T10:00:00Z").await,
+        [
+            at("2025-01-01T10:00:00Z"),
+            at("2025-01-01T00:00:00Z"),
+            at("2025-01-01T00:00:00Z"),
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-01T10:00:00Z"),
+        ]
+    );
+    // 10:29 and 11:31 round outward to 10:00 and 12:00: two hours' rows, minus 58 minutes of
+    // purchases instead of 62 minutes of them. No day or month.
+    assert_eq!(
+        cut("2025-03-05T10:29:00Z", "2025-03-05T11:31:00Z").await,
+        [
+            at("2025-03-05T10:00:00Z"),
+            at("2025-03-05T12:00:00Z"),
+            at("2025-03-05T12:00:00Z"),
+            at("2025-03-05T12:00:00Z"),
+            at("2025-03-05T12:00:00Z"),
+            at("2025-03-05T12:00:00Z"),
+        ]
+    );
+    // Ten minutes inside an hour: no level at all, every point at the period's end.
+    let end = at("2025-03-05T10:50:00Z");
+    assert_eq!(
+        cut("2025-03-05T10:40:00Z", "2025-03-05T10:50:00Z").await,
+        [end; 6]
+    );
 }

@@ -1,0 +1,192 @@
+-- A period's edges are cut at the nearest boundary of each level, outward as well as inward,
+-- and what the outward cut takes in beyond the period is subtracted. The aggregate rows hold
+-- exact counts and sums, so a subtraction is as exact as an addition. A year from 10:00 UTC on
+-- 1 January used to read eleven months, thirty days and twenty-four hours; now it reads twelve
+-- months, minus the first day's ten hours before 10:00, plus the last day's ten hours. An edge
+-- never needs more than half of a level's unit from the level below, and the purchases read
+-- for a partial hour are at most half an hour's.
+--
+-- icash_period returns points that telescope: with S_level(a, b) the level's rows in [a, b)
+-- when a <= b, and minus those in [b, a) otherwise, the period [lo, hi) is
+--     S_purchases(lo, hour_lo) + S_hours(hour_lo, day_lo) + S_days(day_lo, month_lo)
+--   + S_months(month_lo, month_hi)
+--   + S_days(month_hi, day_hi) + S_hours(day_hi, hour_hi) + S_purchases(hour_hi, hi).
+-- The identity holds for any points, so long as each piece's two ends are boundaries of its
+-- level or equal (an empty piece). A level is used only where it leaves less to read below it
+-- than the level below would read alone; otherwise its points collapse onto the last point
+-- of the level below, and its pieces are empty.
+
+-- The boundary nearest to `at` of `down` <= `at` < `up`: `at` itself when it is one, or when it
+-- is infinite; on a tie, inward (`up` for a period's first instant, `down` for its end).
+CREATE FUNCTION icash_nearest(at timestamptz, down timestamptz, up timestamptz, opens boolean)
+RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE
+        WHEN NOT isfinite(at) OR at = down THEN at
+        WHEN at - down < up - at OR (at - down = up - at AND NOT opens) THEN down
+        ELSE up
+    END;
+
+-- The length of [a, b) or [b, a), in seconds; both finite.
+CREATE FUNCTION icash_span(a timestamptz, b timestamptz) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN abs(extract(epoch FROM b - a));
+
+-- The sign of the piece S(a, b): 1 when it adds the rows in [a, b), -1 when it takes away
+-- those in [b, a).
+CREATE FUNCTION icash_sign(a timestamptz, b timestamptz) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN a <= b THEN 1 ELSE -1 END;
+
+CREATE OR REPLACE FUNCTION icash_period(from_at timestamptz, to_at timestamptz,
+    OUT lo timestamptz, OUT hi timestamptz,
+    OUT hour_lo timestamptz, OUT hour_hi timestamptz,
+    OUT day_lo timestamptz, OUT day_hi timestamptz,
+    OUT month_lo timestamptz, OUT month_hi timestamptz)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    -- An open end needs no edge of its own: every level reaches it, and is worth using.
+    bounded boolean;
+BEGIN
+    lo := coalesce(from_at, '-infinity');
+    hi := greatest(lo, coalesce(to_at, 'infinity'));
+    bounded := isfinite(lo) AND isfinite(hi);
+
+    -- Hours, where the purchases left at the edges are fewer than the period's own. (An hour's
+    -- rows cost next to nothing beside an hour's purchases.)
+    hour_lo := icash_nearest(lo, icash_hour(lo), icash_hour(lo) + interval '1 hour', true);
+    hour_hi := icash_nearest(hi, icash_hour(hi), icash_hour(hi) + interval '1 hour', false);
+    IF hour_lo >= hour_hi
+       OR (bounded AND icash_span(lo, hour_lo) + icash_span(hour_hi, hi) >= icash_span(lo, hi)) THEN
+        hour_lo := hi; hour_hi := hi; day_lo := hi; day_hi := hi; month_lo := hi; month_hi := hi;
+        RETURN;
+    END IF;
+
+    -- Days, where a day's rows and the hours left at the edges are fewer rows than the hours.
+    -- The next day's and month's first instants come from calendar arithmetic on dates: adding
+    -- '1 day' to a timestamptz would follow the session's time zone across a DST change.
+    day_lo := icash_nearest(hour_lo, icash_day_floor(hour_lo),
+                            (icash_day(hour_lo) + 1)::timestamp AT TIME ZONE 'UTC', true);
+    day_hi := icash_nearest(hour_hi, icash_day_floor(hour_hi),
+                            (icash_day(hour_hi) + 1)::timestamp AT TIME ZONE 'UTC', false);
+    IF day_lo >= day_hi
+       OR (bounded AND icash_span(day_lo, day_hi) / 86400
+                       + (icash_span(hour_lo, day_lo) + icash_span(day_hi, hour_hi)) / 3600
+                       >= icash_span(hour_lo, hour_hi) / 3600) THEN
+        day_lo := hour_hi; day_hi := hour_hi; month_lo := hour_hi; month_hi := hour_hi;
+        RETURN;
+    END IF;
+
+    -- Months, likewise over the days (a month counted as 30 days: it only weighs the choice).
+    month_lo := icash_nearest(day_lo, icash_month_floor(day_lo),
+                              (icash_month(icash_day(day_lo)) + interval '1 month')::timestamp AT TIME ZONE 'UTC', true);
+    month_hi := icash_nearest(day_hi, icash_month_floor(day_hi),
+                              (icash_month(icash_day(day_hi)) + interval '1 month')::timestamp AT TIME ZONE 'UTC', false);
+    IF month_lo >= month_hi
+       OR (bounded AND icash_span(month_lo, month_hi) / (30 * 86400)
+                       + (icash_span(day_lo, month_lo) + icash_span(month_hi, day_hi)) / 86400
+                       >= icash_span(day_lo, day_hi) / 86400) THEN
+        month_lo := day_hi; month_hi := day_hi;
+    END IF;
+END;
+$$;
+
+-- As in the monthly_aggregates migration, each piece of the period a separate arm of the union
+-- (an index-only scan of its level's time index), now with its sign. A branch or product whose
+-- pieces cancel out sold nothing in the period, and is left out as before.
+
+CREATE OR REPLACE FUNCTION icash_branch_sales(branch integer, lo timestamptz, hi timestamptz)
+RETURNS TABLE (branch_id integer, purchases bigint, revenue numeric)
+LANGUAGE plpgsql STABLE
+SET max_parallel_workers_per_gather = 0 AS $$
+DECLARE
+    p record := icash_period(lo, hi);
+BEGIN
+    IF lo IS NULL AND hi IS NULL THEN
+        RETURN QUERY
+        SELECT t.branch_id, sum(t.purchases)::bigint, sum(t.revenue)
+        FROM branch_totals t WHERE branch IS NULL OR t.branch_id = branch
+        GROUP BY t.branch_id;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT s.branch_id, sum(s.purchases)::bigint, sum(s.revenue)
+    FROM (
+        SELECT m.branch_id, m.purchases, m.revenue FROM branch_months m
+        WHERE m.month >= icash_day(p.month_lo) AND m.month < icash_day(p.month_hi)
+        UNION ALL
+        SELECT d.branch_id, d.purchases * icash_sign(p.day_lo, p.month_lo), d.revenue * icash_sign(p.day_lo, p.month_lo)
+        FROM branch_days d
+        WHERE d.day >= icash_day(least(p.day_lo, p.month_lo)) AND d.day < icash_day(greatest(p.day_lo, p.month_lo))
+        UNION ALL
+        SELECT d.branch_id, d.purchases * icash_sign(p.month_hi, p.day_hi), d.revenue * icash_sign(p.month_hi, p.day_hi)
+        FROM branch_days d
+        WHERE d.day >= icash_day(least(p.month_hi, p.day_hi)) AND d.day < icash_day(greatest(p.month_hi, p.day_hi))
+        UNION ALL
+        SELECT h.branch_id, h.purchases * icash_sign(p.hour_lo, p.day_lo), h.revenue * icash_sign(p.hour_lo, p.day_lo)
+        FROM branch_hours h
+        WHERE h.hour >= least(p.hour_lo, p.day_lo) AND h.hour < greatest(p.hour_lo, p.day_lo)
+        UNION ALL
+        SELECT h.branch_id, h.purchases * icash_sign(p.day_hi, p.hour_hi), h.revenue * icash_sign(p.day_hi, p.hour_hi)
+        FROM branch_hours h
+        WHERE h.hour >= least(p.day_hi, p.hour_hi) AND h.hour < greatest(p.day_hi, p.hour_hi)
+        UNION ALL
+        SELECT u.branch_id, icash_sign(p.lo, p.hour_lo), u.total * icash_sign(p.lo, p.hour_lo)
+        FROM purchases u
+        WHERE u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
+        UNION ALL
+        SELECT u.branch_id, icash_sign(p.hour_hi, p.hi), u.total * icash_sign(p.hour_hi, p.hi)
+        FROM purchases u
+        WHERE u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
+    ) AS s
+    WHERE branch IS NULL OR s.branch_id = branch
+    GROUP BY s.branch_id
+    HAVING sum(s.purchases) <> 0;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION icash_product_units(branch integer, lo timestamptz, hi timestamptz)
+RETURNS TABLE (product_id integer, units bigint)
+LANGUAGE plpgsql STABLE
+SET max_parallel_workers_per_gather = 0 AS $$
+DECLARE
+    p record := icash_period(lo, hi);
+BEGIN
+    IF lo IS NULL AND hi IS NULL THEN
+        RETURN QUERY
+        SELECT t.product_id, sum(t.units)::bigint
+        FROM product_totals t WHERE branch IS NULL OR t.branch_id = branch
+        GROUP BY t.product_id;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT s.product_id, sum(s.units)::bigint
+    FROM (
+        SELECT m.product_id, m.branch_id, m.units FROM product_months m
+        WHERE m.month >= icash_day(p.month_lo) AND m.month < icash_day(p.month_hi)
+        UNION ALL
+        SELECT d.product_id, d.branch_id, d.units * icash_sign(p.day_lo, p.month_lo) FROM product_days d
+        WHERE d.day >= icash_day(least(p.day_lo, p.month_lo)) AND d.day < icash_day(greatest(p.day_lo, p.month_lo))
+        UNION ALL
+        SELECT d.product_id, d.branch_id, d.units * icash_sign(p.month_hi, p.day_hi) FROM product_days d
+        WHERE d.day >= icash_day(least(p.month_hi, p.day_hi)) AND d.day < icash_day(greatest(p.month_hi, p.day_hi))
+        UNION ALL
+        SELECT h.product_id, h.branch_id, h.units * icash_sign(p.hour_lo, p.day_lo) FROM product_hours h
+        WHERE h.hour >= least(p.hour_lo, p.day_lo) AND h.hour < greatest(p.hour_lo, p.day_lo)
+        UNION ALL
+        SELECT h.product_id, h.branch_id, h.units * icash_sign(p.day_hi, p.hour_hi) FROM product_hours h
+        WHERE h.hour >= least(p.day_hi, p.hour_hi) AND h.hour < greatest(p.day_hi, p.hour_hi)
+        UNION ALL
+        SELECT l.product_id, u.branch_id, icash_sign(p.lo, p.hour_lo)
+        FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
+        WHERE u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
+        UNION ALL
+        SELECT l.product_id, u.branch_id, icash_sign(p.hour_hi, p.hi)
+        FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
+        WHERE u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
+    ) AS s
+    WHERE branch IS NULL OR s.branch_id = branch
+    GROUP BY s.product_id
+    HAVING sum(s.units) <> 0;
+END;
+$$;
