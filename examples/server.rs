@@ -24,6 +24,11 @@ use icash::http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN};
 use icash::postgres::{PgConfig, PgStore};
 use tracing_subscriber::EnvFilter;
 
+// With glibc's allocator, a 10M-purchase load left the server at 75 MiB resident for the rest
+// of its life (its arenas kept what the loader freed); with jemalloc it drops to about 20 MiB.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Serves the icash HTTP API.
 #[derive(Debug, Parser)]
 #[command(version, about)]
