@@ -28,6 +28,15 @@ PURCHASE = "POST /cash-register/purchase"
 P50_TARGET_MS, P99_TARGET_MS = 5.0, 20.0
 PURCHASE_P99_TARGET_MS = 10.0
 RSS_TARGET_MIB = 64.0
+# The analytics over the whole history, measured first, on the server that loaded the data.
+WHOLE_HISTORY = {
+    "GET /analytics/unique-customers",
+    "GET /analytics/loyal-customers?limit=100",
+    "GET /analytics/top-products",
+    "GET /analytics/statistics",
+    "GET /dashboard",
+    "GET /cash-register/customers",
+}
 INDEX_PASS_SHARE = 0.8
 DISTINCT_OVER_PERIOD = ("/analytics/unique-customers", "/analytics/loyal-customers", "/analytics/statistics", "/dashboard")
 
@@ -174,6 +183,17 @@ def main():
 
     if load and load.get("rss_kib"):
         add("server VmRSS, max while loading the CSV", f"{load['rss_kib'] / 1024:.1f} MiB", result="info")
+    # The whole-history analytics run first, on the server that loaded the files: what the
+    # load leaves resident stays for the server's whole life.
+    served = [r for (name, _), r in http.items() if name in WHOLE_HISTORY]
+    if load and served:
+        used = max(rss_mib(r["started"], r["ended"]) for r in served)
+        add(
+            "server VmRSS after its first-start load, max while serving the whole-history analytics (8 clients)",
+            f"{used:.1f} MiB",
+            target=f"<= {RSS_TARGET_MIB:.0f} MiB",
+            result=verdict(used <= RSS_TARGET_MIB),
+        )
     add("server VmRSS, max over the whole run", f"{rss_mib():.1f} MiB", result="info")
 
     print(f"### {int(purchases):,} purchases, {int(customers):,} customers")
