@@ -66,6 +66,10 @@ impl<R: Read> Read for Counted<R> {
 
 /// Loads `dir/products_list.csv` and `dir/purchases.csv` into `store` if it has no purchases
 /// yet (see [`import::load`]): at every start, or twice, it never duplicates anything.
+///
+/// The load parses, encodes and frees its batches on several threads. Under glibc's allocator
+/// a process keeps much of that memory resident after the load (about 75 MiB after 10 million
+/// purchases); the example server runs on jemalloc, which gives it back (about 20 MiB).
 pub async fn load_dir(
     store: &dyn Store,
     dir: &Path,

@@ -32,6 +32,28 @@ CREATE FUNCTION icash_span(a timestamptz, b timestamptz) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN abs(extract(epoch FROM b - a));
 
+-- Whether a level, cut at [lo_pt, hi_pt), reads fewer rows than the level below it would
+-- alone over [outer_lo, outer_hi): its own rows, one per `unit` seconds (none when `unit` is
+-- null: an hour's rows cost next to nothing beside an hour's purchases), plus the level below's
+-- at the two edges, one per `sub_unit` seconds. A period open at one end needs no edge there,
+-- and always uses the level.
+CREATE FUNCTION icash_level_pays(outer_lo timestamptz, outer_hi timestamptz,
+    lo_pt timestamptz, hi_pt timestamptz, unit numeric, sub_unit numeric) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF lo_pt >= hi_pt THEN
+        RETURN false;
+    END IF;
+    -- Before any span: an infinite one cannot be measured.
+    IF NOT (isfinite(outer_lo) AND isfinite(outer_hi)) THEN
+        RETURN true;
+    END IF;
+    RETURN coalesce(icash_span(lo_pt, hi_pt) / unit, 0)
+           + (icash_span(outer_lo, lo_pt) + icash_span(hi_pt, outer_hi)) / sub_unit
+           < icash_span(outer_lo, outer_hi) / sub_unit;
+END;
+$$;
+
 -- The sign of the piece S(a, b): 1 when it adds the rows in [a, b), -1 when it takes away
 -- those in [b, a).
 CREATE FUNCTION icash_sign(a timestamptz, b timestamptz) RETURNS integer
@@ -44,48 +66,36 @@ CREATE OR REPLACE FUNCTION icash_period(from_at timestamptz, to_at timestamptz,
     OUT day_lo timestamptz, OUT day_hi timestamptz,
     OUT month_lo timestamptz, OUT month_hi timestamptz)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-DECLARE
-    -- An open end needs no edge of its own: every level reaches it, and is worth using.
-    bounded boolean;
 BEGIN
     lo := coalesce(from_at, '-infinity');
     hi := greatest(lo, coalesce(to_at, 'infinity'));
-    bounded := isfinite(lo) AND isfinite(hi);
 
-    -- Hours, where the purchases left at the edges are fewer than the period's own. (An hour's
-    -- rows cost next to nothing beside an hour's purchases.)
+    -- Hours, where the purchases left at the edges are fewer than the period's own.
     hour_lo := icash_nearest(lo, icash_hour(lo), icash_hour(lo) + interval '1 hour', true);
     hour_hi := icash_nearest(hi, icash_hour(hi), icash_hour(hi) + interval '1 hour', false);
-    IF hour_lo >= hour_hi
-       OR (bounded AND icash_span(lo, hour_lo) + icash_span(hour_hi, hi) >= icash_span(lo, hi)) THEN
+    IF NOT icash_level_pays(lo, hi, hour_lo, hour_hi, NULL, 1) THEN
         hour_lo := hi; hour_hi := hi; day_lo := hi; day_hi := hi; month_lo := hi; month_hi := hi;
         RETURN;
     END IF;
 
-    -- Days, where a day's rows and the hours left at the edges are fewer rows than the hours.
-    -- The next day's and month's first instants come from calendar arithmetic on dates: adding
-    -- '1 day' to a timestamptz would follow the session's time zone across a DST change.
+    -- Days, over the hours. The next day's and month's first instants come from calendar
+    -- arithmetic on dates: adding '1 day' to a timestamptz would follow the session's time zone
+    -- across a DST change.
     day_lo := icash_nearest(hour_lo, icash_day_floor(hour_lo),
                             (icash_day(hour_lo) + 1)::timestamp AT TIME ZONE 'UTC', true);
     day_hi := icash_nearest(hour_hi, icash_day_floor(hour_hi),
                             (icash_day(hour_hi) + 1)::timestamp AT TIME ZONE 'UTC', false);
-    IF day_lo >= day_hi
-       OR (bounded AND icash_span(day_lo, day_hi) / 86400
-                       + (icash_span(hour_lo, day_lo) + icash_span(day_hi, hour_hi)) / 3600
-                       >= icash_span(hour_lo, hour_hi) / 3600) THEN
+    IF NOT icash_level_pays(hour_lo, hour_hi, day_lo, day_hi, 86400, 3600) THEN
         day_lo := hour_hi; day_hi := hour_hi; month_lo := hour_hi; month_hi := hour_hi;
         RETURN;
     END IF;
 
-    -- Months, likewise over the days (a month counted as 30 days: it only weighs the choice).
+    -- Months, over the days (a month counted as 30 days: it only weighs the choice).
     month_lo := icash_nearest(day_lo, icash_month_floor(day_lo),
                               (icash_month(icash_day(day_lo)) + interval '1 month')::timestamp AT TIME ZONE 'UTC', true);
     month_hi := icash_nearest(day_hi, icash_month_floor(day_hi),
                               (icash_month(icash_day(day_hi)) + interval '1 month')::timestamp AT TIME ZONE 'UTC', false);
-    IF month_lo >= month_hi
-       OR (bounded AND icash_span(month_lo, month_hi) / (30 * 86400)
-                       + (icash_span(day_lo, month_lo) + icash_span(month_hi, day_hi)) / 86400
-                       >= icash_span(day_lo, day_hi) / 86400) THEN
+    IF NOT icash_level_pays(day_lo, day_hi, month_lo, month_hi, 30 * 86400, 86400) THEN
         month_lo := day_hi; month_hi := day_hi;
     END IF;
 END;

@@ -267,6 +267,21 @@ async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
     assert_eq!(month_lo, Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap());
 }
 
+/// `icash_period`'s points for [from, to), in the order they telescope: hour_lo, day_lo,
+/// month_lo, month_hi, day_hi, hour_hi.
+async fn cut(db: &TestDb, from: &str, to: &str) -> [DateTime<Utc>; 6] {
+    sqlx::query_as::<_, (_, _, _, _, _, _)>(
+        "SELECT hour_lo, day_lo, month_lo, month_hi, day_hi, hour_hi \
+         FROM icash_period($1::timestamptz, $2::timestamptz)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(db.store().pool())
+    .await
+    .map(<[DateTime<Utc>; 6]>::from)
+    .unwrap()
+}
+
 /// Each edge of a period is cut at the nearest boundary of each level, and a level is used only
 /// where it saves rows: a year from 10:00 is twelve months (minus the first morning's hours,
 /// plus the last's), and ten minutes inside an hour are read from the purchases alone.
@@ -274,25 +289,9 @@ async fn periods_are_cut_in_utc_whatever_the_session_time_zone() {
 async fn a_period_is_cut_at_the_nearest_boundaries() {
     let db = TestDb::new().await;
     let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
-    let cut = |from: &'static str, to: &'static str| {
-        let pool = db.store().pool().clone();
-        async move {
-            let points: [DateTime<Utc>; 6] = sqlx::query_as::<_, (_, _, _, _, _, _)>(
-                "SELECT hour_lo, day_lo, month_lo, month_hi, day_hi, hour_hi \
-                 FROM icash_period($1::timestamptz, $2::timestamptz)",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_one(&pool)
-            .await
-            .map(<[DateTime<Utc>; 6]>::from)
-            .unwrap();
-            points
-        }
-    };
     // Twelve months; the days' pieces are empty, the hours' are 00:00-10:00 at each end.
     assert_eq!(
-        cut("2025-01-01T10:00:00Z", "2026-01-01T10:00:00Z").await,
+        cut(&db, "2025-01-01T10:00:00Z", "2026-01-01T10:00:00Z").await,
         [
             at("2025-01-01T10:00:00Z"),
             at("2025-01-01T00:00:00Z"),
@@ -305,7 +304,7 @@ async fn a_period_is_cut_at_the_nearest_boundaries() {
     // 10:29 and 11:31 round outward to 10:00 and 12:00: two hours' rows, minus 58 minutes of
     // purchases instead of 62 minutes of them. No day or month.
     assert_eq!(
-        cut("2025-03-05T10:29:00Z", "2025-03-05T11:31:00Z").await,
+        cut(&db, "2025-03-05T10:29:00Z", "2025-03-05T11:31:00Z").await,
         [
             at("2025-03-05T10:00:00Z"),
             at("2025-03-05T12:00:00Z"),
@@ -315,10 +314,22 @@ async fn a_period_is_cut_at_the_nearest_boundaries() {
             at("2025-03-05T12:00:00Z"),
         ]
     );
-    // Ten minutes inside an hour: no level at all, every point at the period's end.
+    // Four days cut at the nearest months would be January minus 27 days: the days alone.
+    let day = |d: u32| Utc.with_ymd_and_hms(2025, 1, d, 0, 0, 0).unwrap();
+    assert_eq!(
+        cut(&db, "2025-01-14T00:00:00Z", "2025-01-18T00:00:00Z").await,
+        [day(14), day(14), day(18), day(18), day(18), day(18)]
+    );
+    // 10:20 to 10:50 cut at 10:00 and 11:00 leaves as many purchases to read as the period
+    // holds: the purchases alone.
     let end = at("2025-03-05T10:50:00Z");
     assert_eq!(
-        cut("2025-03-05T10:40:00Z", "2025-03-05T10:50:00Z").await,
+        cut(&db, "2025-03-05T10:20:00Z", "2025-03-05T10:50:00Z").await,
+        [end; 6]
+    );
+    // Ten minutes inside an hour: no level at all, every point at the period's end.
+    assert_eq!(
+        cut(&db, "2025-03-05T10:40:00Z", "2025-03-05T10:50:00Z").await,
         [end; 6]
     );
 }
