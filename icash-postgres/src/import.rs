@@ -2,10 +2,11 @@
 //!
 //! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the
 //! `bulk_load_staging` and `loader_customer_sums` migrations) sets the loaded tables' keys,
-//! foreign keys and secondary indexes aside and pauses the aggregate triggers; each batch then
-//! goes in with binary COPY, its values encoded by sqlx's own encoders on a blocking thread while
-//! the previous batch is being sent, and the customers' counters summed on the way
-//! ([`customers`]); `icash_bulk_load_finish(..)` rebuilds everything that was set aside, once.
+//! foreign keys and secondary indexes aside and pauses the aggregate triggers; the purchases then
+//! go in with binary COPY, 100,000 at a time by default, their values encoded by sqlx's own
+//! encoders on a blocking thread while the previous COPY is sent in the background, and the
+//! customers' counters summed on the way ([`customers`]); `icash_bulk_load_finish(..)` rebuilds
+//! everything that was set aside, once.
 //! The foreign keys come back `NOT VALID` (enforced on every new row, the loaded ones checked by
 //! the loader); [`PgStore::validate_foreign_keys`] proves the loaded rows afterwards.
 
@@ -20,6 +21,7 @@ use rust_decimal::Decimal;
 use sqlx::encode::IsNull;
 use sqlx::postgres::PgArgumentBuffer;
 use sqlx::{Encode, PgConnection, Postgres, Transaction};
+use tokio::task::JoinHandle;
 
 use self::customers::{CustomerRows, CustomerSums};
 use crate::catalog::upsert_products;
@@ -60,6 +62,11 @@ type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 /// How many customers' (and pairs') rows go in one COPY when sums are handed over.
 const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
 
+/// How many purchases go in one COPY by default. PostgreSQL sets up each COPY anew (its slots
+/// for buffered rows among them), which at 10,000 purchases a COPY was a sixth of the backend's
+/// time in a 10 million purchase load; a COPY of 100,000 purchases holds about 21 MB.
+pub(crate) const DEFAULT_PURCHASES_PER_COPY: usize = 100_000;
+
 /// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
 /// aside and makes it all visible at once.
 ///
@@ -67,7 +74,7 @@ const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
 /// commits, so it waits for the first batch of purchases: reading the catalog before that, as
 /// [`icash_core::import::load`] does, does not wait for the whole load.
 pub(crate) struct PgImport {
-    tx: Transaction<'static, Postgres>,
+    link: Link,
     /// The branches and products that exist, checked here because the foreign keys that would
     /// name the culprit are set aside until the end.
     branches: FastSet<i32>,
@@ -75,8 +82,10 @@ pub(crate) struct PgImport {
     /// The id of the next purchase, once the load has begun. The load numbers its purchases
     /// itself: nobody else can insert any meanwhile.
     next_id: Option<i64>,
-    /// The last batch, encoded and not yet sent: it is sent while the next one is encoded.
-    pending: Option<Encoded>,
+    /// Purchases encoded and not yet sent; taken out while a batch is encoded on another thread.
+    filling: Option<Encoded>,
+    /// How many purchases are sent in one COPY.
+    purchases_per_copy: usize,
     /// The customers' counters of the purchases encoded so far and not yet handed over; taken
     /// out while a batch is encoded on another thread.
     sums: Option<CustomerSums>,
@@ -85,21 +94,72 @@ pub(crate) struct PgImport {
     partial_sums: bool,
 }
 
+/// The load's transaction, or the task that is sending a COPY on it.
+///
+/// PostgreSQL's backend is the slower side of a load: a COPY goes on in the background while
+/// the next purchases are encoded, so that the backend always has rows waiting.
+struct Link {
+    /// `None` while a COPY is being sent, and after a COPY failed.
+    tx: Option<Transaction<'static, Postgres>>,
+    sending: Option<JoinHandle<(Transaction<'static, Postgres>, Result<()>)>>,
+}
+
+impl Link {
+    /// The transaction, once the COPY in flight (if any) is done; that COPY's error if it failed.
+    async fn idle(&mut self) -> Result<&mut Transaction<'static, Postgres>> {
+        if let Some(task) = self.sending.take() {
+            let (tx, sent) = task.await.map_err(Error::internal)?;
+            sent?;
+            self.tx = Some(tx);
+        }
+        self.tx
+            .as_mut()
+            .ok_or_else(|| Error::internal("the load's connection was lost with a failed COPY"))
+    }
+
+    /// Sends `encoded` in the background, once the COPY in flight (if any) is done.
+    async fn send(&mut self, encoded: Encoded) -> Result<()> {
+        self.idle().await?;
+        if let Some(mut tx) = self.tx.take() {
+            self.sending = Some(tokio::spawn(async move {
+                let sent = encoded.send(&mut tx).await;
+                (tx, sent)
+            }));
+        }
+        Ok(())
+    }
+
+    /// Commits the transaction, once everything is sent.
+    async fn commit(mut self) -> Result<()> {
+        self.idle().await?;
+        match self.tx {
+            Some(tx) => tx.commit().await.map_err(from_sqlx),
+            None => Ok(()),
+        }
+    }
+}
+
 impl PgImport {
     /// A load in `tx`, which holds the import lock, into a store with these branches and
-    /// products, summing at most `customer_sums` customers and pairs in memory at a time.
+    /// products, summing at most `customer_sums` customers and pairs in memory at a time and
+    /// sending `purchases_per_copy` purchases in each COPY.
     pub(crate) fn new(
         tx: Transaction<'static, Postgres>,
         branches: impl IntoIterator<Item = i32>,
         products: impl IntoIterator<Item = i32>,
         customer_sums: usize,
+        purchases_per_copy: usize,
     ) -> PgImport {
         PgImport {
-            tx,
+            link: Link {
+                tx: Some(tx),
+                sending: None,
+            },
             branches: branches.into_iter().collect(),
             products: products.into_iter().collect(),
             next_id: None,
-            pending: None,
+            filling: None,
+            purchases_per_copy,
             sums: Some(CustomerSums::new(customer_sums)),
             partial_sums: false,
         }
@@ -113,6 +173,7 @@ impl PgImport {
             .as_mut()
             .ok_or_else(|| Error::internal("sums were lost"))?;
         let mut taken = sums.take();
+        let tx = self.link.idle().await?;
         loop {
             let (rest, rows) = tokio::task::spawn_blocking(move || {
                 let rows = taken.next_rows(CUSTOMER_ROWS_PER_COPY);
@@ -122,7 +183,7 @@ impl PgImport {
             .map_err(Error::internal)?;
             taken = rest;
             match rows? {
-                Some(rows) => rows.send(&mut self.tx).await?,
+                Some(rows) => rows.send(tx).await?,
                 None => return Ok(()),
             }
         }
@@ -149,7 +210,7 @@ impl PgImport {
 #[async_trait]
 impl ImportSession for PgImport {
     async fn put_products(&mut self, products: &[Product]) -> Result<()> {
-        upsert_products(&mut self.tx, products).await?;
+        upsert_products(self.link.idle().await?, products).await?;
         self.products
             .extend(products.iter().map(|product| product.id().get()));
         Ok(())
@@ -163,27 +224,30 @@ impl ImportSession for PgImport {
         let first_id = match self.next_id {
             Some(id) => id,
             None => sqlx::query_scalar("SELECT icash_bulk_load_begin()")
-                .fetch_one(&mut *self.tx)
+                .fetch_one(&mut **self.link.idle().await?)
                 .await
                 .map_err(from_sqlx)?,
         };
         self.next_id = Some(first_id + purchases.len() as i64);
-        // PostgreSQL takes the last batch in while this one is encoded on another core.
+        let mut filling = self.filling.take().unwrap_or_default();
         let mut sums = self
             .sums
             .take()
             .ok_or_else(|| Error::internal("sums were lost"))?;
-        let encoding = tokio::task::spawn_blocking(move || {
-            let encoded = Encoded::new(first_id, &purchases, &mut sums);
-            (encoded, sums)
-        });
-        if let Some(last) = self.pending.take() {
-            last.send(&mut self.tx).await?;
-        }
-        let (encoded, sums) = encoding.await.map_err(Error::internal)?;
-        self.pending = Some(encoded?);
+        let (filling, sums, encoded) = tokio::task::spawn_blocking(move || {
+            let encoded = filling.add(first_id, &purchases, &mut sums);
+            (filling, sums, encoded)
+        })
+        .await
+        .map_err(Error::internal)?;
+        encoded?;
         let full = sums.is_full();
         self.sums = Some(sums);
+        if filling.purchases >= self.purchases_per_copy {
+            self.link.send(filling).await?;
+        } else {
+            self.filling = Some(filling);
+        }
         if full {
             self.hand_over_sums().await?;
             self.partial_sums = true;
@@ -192,46 +256,50 @@ impl ImportSession for PgImport {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        if let Some(last) = self.pending.take() {
-            last.send(&mut self.tx).await?;
+        if let Some(rest) = self.filling.take() {
+            self.link.send(rest).await?;
         }
         if let Some(next_id) = self.next_id {
             self.hand_over_sums().await?;
             sqlx::query("SELECT icash_bulk_load_finish($1, $2)")
                 .bind(next_id - 1)
                 .bind(self.partial_sums)
-                .execute(&mut *self.tx)
+                .execute(&mut **self.link.idle().await?)
                 .await
                 .map_err(from_sqlx)?;
         }
-        self.tx.commit().await.map_err(from_sqlx)
+        self.link.commit().await
     }
 }
 
-/// One batch in PostgreSQL's binary COPY format: its purchases under consecutive ids, their
+/// Purchases in PostgreSQL's binary COPY format, under consecutive ids: their rows, their
 /// lines, and their sales summed per branch and per product and hour.
 ///
 /// The hourly sums are only a compression: `icash_bulk_load_finish(..)` adds them up again into
 /// its own hourly buckets, so the rule of which hour a purchase counts in stays in SQL alone.
 /// Summing here spares it joining every line to its purchase.
+#[derive(Default)]
 struct Encoded {
-    purchases: Vec<u8>,
-    lines: Vec<u8>,
-    branch_hours: Vec<u8>,
-    product_hours: Vec<u8>,
+    /// How many purchases are encoded.
+    purchases: usize,
+    rows: Option<(CopyRows, CopyRows)>,
+    branch_hours: FastMap<(i32, DateTime<Utc>), (i64, Decimal)>,
+    product_hours: FastMap<(i32, i32, DateTime<Utc>), i64>,
 }
 
 impl Encoded {
     /// Encodes `purchases` under ids from `first_id`, and adds them to the customers' `sums`.
-    fn new(
+    fn add(
+        &mut self,
         first_id: i64,
         purchases: &[PricedPurchase],
         sums: &mut CustomerSums,
-    ) -> Result<Encoded> {
-        let mut rows = CopyRows::new(purchases.len() * 80);
-        let mut lines = CopyRows::new(purchases.len() * 3 * 48);
-        let mut branch_hours: FastMap<(i32, DateTime<Utc>), (i64, Decimal)> = FastMap::default();
-        let mut product_hours: FastMap<(i32, i32, DateTime<Utc>), i64> = FastMap::default();
+    ) -> Result<()> {
+        let (rows, lines) = self
+            .rows
+            .get_or_insert_with(|| (CopyRows::new(0), CopyRows::new(0)));
+        rows.reserve(purchases.len() * 80);
+        lines.reserve(purchases.len() * 3 * 48);
         let mut by_product: Vec<(i32, i16, Decimal)> = Vec::new();
         for (id, purchase) in (first_id..).zip(purchases) {
             let branch = purchase.branch().get();
@@ -265,57 +333,56 @@ impl Encoded {
                 .at()
                 .duration_trunc(TimeDelta::hours(1))
                 .map_err(Error::internal)?;
-            let sales = branch_hours.entry((branch, hour)).or_default();
+            let sales = self.branch_hours.entry((branch, hour)).or_default();
             sales.0 += 1;
             sales.1 += total;
             for line in purchase.lines() {
-                *product_hours
+                *self
+                    .product_hours
                     .entry((line.product().get(), branch, hour))
                     .or_default() += 1;
             }
         }
+        self.purchases += purchases.len();
+        Ok(())
+    }
 
-        let mut branch_rows = CopyRows::new(branch_hours.len() * 48);
-        for ((branch, hour), (count, revenue)) in &branch_hours {
+    async fn send(self, conn: &mut PgConnection) -> Result<()> {
+        let Some((rows, lines)) = self.rows else {
+            return Ok(());
+        };
+        let mut branch_rows = CopyRows::new(self.branch_hours.len() * 48);
+        for ((branch, hour), (count, revenue)) in &self.branch_hours {
             branch_rows.row(4);
             branch_rows.field(branch)?;
             branch_rows.field(hour)?;
             branch_rows.field(count)?;
             branch_rows.field(revenue)?;
         }
-        let mut product_rows = CopyRows::new(product_hours.len() * 40);
-        for ((product, branch, hour), units) in &product_hours {
+        let mut product_rows = CopyRows::new(self.product_hours.len() * 40);
+        for ((product, branch, hour), units) in &self.product_hours {
             product_rows.row(4);
             product_rows.field(product)?;
             product_rows.field(branch)?;
             product_rows.field(hour)?;
             product_rows.field(units)?;
         }
-        Ok(Encoded {
-            purchases: rows.finish(),
-            lines: lines.finish(),
-            branch_hours: branch_rows.finish(),
-            product_hours: product_rows.finish(),
-        })
-    }
-
-    async fn send(self, conn: &mut PgConnection) -> Result<()> {
         let copies = [
             (
                 "COPY purchases (id, branch_id, customer_id, purchased_at, total) FROM STDIN (FORMAT binary)",
-                self.purchases,
+                rows.finish(),
             ),
             (
                 "COPY purchase_lines (purchase_id, product_id, position, unit_price) FROM STDIN (FORMAT binary)",
-                self.lines,
+                lines.finish(),
             ),
             (
                 "COPY icash_load_branch_hours (branch_id, hour, purchases, revenue) FROM STDIN (FORMAT binary)",
-                self.branch_hours,
+                branch_rows.finish(),
             ),
             (
                 "COPY icash_load_product_hours (product_id, branch_id, hour, units) FROM STDIN (FORMAT binary)",
-                self.product_hours,
+                product_rows.finish(),
             ),
         ];
         for (statement, data) in copies {
@@ -370,6 +437,11 @@ impl CopyRows {
             data,
             scratch: PgArgumentBuffer::default(),
         }
+    }
+
+    /// Makes room for `bytes` more.
+    fn reserve(&mut self, bytes: usize) {
+        self.data.reserve(bytes);
     }
 
     /// Starts a row of `fields` values.

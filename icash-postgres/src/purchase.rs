@@ -223,6 +223,7 @@ impl Purchases for PgStore {
             branches,
             products,
             self.load_customer_sums(),
+            self.load_purchases_per_copy(),
         ))))
     }
 }

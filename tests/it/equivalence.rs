@@ -203,13 +203,19 @@ async fn aggregates_equal_a_full_recomputation_under_any_filter() {
 }
 
 /// A load whose customers outnumber what the loader sums in memory hands its sums over in
-/// parts, so customers have several partial rows: every figure still equals the full
-/// recomputation.
+/// parts, so customers have several partial rows; one whose purchases outnumber a COPY sends
+/// a COPY in the background while it encodes the next purchases, and hands sums over only once
+/// that COPY is done. Every figure still equals the full recomputation.
 #[tokio::test]
-async fn a_load_that_sums_its_customers_in_parts_comes_out_the_same() {
+async fn a_load_in_several_copies_with_its_sums_in_parts_comes_out_the_same() {
     let db = TestDb::new().await;
-    // About 20 hand-overs for the sample's thousands of customers and pairs.
-    let store = db.store().clone().with_load_customer_sums(500);
+    // About 20 hand-overs for the sample's thousands of customers and pairs, and a COPY for
+    // each of its two batches of 10,000 purchases.
+    let store = db
+        .store()
+        .clone()
+        .with_load_customer_sums(500)
+        .with_load_purchases_per_copy(5_000);
     let memory = load_sample(&store).await;
     let branch = Filter::new(Some(BranchId::new(2).unwrap()), None, None).unwrap();
     for filter in [Filter::ALL, branch] {
