@@ -201,6 +201,10 @@ else
     log "recreating the database $DB"
     dropdb --if-exists "$DB"
     createdb "$DB"
+    # The generator's gigabyte and the dropped database's files are still being written back,
+    # and PostgreSQL may owe a checkpoint: settle both, so that the load is timed alone.
+    sync
+    psql -q -d "$DB" -c 'CHECKPOINT'
 fi
 
 # --- Start (and load) ------------------------------------------------------------------------
