@@ -9,6 +9,7 @@ use std::convert::Infallible;
 
 use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
+use warp::http::header::{ALLOW, HeaderValue};
 use warp::reject::{
     InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
 };
@@ -124,6 +125,18 @@ pub async fn handle_rejection(
         ApiError::Internal
     };
     Ok(error.into_response())
+}
+
+/// Gives a 405 the `Allow` header HTTP requires: the methods its path answers.
+pub(crate) fn with_allow(path: &str, mut response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(methods) = crate::openapi::allowed_methods(path)
+    {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(methods));
+    }
+    response
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {

@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use icash_core::Store;
 use warp::filters::BoxedFilter;
+use warp::filters::path::FullPath;
 use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -69,9 +70,13 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
 /// CORS with preflight, and an `x-request-id` on every response.
 pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
     let body_limit = config.body_limit;
-    let answered = routes(store, &config)
-        .recover(move |rejection| error::handle_rejection(rejection, body_limit))
-        .unify()
+    let answered = warp::path::full()
+        .and(
+            routes(store, &config)
+                .recover(move |rejection| error::handle_rejection(rejection, body_limit))
+                .unify(),
+        )
+        .map(|path: FullPath, response| error::with_allow(path.as_str(), response))
         .with(cors(&config.cors))
         .map(Reply::into_response)
         // What CORS itself refuses (an origin or a header it does not allow).

@@ -1,6 +1,8 @@
 //! The OpenAPI 3 document of the API, generated from the handlers' annotations and the JSON
 //! shapes in [`crate::dto`].
 
+use std::sync::LazyLock;
+
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -99,4 +101,70 @@ pub fn document() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
+}
+
+/// Each path of the document, as segments (`None` for a `{parameter}`), with the methods it
+/// answers, as an `Allow` header lists them.
+static METHODS: LazyLock<Vec<(Vec<Option<String>>, String)>> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .paths
+        .paths
+        .iter()
+        .map(|(template, item)| {
+            let segments = template
+                .split('/')
+                .map(|segment| {
+                    let parameter = segment.starts_with('{') && segment.ends_with('}');
+                    (!parameter).then(|| segment.to_owned())
+                })
+                .collect();
+            let methods = [
+                ("GET", &item.get),
+                ("HEAD", &item.head),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+                ("OPTIONS", &item.options),
+                ("TRACE", &item.trace),
+            ]
+            .into_iter()
+            .filter_map(|(method, operation)| operation.is_some().then_some(method))
+            .collect::<Vec<_>>()
+            .join(", ");
+            (segments, methods)
+        })
+        .collect()
+});
+
+/// The methods that `path` answers, as an `Allow` header lists them (`"GET"`); `None` for a
+/// path the API does not have. Read from this document, so from the handlers' annotations.
+pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    METHODS.iter().find_map(|(template, methods)| {
+        let matches = template.len() == segments.len()
+            && template
+                .iter()
+                .zip(&segments)
+                .all(|(expected, given)| match expected {
+                    Some(literal) => literal == given,
+                    None => !given.is_empty(),
+                });
+        matches.then_some(methods.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn each_path_allows_the_methods_of_its_handlers() {
+        assert_eq!(allowed_methods("/analytics/statistics"), Some("GET"));
+        assert_eq!(allowed_methods("/cash-register/purchase"), Some("POST"));
+        assert_eq!(allowed_methods("/cash-register/purchases/42"), Some("GET"));
+        assert_eq!(allowed_methods("/"), Some("GET"));
+        assert_eq!(allowed_methods("/cash-register/purchases/"), None);
+        assert_eq!(allowed_methods("/cash-register/nothing"), None);
+    }
 }

@@ -393,8 +393,20 @@ async fn each_refusal_has_its_status_and_a_sentence(store: SharedStore) {
     .await;
     assert_eq!(wrong_method.status, 405);
     assert!(wrong_method.error().contains("method"));
+    // HTTP requires a 405 to say which methods the path answers.
+    assert_eq!(wrong_method.header("allow"), Some("GET"));
     let get_purchase = get(&api, "/cash-register/purchase").await;
     assert_eq!(get_purchase.status, 405);
+    assert_eq!(get_purchase.header("allow"), Some("POST"));
+    let delete_receipt = send(
+        &api,
+        warp::test::request()
+            .method("DELETE")
+            .path("/cash-register/purchases/7"),
+    )
+    .await;
+    assert_eq!(delete_receipt.status, 405);
+    assert_eq!(delete_receipt.header("allow"), Some("GET"));
 
     let body = r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#;
     let not_json = send(
