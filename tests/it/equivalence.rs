@@ -11,6 +11,7 @@ use icash::core::{
     Purchases, Store,
 };
 use icash::data::load_dir;
+use icash::postgres::PgStore;
 use icash::postgres::testing::TestDb;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -251,6 +252,28 @@ async fn a_load_adds_its_purchases_to_a_customer_already_there() {
         counted, loaded,
         "the early customer's row counts its loaded purchases"
     );
+}
+
+/// A host that makes its own pool gets the store's session settings from
+/// `PgStore::session_options`, and the store answers over that pool.
+#[tokio::test]
+async fn a_pool_made_with_the_session_options_has_the_stores_settings() {
+    let db = TestDb::new().await;
+    let options = PgStore::session_options(db.url().parse().unwrap());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let (jit, work_mem): (String, String) =
+        sqlx::query_as("SELECT current_setting('jit'), current_setting('work_mem')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((jit.as_str(), work_mem.as_str()), ("off", "64MB"));
+    let store = PgStore::from_pool(pool);
+    let memory = load_sample(&store).await;
+    assert_same(&Filter::ALL, &store, &memory).await;
 }
 
 /// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
