@@ -3,7 +3,7 @@
 //! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the
 //! `bulk_load_staging` and `loader_customer_sums` migrations) sets the loaded tables' keys,
 //! foreign keys and secondary indexes aside and pauses the aggregate triggers; the purchases then
-//! go in with binary COPY, 100,000 at a time by default, their values encoded by sqlx's own
+//! go in with binary COPY, 50,000 at a time by default, their values encoded by sqlx's own
 //! encoders on a blocking thread while the previous COPY is sent in the background, and the
 //! customers' counters summed on the way ([`customers`]); `icash_bulk_load_finish(..)` rebuilds
 //! everything that was set aside, once.
@@ -64,8 +64,9 @@ const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
 
 /// How many purchases go in one COPY by default. PostgreSQL sets up each COPY anew (its slots
 /// for buffered rows among them), which at 10,000 purchases a COPY was a sixth of the backend's
-/// time in a 10 million purchase load; a COPY of 100,000 purchases holds about 21 MB.
-pub(crate) const DEFAULT_PURCHASES_PER_COPY: usize = 100_000;
+/// time in a 10 million purchase load; a COPY of 50,000 purchases holds about 11 MB. Loads of
+/// 10M took as long with 25,000, 50,000 or 100,000 a COPY.
+pub(crate) const DEFAULT_PURCHASES_PER_COPY: usize = 50_000;
 
 /// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
 /// aside and makes it all visible at once.
@@ -229,7 +230,11 @@ impl ImportSession for PgImport {
                 .map_err(from_sqlx)?,
         };
         self.next_id = Some(first_id + purchases.len() as i64);
-        let mut filling = self.filling.take().unwrap_or_default();
+        let per_copy = self.purchases_per_copy;
+        let mut filling = self
+            .filling
+            .take()
+            .unwrap_or_else(|| Encoded::new(per_copy));
         let mut sums = self
             .sums
             .take()
@@ -278,16 +283,28 @@ impl ImportSession for PgImport {
 /// The hourly sums are only a compression: `icash_bulk_load_finish(..)` adds them up again into
 /// its own hourly buckets, so the rule of which hour a purchase counts in stays in SQL alone.
 /// Summing here spares it joining every line to its purchase.
-#[derive(Default)]
 struct Encoded {
     /// How many purchases are encoded.
     purchases: usize,
-    rows: Option<(CopyRows, CopyRows)>,
+    rows: CopyRows,
+    lines: CopyRows,
     branch_hours: FastMap<(i32, DateTime<Utc>), (i64, Decimal)>,
     product_hours: FastMap<(i32, i32, DateTime<Utc>), i64>,
 }
 
 impl Encoded {
+    /// Room for `purchases` purchases, made once: buffers grown by doubling leave the smaller
+    /// ones behind in the allocator's free pages for a while.
+    fn new(purchases: usize) -> Encoded {
+        Encoded {
+            purchases: 0,
+            rows: CopyRows::new(purchases * 80),
+            lines: CopyRows::new(purchases * 3 * 48),
+            branch_hours: FastMap::default(),
+            product_hours: FastMap::default(),
+        }
+    }
+
     /// Encodes `purchases` under ids from `first_id`, and adds them to the customers' `sums`.
     fn add(
         &mut self,
@@ -295,11 +312,7 @@ impl Encoded {
         purchases: &[PricedPurchase],
         sums: &mut CustomerSums,
     ) -> Result<()> {
-        let (rows, lines) = self
-            .rows
-            .get_or_insert_with(|| (CopyRows::new(0), CopyRows::new(0)));
-        rows.reserve(purchases.len() * 80);
-        lines.reserve(purchases.len() * 3 * 48);
+        let (rows, lines) = (&mut self.rows, &mut self.lines);
         let mut by_product: Vec<(i32, i16, Decimal)> = Vec::new();
         for (id, purchase) in (first_id..).zip(purchases) {
             let branch = purchase.branch().get();
@@ -348,9 +361,6 @@ impl Encoded {
     }
 
     async fn send(self, conn: &mut PgConnection) -> Result<()> {
-        let Some((rows, lines)) = self.rows else {
-            return Ok(());
-        };
         let mut branch_rows = CopyRows::new(self.branch_hours.len() * 48);
         for ((branch, hour), (count, revenue)) in &self.branch_hours {
             branch_rows.row(4);
@@ -370,11 +380,11 @@ impl Encoded {
         let copies = [
             (
                 "COPY purchases (id, branch_id, customer_id, purchased_at, total) FROM STDIN (FORMAT binary)",
-                rows.finish(),
+                self.rows.finish(),
             ),
             (
                 "COPY purchase_lines (purchase_id, product_id, position, unit_price) FROM STDIN (FORMAT binary)",
-                lines.finish(),
+                self.lines.finish(),
             ),
             (
                 "COPY icash_load_branch_hours (branch_id, hour, purchases, revenue) FROM STDIN (FORMAT binary)",
@@ -437,11 +447,6 @@ impl CopyRows {
             data,
             scratch: PgArgumentBuffer::default(),
         }
-    }
-
-    /// Makes room for `bytes` more.
-    fn reserve(&mut self, bytes: usize) {
-        self.data.reserve(bytes);
     }
 
     /// Starts a row of `fields` values.

@@ -146,8 +146,8 @@ impl PgStore {
         self
     }
 
-    /// The same store, its bulk loads sending `purchases` purchases in each COPY (100,000 by
-    /// default). A load holds two such COPYs in memory, about 210 bytes a purchase each: one
+    /// The same store, its bulk loads sending `purchases` purchases in each COPY (50,000 by
+    /// default). A load holds two such COPYs in memory, about 220 bytes a purchase each: one
     /// being sent while the next is encoded. Fewer make PostgreSQL set up more COPYs, each a
     /// fixed cost; the figures come out the same.
     pub fn with_load_purchases_per_copy(mut self, purchases: usize) -> PgStore {
