@@ -248,7 +248,7 @@ impl ImportSession for PgImport {
         encoded?;
         let full = sums.is_full();
         self.sums = Some(sums);
-        if filling.purchases >= self.purchases_per_copy {
+        if filling.purchases >= per_copy {
             self.link.send(filling).await?;
         } else {
             self.filling = Some(filling);
