@@ -106,37 +106,38 @@ struct Link {
 }
 
 impl Link {
-    /// The transaction, once the COPY in flight (if any) is done; that COPY's error if it failed.
-    async fn idle(&mut self) -> Result<&mut Transaction<'static, Postgres>> {
+    /// Takes the transaction out, once the COPY in flight (if any) is done; that COPY's error
+    /// if it failed.
+    async fn take(&mut self) -> Result<Transaction<'static, Postgres>> {
         if let Some(task) = self.sending.take() {
             let (tx, sent) = task.await.map_err(Error::internal)?;
             sent?;
-            self.tx = Some(tx);
+            return Ok(tx);
         }
         self.tx
-            .as_mut()
+            .take()
             .ok_or_else(|| Error::internal("the load's connection was lost with a failed COPY"))
+    }
+
+    /// The transaction, once the COPY in flight (if any) is done.
+    async fn idle(&mut self) -> Result<&mut Transaction<'static, Postgres>> {
+        let tx = self.take().await?;
+        Ok(self.tx.insert(tx))
     }
 
     /// Sends `encoded` in the background, once the COPY in flight (if any) is done.
     async fn send(&mut self, encoded: Encoded) -> Result<()> {
-        self.idle().await?;
-        if let Some(mut tx) = self.tx.take() {
-            self.sending = Some(tokio::spawn(async move {
-                let sent = encoded.send(&mut tx).await;
-                (tx, sent)
-            }));
-        }
+        let mut tx = self.take().await?;
+        self.sending = Some(tokio::spawn(async move {
+            let sent = encoded.send(&mut tx).await;
+            (tx, sent)
+        }));
         Ok(())
     }
 
     /// Commits the transaction, once everything is sent.
     async fn commit(mut self) -> Result<()> {
-        self.idle().await?;
-        match self.tx {
-            Some(tx) => tx.commit().await.map_err(from_sqlx),
-            None => Ok(()),
-        }
+        self.take().await?.commit().await.map_err(from_sqlx)
     }
 }
 

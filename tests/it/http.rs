@@ -384,29 +384,21 @@ async fn each_refusal_has_its_status_and_a_sentence(store: SharedStore) {
     let not_found = get(&api, "/cash-register/nothing-here").await;
     assert_eq!(not_found.status, 404);
     assert!(not_found.error().contains("no endpoint"));
-    let wrong_method = send(
-        &api,
-        warp::test::request()
-            .method("DELETE")
-            .path("/analytics/statistics"),
-    )
-    .await;
-    assert_eq!(wrong_method.status, 405);
-    assert!(wrong_method.error().contains("method"));
     // HTTP requires a 405 to say which methods the path answers.
-    assert_eq!(wrong_method.header("allow"), Some("GET"));
-    let get_purchase = get(&api, "/cash-register/purchase").await;
-    assert_eq!(get_purchase.status, 405);
-    assert_eq!(get_purchase.header("allow"), Some("POST"));
-    let delete_receipt = send(
-        &api,
-        warp::test::request()
-            .method("DELETE")
-            .path("/cash-register/purchases/7"),
-    )
-    .await;
-    assert_eq!(delete_receipt.status, 405);
-    assert_eq!(delete_receipt.header("allow"), Some("GET"));
+    for (method, path, allowed) in [
+        ("DELETE", "/analytics/statistics", "GET"),
+        ("GET", "/cash-register/purchase", "POST"),
+        ("DELETE", "/cash-register/purchases/7", "GET"),
+    ] {
+        let wrong_method = send(&api, warp::test::request().method(method).path(path)).await;
+        assert_eq!(wrong_method.status, 405, "{method} {path}");
+        assert!(wrong_method.error().contains("method"), "{method} {path}");
+        assert_eq!(
+            wrong_method.header("allow"),
+            Some(allowed),
+            "{method} {path}"
+        );
+    }
 
     let body = r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#;
     let not_json = send(
