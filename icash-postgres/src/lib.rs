@@ -29,5 +29,6 @@ mod purchase;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod till;
 
 pub use store::{MIGRATOR, PgConfig, PgStore};

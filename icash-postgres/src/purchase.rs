@@ -120,10 +120,10 @@ impl Purchases for PgStore {
         let customer = purchase.customer().resolve();
         let Some(key) = key else {
             // A single statement is its own transaction: no BEGIN or COMMIT round trips.
-            let mut conn = self.connection().await?;
-            return Ok(Recorded::Created(
-                insert_one(&mut conn, &purchase, customer).await?,
-            ));
+            let mut till = self.till().await?;
+            let recorded = insert_one(till.exchange(), &purchase, customer).await?;
+            till.settle();
+            return Ok(Recorded::Created(recorded));
         };
         let mut tx = begin(self).await?;
         let fingerprint = purchase.fingerprint();

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
 
 use crate::error::from_sqlx;
+use crate::till::{self, Till, TillPool};
 
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -24,12 +25,15 @@ const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("work_mem", "64MB"
 /// handed out. sqlx checks every one by default, which doubles the round trips of a purchase
 /// (one statement); a connection used a moment ago is very likely still there, and one that is
 /// not fails its request as unavailable (503) and leaves the pool.
-const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// How a [`PgStore`] uses its pool.
 #[derive(Clone, Debug)]
 pub struct PgConfig {
-    /// The most connections the pool opens.
+    /// The most connections each of the store's two pools opens: the main pool, and the till
+    /// connections that record purchases without an idempotency key (see
+    /// [`PgStore::from_pool`]). The store opens connections as they are needed, up to twice
+    /// this in all.
     pub max_connections: u32,
     /// How long a request waits for a connection before the store reports itself unavailable:
     /// a bounded wait, so that an outage answers quickly instead of hanging.
@@ -61,10 +65,11 @@ impl Default for PgConfig {
     }
 }
 
-/// The icash store on PostgreSQL. Cheap to clone: clones share one pool.
+/// The icash store on PostgreSQL. Cheap to clone: clones share its pools.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    tills: TillPool,
     idempotency_ttl: Duration,
     load_customer_sums: usize,
     load_purchases_per_copy: usize,
@@ -123,9 +128,20 @@ impl PgStore {
     /// A store over a pool the caller made; the database must be migrated already (see
     /// [`PgStore::migrate`]). Its connections keep the caller's settings: make them with
     /// [`PgStore::session_options`] for the store's speed.
+    ///
+    /// Purchases without an idempotency key are recorded on till connections, a second pool
+    /// that the store opens with the same options, as many connections at the most and the same
+    /// wait for one: that pool skips the round trip that `pool` makes on every connection handed
+    /// back to it, and keeps the tills selling while analytics hold every connection of `pool`.
     pub fn from_pool(pool: PgPool) -> PgStore {
+        let tills = till::pool(
+            (*pool.connect_options()).clone(),
+            pool.options().get_max_connections() as usize,
+            pool.options().get_acquire_timeout(),
+        );
         PgStore {
             pool,
+            tills,
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             load_purchases_per_copy: crate::import::DEFAULT_PURCHASES_PER_COPY,
@@ -185,6 +201,8 @@ impl PgStore {
             .execute(&mut *conn)
             .await
             .map_err(from_sqlx)?;
+        // Adding the branches takes a connection of its own: a pool of one must have this back.
+        drop(conn);
         migrated.map_err(|error| match error {
             sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
             other => Error::internal(other),
@@ -200,5 +218,10 @@ impl PgStore {
     /// A connection from the pool, or unavailable after the configured wait.
     pub(crate) async fn connection(&self) -> Result<PoolConnection<Postgres>> {
         self.pool.acquire().await.map_err(from_sqlx)
+    }
+
+    /// A till connection, or unavailable after the configured wait.
+    pub(crate) async fn till(&self) -> Result<Till> {
+        till::get(&self.tills).await
     }
 }

@@ -14,3 +14,4 @@ mod idempotency;
 mod seed_data;
 mod server;
 mod support;
+mod tills;

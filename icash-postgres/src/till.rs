@@ -1,0 +1,105 @@
+//! The till connections: a pool of their own for recording purchases without an idempotency
+//! key, the statement a till sends most.
+//!
+//! Why not sqlx's pool: it sends a round trip (a `Sync`) on every connection handed back to it,
+//! to flush whatever a cancelled exchange left behind. A keyless purchase is one statement, so
+//! that doubles its round trips, and each one wakes the server and a backend on a machine where
+//! PostgreSQL already uses most of the CPU: at 8 clients on 2 cores it cost about 15 µs of the
+//! server's CPU and 40 µs of PostgreSQL's per purchase (see BENCHMARKS.md). Here a connection is
+//! checked only when it needs it: when its last exchange did not finish (the request was
+//! cancelled, or failed), or when it has not been handed out for over a second.
+//!
+//! A pool of their own also keeps the tills selling while long analytics hold every connection
+//! of the store's main pool.
+
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
+use icash_core::{Error, Result};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+
+use crate::error::from_sqlx;
+use crate::store::CHECK_IDLE_AFTER;
+
+/// The pool of till connections.
+pub(crate) type TillPool = managed::Pool<TillManager>;
+
+/// Opens till connections with the store's options, and checks them when they need it.
+#[derive(Debug)]
+pub(crate) struct TillManager {
+    options: PgConnectOptions,
+}
+
+/// A till connection, and whether its last exchange finished.
+#[derive(Debug)]
+pub(crate) struct TillConnection {
+    conn: PgConnection,
+    settled: bool,
+}
+
+/// A till connection handed out by the pool; back to the pool when dropped.
+pub(crate) type Till = Object<TillManager>;
+
+impl TillConnection {
+    /// The connection, for one exchange: until [`TillConnection::settle`] is called, the pool
+    /// assumes that the exchange was cut short and flushes the connection before reusing it.
+    pub(crate) fn exchange(&mut self) -> &mut PgConnection {
+        self.settled = false;
+        &mut self.conn
+    }
+
+    /// Marks the last exchange as finished: every answer to it was read.
+    pub(crate) fn settle(&mut self) {
+        self.settled = true;
+    }
+}
+
+impl managed::Manager for TillManager {
+    type Type = TillConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> std::result::Result<TillConnection, sqlx::Error> {
+        Ok(TillConnection {
+            conn: PgConnection::connect_with(&self.options).await?,
+            settled: true,
+        })
+    }
+
+    async fn recycle(
+        &self,
+        till: &mut TillConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<sqlx::Error> {
+        // `last_used` counts from when the connection was last handed out, so it is never
+        // shorter than the time it sat idle: it errs towards checking.
+        if !till.settled || metrics.last_used() > CHECK_IDLE_AFTER {
+            // A ping reads every answer still owed to a cut-short exchange, so the next
+            // statement reads its own; a connection that fails it is dropped.
+            till.conn.ping().await?;
+            till.settled = true;
+        }
+        Ok(())
+    }
+}
+
+/// A pool of at most `size` till connections opened with `options`, whose requests wait at most
+/// `wait` for one.
+pub(crate) fn pool(options: PgConnectOptions, size: usize, wait: Duration) -> TillPool {
+    managed::Pool::builder(TillManager { options })
+        .max_size(size.max(1))
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(wait))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .expect("a pool with a runtime and timeouts builds")
+}
+
+/// A till connection from `pool`, or unavailable after the pool's wait.
+pub(crate) async fn get(pool: &TillPool) -> Result<Till> {
+    pool.get().await.map_err(|error| match error {
+        PoolError::Backend(error) => from_sqlx(error),
+        PoolError::Timeout(_) | PoolError::Closed => Error::unavailable(error),
+        other => Error::internal(other),
+    })
+}
