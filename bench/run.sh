@@ -38,9 +38,6 @@ PURCHASES=${1:-1000000}
 CUSTOMERS=$((PURCHASES / 10 > 0 ? PURCHASES / 10 : 1))
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-# Every psql and pgbench session runs with the server's session settings (icash-postgres's
-# SESSION_SETTINGS), so that ceilings and plans are those of the server's own statements.
-export PGOPTIONS="-c jit=off -c work_mem=64MB"
 DB=${ICASH_BENCH_DB:-icash_bench}
 ADDR=${ICASH_BENCH_ADDR:-127.0.0.1:18123}
 URL=http://$ADDR
@@ -55,6 +52,10 @@ LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-3600}
 # statement timeout (each client's query gets a quarter of the machine): the benchmark measures
 # it rather than its 503s.
 STATEMENT_TIMEOUT=${BENCH_STATEMENT_TIMEOUT_SECS:-300}
+# Every psql and pgbench session runs with the server's session settings (icash-postgres's
+# SESSION_SETTINGS, and the statement timeout that arms a timer around each statement), so that
+# ceilings and plans are those of the server's own statements.
+export PGOPTIONS="-c jit=off -c work_mem=64MB -c statement_timeout=${STATEMENT_TIMEOUT}s"
 WORK=${BENCH_WORK:-$ROOT/target/bench/$PURCHASES}
 BIN=$ROOT/target/release/examples
 PGB=$ROOT/bench/pgbench
