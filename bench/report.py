@@ -159,6 +159,11 @@ def main():
         if run["mean_body_bytes"] >= 100_000:
             figure += f", {run['mean_body_bytes'] / 1e6:.1f} MB a response"
             figure += f", VmRSS up to {rss_mib(run['started'], run['ended']):.0f} MiB"
+            if "first_byte_p50_ms" in run:
+                # A streamed answer: when its first bytes come, apart from when its last do.
+                figure += (
+                    f", first byte p50 {run['first_byte_p50_ms']:.2f} / p99 {run['first_byte_p99_ms']:.2f} ms"
+                )
         ratio = run["rps"] / ceiling["tps"] if ceiling and ceiling["tps"] else None
         shown = percent(ratio) if ratio is not None else ""
         ok = run["p50_ms"] <= P50_TARGET_MS and run["p99_ms"] <= P99_TARGET_MS

@@ -183,6 +183,9 @@ impl Window {
 struct ClientReport {
     /// Latencies of the measured requests, in microseconds.
     latencies: Histogram<u64>,
+    /// Times from sending each measured request to its answer's head, in microseconds: what a
+    /// streamed answer's first bytes wait.
+    first_bytes: Histogram<u64>,
     /// Measured answers that were not 2xx, and measured exchanges that failed.
     errors: u64,
     /// Body bytes of the measured answers.
@@ -280,27 +283,38 @@ async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
     Ok(sender)
 }
 
-/// One exchange within `timeout`: the status and the body, or what went wrong.
+/// What came back for one request.
+struct Answer {
+    /// The status.
+    status: u16,
+    /// When the answer's head arrived.
+    head_at: Instant,
+    /// The whole body.
+    body: Bytes,
+}
+
+/// One exchange within `timeout`: the answer, or what went wrong.
 async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
     timeout: Duration,
-) -> Result<(u16, Bytes), String> {
+) -> Result<Answer, String> {
     tokio::time::timeout(timeout, send(sender, request))
         .await
         .map_err(|_| format!("no answer within {} s", timeout.as_secs_f64()))?
 }
 
-/// One exchange: the status and the body, or what went wrong.
+/// One exchange: the answer, or what went wrong.
 async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
-) -> Result<(u16, Bytes), String> {
+) -> Result<Answer, String> {
     sender.ready().await.map_err(|error| error.to_string())?;
     let response = sender
         .send_request(request)
         .await
         .map_err(|error| error.to_string())?;
+    let head_at = Instant::now();
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -308,7 +322,11 @@ async fn send(
         .await
         .map_err(|error| error.to_string())?
         .to_bytes();
-    Ok((status, body))
+    Ok(Answer {
+        status,
+        head_at,
+        body,
+    })
 }
 
 /// One client: a connection, and requests back to back until the window or the budget ends.
@@ -316,8 +334,8 @@ async fn client(shared: Arc<Shared>, id: u64, seed: u64) -> ClientReport {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(id);
     let mut report = ClientReport {
-        latencies: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-            .expect("the histogram's bounds are valid"),
+        latencies: histogram(),
+        first_bytes: histogram(),
         errors: 0,
         body_bytes: 0,
         first_error: None,
@@ -342,14 +360,16 @@ async fn client(shared: Arc<Shared>, id: u64, seed: u64) -> ClientReport {
         };
         let done = Instant::now();
         let measured = shared.window.measures(sent);
+        let mut head_at = done;
         let error = match outcome {
-            Ok((status, body)) if (200..300).contains(&status) => {
+            Ok(answer) if (200..300).contains(&answer.status) => {
                 if measured {
-                    report.body_bytes += body.len() as u64;
+                    report.body_bytes += answer.body.len() as u64;
                 }
+                head_at = answer.head_at;
                 None
             }
-            Ok((status, body)) => Some(format!(
+            Ok(Answer { status, body, .. }) => Some(format!(
                 "status {status}: {}",
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             )),
@@ -363,16 +383,25 @@ async fn client(shared: Arc<Shared>, id: u64, seed: u64) -> ClientReport {
         };
         if measured {
             report.last_done = Some(done);
-            let micros = u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
-            report
-                .latencies
-                .saturating_record(micros.clamp(1, MAX_LATENCY_US));
+            record(&mut report.latencies, done.duration_since(sent));
+            record(&mut report.first_bytes, head_at.duration_since(sent));
             if let Some(error) = error {
                 report.errors += 1;
                 report.first_error.get_or_insert(error);
             }
         }
     }
+}
+
+/// An empty latency histogram, in microseconds.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("the histogram's bounds are valid")
+}
+
+/// Records one latency in a histogram, clamped to what it holds.
+fn record(histogram: &mut Histogram<u64>, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.clamp(1, MAX_LATENCY_US));
 }
 
 /// Reads up to `size` distinct customer ids from the third column of a `purchases.csv`.
@@ -426,6 +455,8 @@ struct Summary {
     mean_body_bytes: f64,
     /// All the clients' latencies, in microseconds.
     latencies: Histogram<u64>,
+    /// All the clients' times to an answer's head, in microseconds.
+    first_bytes: Histogram<u64>,
 }
 
 impl Summary {
@@ -443,11 +474,17 @@ impl Summary {
         self.latencies.value_at_quantile(quantile) as f64 / 1000.0
     }
 
+    /// A quantile of the time to an answer's head, in milliseconds.
+    fn first_byte_ms(&self, quantile: f64) -> f64 {
+        self.first_bytes.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
     /// One line of text.
     fn text(&self) -> String {
         format!(
             "{label}: clients={clients} requests={requests} errors={errors} rps={rps:.1} \
-             p50={p50:.2}ms p90={p90:.2}ms p99={p99:.2}ms max={max:.2}ms body={body:.0}B",
+             p50={p50:.2}ms p90={p90:.2}ms p99={p99:.2}ms max={max:.2}ms body={body:.0}B \
+             first_byte_p50={head50:.2}ms first_byte_p99={head99:.2}ms",
             label = self.label,
             clients = self.clients,
             requests = self.requests,
@@ -458,6 +495,8 @@ impl Summary {
             p99 = self.ms(0.99),
             max = self.latencies.max() as f64 / 1000.0,
             body = self.mean_body_bytes,
+            head50 = self.first_byte_ms(0.5),
+            head99 = self.first_byte_ms(0.99),
         )
     }
 
@@ -476,6 +515,8 @@ impl Summary {
             "max_ms": self.latencies.max() as f64 / 1000.0,
             "mean_ms": self.latencies.mean() / 1000.0,
             "mean_body_bytes": self.mean_body_bytes,
+            "first_byte_p50_ms": self.first_byte_ms(0.5),
+            "first_byte_p99_ms": self.first_byte_ms(0.99),
         })
         .to_string()
     }
@@ -527,8 +568,7 @@ async fn run(args: &Args) -> Result<Summary, String> {
     let clients: Vec<_> = (0..args.clients as u64)
         .map(|id| tokio::spawn(client(shared.clone(), id, args.seed)))
         .collect();
-    let mut latencies =
-        Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("the histogram's bounds are valid");
+    let (mut latencies, mut first_bytes) = (histogram(), histogram());
     let (mut errors, mut body_bytes, mut first_error, mut last_done) = (0, 0, None, None);
     for handle in clients {
         let report = handle
@@ -536,6 +576,9 @@ async fn run(args: &Args) -> Result<Summary, String> {
             .map_err(|error| format!("a client failed: {error}"))?;
         latencies
             .add(&report.latencies)
+            .map_err(|error| format!("cannot merge the latencies: {error}"))?;
+        first_bytes
+            .add(&report.first_bytes)
             .map_err(|error| format!("cannot merge the latencies: {error}"))?;
         errors += report.errors;
         body_bytes += report.body_bytes;
@@ -563,6 +606,7 @@ async fn run(args: &Args) -> Result<Summary, String> {
             0.0
         },
         latencies,
+        first_bytes,
     })
 }
 
