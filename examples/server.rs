@@ -217,8 +217,10 @@ async fn load_data(store: &dyn Store, config: &Config) -> Result<(), String> {
 }
 
 /// Shows how far a long load has got: a bar with its rate and ETA on a terminal, a log line
-/// every ten seconds otherwise. Runs until aborted.
+/// every ten seconds otherwise; once the files are read, that the store is finishing (its
+/// indexes and aggregates), which the bytes read cannot time. Runs until aborted.
 async fn show_progress(progress: Arc<LoadProgress>) {
+    const FINISHING: &str = "the files are read; the store is building its indexes and aggregates";
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -228,9 +230,19 @@ async fn show_progress(progress: Arc<LoadProgress>) {
             .expect("a valid template"),
         );
         let _clear = scopeguard(bar.clone());
-        loop {
+        while !progress.all_read() {
             bar.set_length(progress.total_bytes());
             bar.set_position(progress.bytes_read());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .expect("a valid template"),
+        );
+        bar.reset_elapsed();
+        bar.set_message(FINISHING);
+        loop {
+            bar.tick();
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     } else {
@@ -240,6 +252,11 @@ async fn show_progress(progress: Arc<LoadProgress>) {
         loop {
             every.tick().await;
             let (read, total) = (progress.bytes_read(), progress.total_bytes());
+            if progress.all_read() {
+                let seconds = started.elapsed().as_secs();
+                tracing::info!(seconds, "loading: {FINISHING}");
+                continue;
+            }
             let rate = read as f64 / started.elapsed().as_secs_f64();
             let eta_seconds = ((total.saturating_sub(read)) as f64 / rate.max(1.0)).round();
             let percent = (100 * read).checked_div(total).unwrap_or(0);

@@ -48,6 +48,14 @@ impl LoadProgress {
     pub fn total_bytes(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
+
+    /// Whether the whole purchases file has been read: what is left of the load is the store's
+    /// finish (its last writes, then, on PostgreSQL, the indexes and aggregates: about half of
+    /// a 10M load), which the bytes cannot measure.
+    pub fn all_read(&self) -> bool {
+        let total = self.total_bytes();
+        total > 0 && self.bytes_read() >= total
+    }
 }
 
 /// A reader that counts what passes through it into a [`LoadProgress`].

@@ -35,6 +35,7 @@ async fn the_generated_data_loads_whole_on_both_stores() {
 async fn a_load_reports_its_progress_through_the_purchases_file() {
     let progress = std::sync::Arc::new(icash::data::LoadProgress::default());
     let store = MemoryStore::new();
+    assert!(!progress.all_read(), "nothing is read before the load");
     let report =
         icash::data::load_dir_with_progress(&store, &data_dir(), Policy::Strict, progress.clone())
             .await
@@ -49,6 +50,7 @@ async fn a_load_reports_its_progress_through_the_purchases_file() {
         size,
         "the whole file was read and counted"
     );
+    assert!(progress.all_read());
 }
 
 /// The foreign keys set aside by a bulk load come back enforced at once, and validated later.
