@@ -398,6 +398,11 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("the histogram's bounds are valid")
 }
 
+/// A quantile of a latency histogram, in milliseconds.
+fn millis(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1000.0
+}
+
 /// Records one latency in a histogram, clamped to what it holds.
 fn record(histogram: &mut Histogram<u64>, latency: Duration) {
     let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
@@ -471,12 +476,12 @@ impl Summary {
 
     /// A quantile of the latency, in milliseconds.
     fn ms(&self, quantile: f64) -> f64 {
-        self.latencies.value_at_quantile(quantile) as f64 / 1000.0
+        millis(&self.latencies, quantile)
     }
 
     /// A quantile of the time to an answer's head, in milliseconds.
     fn first_byte_ms(&self, quantile: f64) -> f64 {
-        self.first_bytes.value_at_quantile(quantile) as f64 / 1000.0
+        millis(&self.first_bytes, quantile)
     }
 
     /// One line of text.

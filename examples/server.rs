@@ -241,22 +241,20 @@ async fn show_progress(progress: Arc<LoadProgress>) {
         );
         bar.reset_elapsed();
         bar.set_message(FINISHING);
-        loop {
-            bar.tick();
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        std::future::pending::<()>().await;
     } else {
         let started = Instant::now();
         let mut every = tokio::time::interval(Duration::from_secs(10));
         every.tick().await;
         loop {
             every.tick().await;
-            let (read, total) = (progress.bytes_read(), progress.total_bytes());
             if progress.all_read() {
                 let seconds = started.elapsed().as_secs();
                 tracing::info!(seconds, "loading: {FINISHING}");
                 continue;
             }
+            let (read, total) = (progress.bytes_read(), progress.total_bytes());
             let rate = read as f64 / started.elapsed().as_secs_f64();
             let eta_seconds = ((total.saturating_sub(read)) as f64 / rate.max(1.0)).round();
             let percent = (100 * read).checked_div(total).unwrap_or(0);
