@@ -7,9 +7,10 @@
 //!   hour at each edge. Each edge is cut at the nearest UTC month, day and hour boundary, inward
 //!   or outward, and what an outward cut takes in beyond the period is subtracted (the SQL
 //!   functions `icash_period`, `icash_branch_sales` and `icash_product_units`, last written by
-//!   the `signed_period_edges` migration).
+//!   the `branch_period_index` migration).
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
-//!   the purchases with an index-only scan of the period.
+//!   the purchases with an index-only scan of the period, one range of the
+//!   `(branch_id, purchased_at)` index per branch the filter covers.
 //!
 //! The filter is always parameters `$1` (branch), `$2` (from, inclusive) and `$3` (to,
 //! exclusive), so that its meaning is written once in SQL (the [`filtered!`] condition and
@@ -39,9 +40,11 @@ use crate::store::PgStore;
 /// A SQL text with the filter's condition on the purchases table aliased `p` between
 /// `$before` and `$after`, taking the filter as parameters `$1` (branch), `$2` (from,
 /// inclusive) and `$3` (to, exclusive). It comes in two texts, without and with a branch, so
-/// that the plan PostgreSQL caches for each prepared statement can use the index that fits
-/// (a generic plan of `$1 IS NULL OR p.branch_id = $1` cannot); an open end of the period is an
-/// infinite bound, so the period is always an index range.
+/// that the plan PostgreSQL caches for each prepared statement can use the index on
+/// `(branch_id, purchased_at)` (a generic plan of `$1 IS NULL OR p.branch_id = $1` cannot);
+/// without a branch, that index is read one branch after the other (see the
+/// `branch_period_index` migration). An open end of the period is an infinite bound, so the
+/// period is always an index range.
 macro_rules! filtered {
     ($before:literal, $after:literal) => {
         filtered!(@ $before,
@@ -51,7 +54,12 @@ macro_rules! filtered {
     };
     (@ $before:literal, $period:literal, $after:literal) => {
         Filtered {
-            any_branch: concat!($before, " $1::integer IS NULL AND", $period, $after),
+            any_branch: concat!(
+                $before,
+                " $1::integer IS NULL AND p.branch_id = ANY (icash_branch_ids($1)) AND",
+                $period,
+                $after
+            ),
             one_branch: concat!($before, " p.branch_id = $1 AND", $period, $after),
         }
     };
