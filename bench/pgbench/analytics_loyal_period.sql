@@ -5,7 +5,7 @@ WITH activity AS (
     SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
            min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
     FROM purchases p
-    WHERE NULL::integer IS NULL AND p.branch_id = ANY (icash_branch_ids(NULL::integer))
+    WHERE NULL::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
       AND p.purchased_at >= coalesce(:from::timestamptz, '-infinity')
       AND p.purchased_at < coalesce(:to::timestamptz, 'infinity')
     GROUP BY p.customer_id

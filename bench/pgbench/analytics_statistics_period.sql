@@ -8,7 +8,7 @@ WHERE NULL::integer IS NULL OR b.id = NULL::integer
 ORDER BY b.id;
 SELECT count(*) FROM (
     SELECT DISTINCT p.customer_id FROM purchases p
-    WHERE NULL::integer IS NULL AND p.branch_id = ANY (icash_branch_ids(NULL::integer))
+    WHERE NULL::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
       AND p.purchased_at >= coalesce(:from::timestamptz, '-infinity')
       AND p.purchased_at < coalesce(:to::timestamptz, 'infinity')
 ) AS customers;

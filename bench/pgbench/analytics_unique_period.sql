@@ -4,7 +4,7 @@
 --   pgbench -M prepared -D from=2025-01-01T10:00:00Z -D to=2025-01-08T10:00:00Z -f analytics_unique_period.sql
 SELECT count(*) FROM (
     SELECT DISTINCT p.customer_id FROM purchases p
-    WHERE NULL::integer IS NULL AND p.branch_id = ANY (icash_branch_ids(NULL::integer))
+    WHERE NULL::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
       AND p.purchased_at >= coalesce(:from::timestamptz, '-infinity')
       AND p.purchased_at < coalesce(:to::timestamptz, 'infinity')
 ) AS customers;

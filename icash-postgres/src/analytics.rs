@@ -43,8 +43,9 @@ use crate::store::PgStore;
 /// that the plan PostgreSQL caches for each prepared statement can use the index on
 /// `(branch_id, purchased_at)` (a generic plan of `$1 IS NULL OR p.branch_id = $1` cannot);
 /// without a branch, that index is read one branch after the other (see the
-/// `branch_period_index` migration). An open end of the period is an infinite bound, so the
-/// period is always an index range.
+/// `branch_period_index` migration), the branches asked once in a subquery rather than in a
+/// condition that a sequential scan would call for every row. An open end of the period is an
+/// infinite bound, so the period is always an index range.
 macro_rules! filtered {
     ($before:literal, $after:literal) => {
         filtered!(@ $before,
@@ -56,7 +57,7 @@ macro_rules! filtered {
         Filtered {
             any_branch: concat!(
                 $before,
-                " $1::integer IS NULL AND p.branch_id = ANY (icash_branch_ids($1)) AND",
+                " $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[]) AND",
                 $period,
                 $after
             ),
