@@ -403,6 +403,12 @@ fn millis(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
+/// Adds a client's latencies to the run's.
+fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) -> Result<(), String> {
+    into.add(from)
+        .map_err(|error| format!("cannot merge the latencies: {error}"))
+}
+
 /// Records one latency in a histogram, clamped to what it holds.
 fn record(histogram: &mut Histogram<u64>, latency: Duration) {
     let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
@@ -579,12 +585,8 @@ async fn run(args: &Args) -> Result<Summary, String> {
         let report = handle
             .await
             .map_err(|error| format!("a client failed: {error}"))?;
-        latencies
-            .add(&report.latencies)
-            .map_err(|error| format!("cannot merge the latencies: {error}"))?;
-        first_bytes
-            .add(&report.first_bytes)
-            .map_err(|error| format!("cannot merge the latencies: {error}"))?;
+        merge(&mut latencies, &report.latencies)?;
+        merge(&mut first_bytes, &report.first_bytes)?;
         errors += report.errors;
         body_bytes += report.body_bytes;
         first_error = first_error.or(report.first_error);
