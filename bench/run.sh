@@ -7,6 +7,8 @@
 # purchases with gen-data, starts the release server on them (the load time is from its start to
 # "listening"), and then measures, with examples/loadgen.rs for HTTP and pgbench for the SQL
 # ceilings (the server's own statements, bench/pgbench/*.sql, at the same concurrency):
+#   0. the load's ceiling: the rows and sums the server COPYed, sent again by psql into a fresh
+#      copy of the schema and finished as the server does (load_ceiling below);
 #   1. every analytics endpoint and /dashboard at 8 clients over the whole history, then over
 #      periods of 1, 7, 30 and 365 days, then the unpaged /analytics/loyal-customers (a bounded
 #      number of requests: it is large), and the plans of the costly queries (explain.txt);
@@ -187,6 +189,57 @@ start_server() {
     LISTENING=$(now)
 }
 
+# load_ceiling: what PostgreSQL alone takes for the load's own statements. The rows the server
+# COPYed (purchases, lines, and the sums it staged: customers, branches' customers, hours) are
+# copied out of the loaded database, then sent again by psql, in binary COPYs, into a fresh copy of
+# the schema (with the branches and products), between the server's icash_bulk_load_begin() and
+# icash_bulk_load_finish(..), in one transaction rolled back. The server staged its sums batch by
+# batch, so that some hours and customers came in several rows: the ceiling's single rows spare
+# PostgreSQL a little of the server's work.
+load_ceiling() {
+    local db=${DB}_ceiling dir=$WORK/ceiling last_id started seconds
+    log "the load's ceiling: its rows sent again by psql into $db"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    local -A selects=(
+        [purchases]="SELECT id, branch_id, customer_id, purchased_at, total FROM purchases"
+        [lines]="SELECT purchase_id, product_id, position, unit_price FROM purchase_lines"
+        [customers]="SELECT id, purchases, spent, first_purchase, last_purchase FROM customers"
+        [customer_branches]="SELECT branch_id, customer_id, purchases FROM customer_branches"
+        [branch_hours]="SELECT branch_id, hour, sum(purchases)::bigint, sum(revenue) FROM branch_hours GROUP BY 1, 2"
+        [product_hours]="SELECT product_id, branch_id, hour, sum(units)::bigint FROM product_hours GROUP BY 1, 2, 3"
+    )
+    local name
+    for name in "${!selects[@]}"; do
+        psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "\\copy (${selects[$name]}) TO '$dir/$name.bin' (FORMAT binary)"
+    done
+    last_id=$(psql -XAt -d "$DB" -c 'SELECT max(id) FROM purchases')
+    dropdb --if-exists "$db"
+    createdb "$db"
+    pg_dump --schema-only "$DB" | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null
+    pg_dump --data-only -t branches -t products "$DB" | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null
+    sync
+    psql -q -d "$db" -c 'CHECKPOINT'
+    started=$(now)
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$WORK/ceiling.log" <<SQL
+BEGIN;
+SELECT icash_bulk_load_begin();
+\copy purchases (id, branch_id, customer_id, purchased_at, total) FROM '$dir/purchases.bin' (FORMAT binary)
+\copy purchase_lines (purchase_id, product_id, position, unit_price) FROM '$dir/lines.bin' (FORMAT binary)
+\copy icash_load_branch_hours (branch_id, hour, purchases, revenue) FROM '$dir/branch_hours.bin' (FORMAT binary)
+\copy icash_load_product_hours (product_id, branch_id, hour, units) FROM '$dir/product_hours.bin' (FORMAT binary)
+\copy icash_load_customers (id, purchases, spent, first_purchase, last_purchase) FROM '$dir/customers.bin' (FORMAT binary)
+\copy icash_load_customer_branches (branch_id, customer_id, purchases) FROM '$dir/customer_branches.bin' (FORMAT binary)
+SELECT icash_bulk_load_finish($last_id, false);
+ROLLBACK;
+SQL
+    seconds=$(minus "$(now)" "$started")
+    record kind=load_ceiling "purchases=${loaded:-0}" "seconds=$seconds"
+    log "  PostgreSQL alone: $seconds s"
+    dropdb "$db"
+    rm -rf "$dir"
+}
+
 # --- Build, data, database -------------------------------------------------------------------
 
 mkdir -p "$WORK"
@@ -257,6 +310,7 @@ else
     done
     record kind=validate "seconds=$(minus "$(now)" "$LISTENING")"
     log "foreign keys validated $(minus "$(now)" "$LISTENING") s after listening"
+    load_ceiling
 fi
 
 # The server loads the files in one transaction: the tables have no statistics and no visibility
