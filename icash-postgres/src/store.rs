@@ -130,14 +130,16 @@ impl PgStore {
     /// [`PgStore::session_options`] for the store's speed.
     ///
     /// Purchases without an idempotency key are recorded on till connections, a second pool
-    /// that the store opens with the same options, as many connections at the most and the same
-    /// wait for one: that pool skips the round trip that `pool` makes on every connection handed
-    /// back to it, and keeps the tills selling while analytics hold every connection of `pool`.
+    /// that the store opens with the same options, as many connections at the most, the same
+    /// wait for one and the same idle timeout (closed by a task on the current Tokio runtime):
+    /// that pool skips the round trip that `pool` makes on every connection handed back to it,
+    /// and keeps the tills selling while analytics hold every connection of `pool`.
     pub fn from_pool(pool: PgPool) -> PgStore {
         let tills = till::pool(
             (*pool.connect_options()).clone(),
             pool.options().get_max_connections() as usize,
             pool.options().get_acquire_timeout(),
+            pool.options().get_idle_timeout(),
         );
         PgStore {
             pool,

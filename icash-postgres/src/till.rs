@@ -10,11 +10,12 @@
 //! cancelled, or failed), or when it has not been handed out for over a second.
 //!
 //! A pool of their own also keeps the tills selling while long analytics hold every connection
-//! of the store's main pool.
+//! of the store's main pool. Like the main pool, it closes connections left unused for the main
+//! pool's idle timeout (sqlx's default: 10 minutes).
 
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult};
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, WeakPool};
 use icash_core::{Error, Result};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -84,15 +85,46 @@ impl managed::Manager for TillManager {
 }
 
 /// A pool of at most `size` till connections opened with `options`, whose requests wait at most
-/// `wait` for one.
-pub(crate) fn pool(options: PgConnectOptions, size: usize, wait: Duration) -> TillPool {
-    managed::Pool::builder(TillManager { options })
+/// `wait` for one, and which closes a connection left unused for `idle` (never, if `None`).
+///
+/// The closing is a task on the current Tokio runtime, which ends with the pool; outside a
+/// runtime nothing is closed.
+pub(crate) fn pool(
+    options: PgConnectOptions,
+    size: usize,
+    wait: Duration,
+    idle: Option<Duration>,
+) -> TillPool {
+    let pool = managed::Pool::builder(TillManager { options })
         .max_size(size.max(1))
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .expect("a pool with a runtime and timeouts builds")
+        .expect("a pool with a runtime and timeouts builds");
+    if let (Some(idle), Ok(runtime)) = (idle, tokio::runtime::Handle::try_current()) {
+        runtime.spawn(close_idle(pool.weak(), idle));
+    }
+    pool
+}
+
+/// Closes the connections of `pool` unused for `idle`, every half of it, until the pool is
+/// dropped: a till that sold at noon should not hold a PostgreSQL backend all night.
+async fn close_idle(pool: WeakPool<TillManager>, idle: Duration) {
+    let period = (idle / 2).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        // `last_used` counts from when the connection was last handed out.
+        let closed = pool.retain(|_, metrics| metrics.last_used() < idle).removed;
+        drop(pool);
+        for till in closed {
+            // Says goodbye, so that PostgreSQL does not log a lost client.
+            let _ = till.conn.close().await;
+        }
+    }
 }
 
 /// A till connection from `pool`, or unavailable after the pool's wait.

@@ -9,6 +9,7 @@ use icash::core::{
 };
 use icash::postgres::testing::TestDb;
 use icash::postgres::{PgConfig, PgStore};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
 use crate::http::put_catalog;
@@ -139,4 +140,45 @@ async fn a_till_connection_that_died_is_replaced_at_the_next_purchase() {
         let receipt = store.record_purchase(purchase(&products_bought)).await;
         assert_eq!(products(&receipt.unwrap()), products_bought);
     }
+}
+
+/// The till connections close when left unused for the main pool's idle timeout, as the main
+/// pool's do, and the next purchase opens one again.
+#[tokio::test]
+async fn idle_till_connections_are_closed_after_the_pools_idle_timeout() {
+    let db = TestDb::new().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .idle_timeout(Duration::from_millis(500))
+        .connect(&db.url())
+        .await
+        .unwrap();
+    let store = PgStore::from_pool(pool);
+    put_catalog(&store).await;
+    store.record_purchase(purchase(&[1])).await.unwrap();
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    let tills = async |admin: &mut PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE '%INSERT INTO purchase_lines%'
+               AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(admin)
+        .await
+        .unwrap()
+    };
+    assert_eq!(tills(&mut admin).await, 1, "the purchase's till connection");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tills(&mut admin).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle till connection was still open after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let next = store.record_purchase(purchase(&[2])).await.unwrap();
+    assert_eq!(products(&next), [2]);
+    assert_eq!(tills(&mut admin).await, 1, "a till connection opened again");
 }
