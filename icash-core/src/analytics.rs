@@ -316,6 +316,34 @@ pub struct Dashboard {
     pub statistics: Statistics,
 }
 
+impl Dashboard {
+    /// The dashboard's loyal customers over `filter`: the first [`DASHBOARD_LOYAL_CUSTOMERS`] of
+    /// those with [`DEFAULT_LOYAL_MIN_PURCHASES`] purchases or more.
+    pub fn loyal_query(filter: &Filter) -> LoyalQuery {
+        LoyalQuery {
+            min_purchases: DEFAULT_LOYAL_MIN_PURCHASES,
+            filter: *filter,
+            limit: Some(DASHBOARD_LOYAL_CUSTOMERS),
+            after: None,
+        }
+    }
+
+    /// The dashboard from its parts, read over the same filter and the same purchases, the
+    /// loyal customers with [`Dashboard::loyal_query`].
+    pub fn from_parts(
+        statistics: Statistics,
+        loyal_customers: LoyalCustomers,
+        product_sales: Vec<ProductSales>,
+    ) -> Dashboard {
+        Dashboard {
+            unique_customers: statistics.unique_customers,
+            loyal_customers,
+            top_products: rank_top_products(product_sales, DEFAULT_TOP_PRODUCTS_MAX_RANK),
+            statistics,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::analytics::{
-    BranchStatistics, CustomerActivity, CustomerPurchases, Filter, LoyalCustomers, LoyalQuery,
-    ProductSales, Statistics, TopCustomersQuery,
+    BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, Filter, LoyalCustomers,
+    LoyalQuery, ProductSales, Statistics, TopCustomersQuery,
 };
 use crate::error::{Error, Result, ValidationError};
 use crate::id::{BranchId, CustomerId, ProductId, PurchaseId};
@@ -132,6 +132,76 @@ impl State {
                 });
         }
         activity
+    }
+
+    /// The loyal customers that `query` asks for.
+    fn loyal_customers(&self, query: &LoyalQuery) -> LoyalCustomers {
+        let mut loyal: Vec<CustomerActivity> = self
+            .activity(&query.filter)
+            .into_values()
+            .filter(|entry| entry.purchase_count >= u64::from(query.min_purchases))
+            .collect();
+        let count = loyal.len() as u64;
+        loyal.sort_by(CustomerActivity::loyal_order);
+        let customers = loyal
+            .into_iter()
+            .filter(|entry| query.after.is_none_or(|cursor| cursor.precedes(entry)))
+            .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
+            .collect();
+        LoyalCustomers { count, customers }
+    }
+
+    /// Units sold per product over the purchases `filter` admits.
+    fn product_sales(&self, filter: &Filter) -> Vec<ProductSales> {
+        let mut units: HashMap<ProductId, u64> = HashMap::new();
+        for line in self.matching(filter).flat_map(PricedPurchase::lines) {
+            *units.entry(line.product()).or_default() += u64::from(line.quantity());
+        }
+        units
+            .into_iter()
+            .map(|(product, units_sold)| ProductSales {
+                product,
+                name: self
+                    .products
+                    .get(&product)
+                    .map_or_else(String::new, |p| p.name().to_owned()),
+                units_sold,
+            })
+            .collect()
+    }
+
+    /// The figures of the purchases `filter` admits.
+    fn statistics(&self, filter: &Filter) -> Statistics {
+        let mut by_branch: BTreeMap<BranchId, BranchStatistics> = self
+            .branches
+            .iter()
+            .filter(|&&branch| filter.branch().is_none_or(|wanted| wanted == branch))
+            .map(|&branch| {
+                (
+                    branch,
+                    BranchStatistics {
+                        branch,
+                        purchase_count: 0,
+                        revenue: Money::ZERO,
+                    },
+                )
+            })
+            .collect();
+        let mut customers = HashSet::new();
+        for purchase in self.matching(filter) {
+            customers.insert(purchase.customer());
+            if let Some(entry) = by_branch.get_mut(&purchase.branch()) {
+                entry.purchase_count += 1;
+                entry.revenue = entry.revenue + purchase.total();
+            }
+        }
+        let by_branch: Vec<BranchStatistics> = by_branch.into_values().collect();
+        Statistics {
+            unique_customers: customers.len() as u64,
+            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
+            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+            by_branch,
+        }
     }
 }
 
@@ -315,73 +385,25 @@ impl Analytics for MemoryStore {
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
-        let mut loyal: Vec<CustomerActivity> = self
-            .read()
-            .activity(&query.filter)
-            .into_values()
-            .filter(|entry| entry.purchase_count >= u64::from(query.min_purchases))
-            .collect();
-        let count = loyal.len() as u64;
-        loyal.sort_by(CustomerActivity::loyal_order);
-        let customers = loyal
-            .into_iter()
-            .filter(|entry| query.after.is_none_or(|cursor| cursor.precedes(entry)))
-            .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
-            .collect();
-        Ok(LoyalCustomers { count, customers })
+        Ok(self.read().loyal_customers(query))
     }
 
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
-        let state = self.read();
-        let mut units: HashMap<ProductId, u64> = HashMap::new();
-        for line in state.matching(filter).flat_map(PricedPurchase::lines) {
-            *units.entry(line.product()).or_default() += u64::from(line.quantity());
-        }
-        Ok(units
-            .into_iter()
-            .map(|(product, units_sold)| ProductSales {
-                product,
-                name: state
-                    .products
-                    .get(&product)
-                    .map_or_else(String::new, |p| p.name().to_owned()),
-                units_sold,
-            })
-            .collect())
+        Ok(self.read().product_sales(filter))
     }
 
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
+        Ok(self.read().statistics(filter))
+    }
+
+    async fn dashboard(&self, filter: &Filter) -> Result<Dashboard> {
+        // Under one lock: no purchase lands between the parts.
         let state = self.read();
-        let mut by_branch: BTreeMap<BranchId, BranchStatistics> = state
-            .branches
-            .iter()
-            .filter(|&&branch| filter.branch().is_none_or(|wanted| wanted == branch))
-            .map(|&branch| {
-                (
-                    branch,
-                    BranchStatistics {
-                        branch,
-                        purchase_count: 0,
-                        revenue: Money::ZERO,
-                    },
-                )
-            })
-            .collect();
-        let mut customers = HashSet::new();
-        for purchase in state.matching(filter) {
-            customers.insert(purchase.customer());
-            if let Some(entry) = by_branch.get_mut(&purchase.branch()) {
-                entry.purchase_count += 1;
-                entry.revenue = entry.revenue + purchase.total();
-            }
-        }
-        let by_branch: Vec<BranchStatistics> = by_branch.into_values().collect();
-        Ok(Statistics {
-            unique_customers: customers.len() as u64,
-            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
-            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
-            by_branch,
-        })
+        Ok(Dashboard::from_parts(
+            state.statistics(filter),
+            state.loyal_customers(&Dashboard::loyal_query(filter)),
+            state.product_sales(filter),
+        ))
     }
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {

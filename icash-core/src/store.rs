@@ -7,9 +7,8 @@
 use async_trait::async_trait;
 
 use crate::analytics::{
-    CustomerPurchases, DASHBOARD_LOYAL_CUSTOMERS, DEFAULT_LOYAL_MIN_PURCHASES,
-    DEFAULT_TOP_PRODUCTS_MAX_RANK, Dashboard, Filter, LoyalCustomers, LoyalQuery, LoyalStream,
-    ProductSales, RankedProduct, Statistics, TopCustomersQuery, rank_top_products,
+    CustomerPurchases, Dashboard, Filter, LoyalCustomers, LoyalQuery, LoyalStream, ProductSales,
+    RankedProduct, Statistics, TopCustomersQuery, rank_top_products,
 };
 use crate::error::Result;
 use crate::id::PurchaseId;
@@ -127,25 +126,10 @@ pub trait Analytics: Send + Sync {
         ))
     }
 
-    /// Every part of the dashboard, gathered from the store directly (a store may override
-    /// this to gather them in fewer round trips).
-    async fn dashboard(&self, filter: &Filter) -> Result<Dashboard> {
-        let statistics = self.statistics(filter).await?;
-        let loyal = LoyalQuery {
-            min_purchases: DEFAULT_LOYAL_MIN_PURCHASES,
-            filter: *filter,
-            limit: Some(DASHBOARD_LOYAL_CUSTOMERS),
-            after: None,
-        };
-        Ok(Dashboard {
-            unique_customers: statistics.unique_customers,
-            loyal_customers: self.loyal_customers(&loyal).await?,
-            top_products: self
-                .top_products(filter, DEFAULT_TOP_PRODUCTS_MAX_RANK)
-                .await?,
-            statistics,
-        })
-    }
+    /// Every part of the dashboard over `filter`, read over the same purchases: a purchase
+    /// recorded meanwhile counts in every part or in none. [`Dashboard::from_parts`] puts them
+    /// together.
+    async fn dashboard(&self, filter: &Filter) -> Result<Dashboard>;
 }
 
 /// Everything icash needs of a store; implemented by every type that has the three ports, and

@@ -24,14 +24,14 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt, future};
 use icash_core::analytics::{
-    BranchStatistics, CustomerActivity, CustomerPurchases, LoyalCustomers, LoyalQuery, LoyalStream,
-    ProductSales, Statistics, TopCustomersQuery,
+    BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers, LoyalQuery,
+    LoyalStream, ProductSales, Statistics, TopCustomersQuery,
 };
 use icash_core::{Analytics, BranchId, CustomerId, Filter, Money, ProductId, Result};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, PgConnection, Postgres};
+use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::from_sqlx;
@@ -306,43 +306,108 @@ where
     })
 }
 
+/// How many distinct customers made the purchases `filter` admits, on `conn`.
+async fn unique_customers_on(conn: &mut PgConnection, filter: &Filter) -> Result<u64> {
+    let (unique,): (i64,) = if *filter == Filter::ALL {
+        sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0")
+            .fetch_one(conn)
+            .await
+    } else if let (Some(branch), None, None) = (filter.branch(), filter.from(), filter.to()) {
+        sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM branch_customers WHERE branch_id = $1")
+            .bind(branch.get())
+            .fetch_one(conn)
+            .await
+    } else {
+        // DISTINCT in a subquery may hash; count(DISTINCT) always sorts.
+        let query = sqlx::query_as(UNIQUE_FILTERED.text(filter));
+        bind_filter(query, filter).fetch_one(conn).await
+    }
+    .map_err(from_sqlx)?;
+    Ok(count(unique))
+}
+
+/// The loyal customers that `query` asks for, on `conn`.
+async fn loyal_customers_on(conn: &mut PgConnection, query: &LoyalQuery) -> Result<LoyalCustomers> {
+    // One row per entry of the page, each carrying the count of all loyal customers; when
+    // the page is empty, a single row with the count and no entry.
+    let rows: Vec<LoyalRow> = loyal_statement(query)
+        .fetch_all(conn)
+        .await
+        .map_err(from_sqlx)?;
+    let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
+    let mut customers = Vec::with_capacity(rows.len());
+    for row in rows {
+        customers.extend(row.entry()?);
+    }
+    Ok(LoyalCustomers {
+        count: loyal_count,
+        customers,
+    })
+}
+
+/// Units sold per product over the purchases `filter` admits, on `conn`.
+async fn product_sales_on(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<ProductSales>> {
+    let rows: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
+        .fetch_all(conn)
+        .await
+        .map_err(from_sqlx)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ProductSales {
+                product: ProductId::new(row.product_id)?,
+                name: row.name,
+                units_sold: count(row.units_sold),
+            })
+        })
+        .collect()
+}
+
+/// The figures of the purchases `filter` admits, on `conn`: two statements, which agree with
+/// each other when `conn` is a [`PgStore::snapshot`].
+async fn statistics_on(conn: &mut PgConnection, filter: &Filter) -> Result<Statistics> {
+    let rows: Vec<BranchRow> = bind_filter(sqlx::query_as(BRANCH_SALES), filter)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(from_sqlx)?;
+    let by_branch = rows
+        .into_iter()
+        .map(|row| {
+            Ok(BranchStatistics {
+                branch: BranchId::new(row.branch_id)?,
+                purchase_count: count(row.purchase_count),
+                revenue: Money::new(row.revenue)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Statistics {
+        unique_customers: unique_customers_on(conn, filter).await?,
+        total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
+        total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+        by_branch,
+    })
+}
+
+impl PgStore {
+    /// A read-only transaction whose statements all see the same purchases: the analytics made
+    /// of several statements read in one, so that a purchase committed meanwhile counts in all
+    /// of them or in none. Dropping it ends it: its rollback goes with the pool's check of the
+    /// returned connection, and loses nothing.
+    async fn snapshot(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool()
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(from_sqlx)
+    }
+}
+
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
-        let (unique,): (i64,) = if *filter == Filter::ALL {
-            sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0")
-                .fetch_one(self.pool())
-                .await
-        } else if let (Some(branch), None, None) = (filter.branch(), filter.from(), filter.to()) {
-            sqlx::query_as("SELECT coalesce(sum(customers), 0)::bigint FROM branch_customers WHERE branch_id = $1")
-                .bind(branch.get())
-                .fetch_one(self.pool())
-                .await
-        } else {
-            // DISTINCT in a subquery may hash; count(DISTINCT) always sorts.
-            let query = sqlx::query_as(UNIQUE_FILTERED.text(filter));
-            bind_filter(query, filter).fetch_one(self.pool()).await
-        }
-        .map_err(from_sqlx)?;
-        Ok(count(unique))
+        unique_customers_on(&mut *self.connection().await?, filter).await
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
-        // One row per entry of the page, each carrying the count of all loyal customers; when
-        // the page is empty, a single row with the count and no entry.
-        let rows: Vec<LoyalRow> = loyal_statement(query)
-            .fetch_all(self.pool())
-            .await
-            .map_err(from_sqlx)?;
-        let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
-        let mut customers = Vec::with_capacity(rows.len());
-        for row in rows {
-            customers.extend(row.entry()?);
-        }
-        Ok(LoyalCustomers {
-            count: loyal_count,
-            customers,
-        })
+        loyal_customers_on(&mut *self.connection().await?, query).await
     }
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
@@ -364,11 +429,7 @@ impl Analytics for PgStore {
         }
         // The count and the list from one snapshot (read-only: ending it without a commit
         // loses nothing), the list read as the index scan goes.
-        let mut snapshot = self
-            .pool()
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(from_sqlx)?;
+        let mut snapshot = self.snapshot().await?;
         let (loyal_count,): (i64,) = sqlx::query_as(LOYAL_ALL_COUNT)
             .bind(i64::from(query.min_purchases))
             .fetch_one(&mut *snapshot)
@@ -387,42 +448,21 @@ impl Analytics for PgStore {
     }
 
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
-        let rows: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
-            .fetch_all(self.pool())
-            .await
-            .map_err(from_sqlx)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(ProductSales {
-                    product: ProductId::new(row.product_id)?,
-                    name: row.name,
-                    units_sold: count(row.units_sold),
-                })
-            })
-            .collect()
+        product_sales_on(&mut *self.connection().await?, filter).await
     }
 
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
-        let rows: Vec<BranchRow> = bind_filter(sqlx::query_as(BRANCH_SALES), filter)
-            .fetch_all(self.pool())
-            .await
-            .map_err(from_sqlx)?;
-        let by_branch = rows
-            .into_iter()
-            .map(|row| {
-                Ok(BranchStatistics {
-                    branch: BranchId::new(row.branch_id)?,
-                    purchase_count: count(row.purchase_count),
-                    revenue: Money::new(row.revenue)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Statistics {
-            unique_customers: self.unique_customers(filter).await?,
-            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
-            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
-            by_branch,
-        })
+        statistics_on(&mut *self.snapshot().await?, filter).await
+    }
+
+    async fn dashboard(&self, filter: &Filter) -> Result<Dashboard> {
+        // Four statements on one connection, in one snapshot.
+        let mut snapshot = self.snapshot().await?;
+        Ok(Dashboard::from_parts(
+            statistics_on(&mut snapshot, filter).await?,
+            loyal_customers_on(&mut snapshot, &Dashboard::loyal_query(filter)).await?,
+            product_sales_on(&mut snapshot, filter).await?,
+        ))
     }
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {

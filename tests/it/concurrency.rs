@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::Utc;
 use futures::future::join_all;
 use icash::core::import::Policy;
+use icash::core::{BranchId, CustomerRef, Filter, MemoryStore, NewPurchase, ProductId, Store};
 use icash::http::ApiConfig;
 use icash::postgres::testing::TestDb;
 use rand::{Rng, SeedableRng};
@@ -14,6 +16,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
+
+use crate::http::put_catalog;
 
 const TILLS: u64 = 16;
 const PURCHASES_PER_TILL: usize = 25;
@@ -247,4 +251,59 @@ fn per_branch(purchases: &[Value]) -> BTreeMap<u64, (u64, Decimal)> {
         entry.1 += decimal(&purchase["total_amount"]);
     }
     branches
+}
+
+/// Tills selling one product while the dashboard is read, again and again: every dashboard's
+/// parts come from the same purchases, so the product's units always equal the purchase count.
+async fn dashboard_parts_agree_while_tills_sell(store: Arc<dyn Store>) {
+    put_catalog(store.as_ref()).await;
+    let tills: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    let purchase = NewPurchase::new(
+                        BranchId::new(1).unwrap(),
+                        CustomerRef::New,
+                        vec![ProductId::new(2).unwrap()],
+                        Utc::now(),
+                    )
+                    .unwrap();
+                    store.record_purchase(purchase).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut read = 0;
+    while read < 3 || !tills.iter().all(|till| till.is_finished()) {
+        let dashboard = store.dashboard(&Filter::ALL).await.unwrap();
+        let units: u64 = dashboard
+            .top_products
+            .iter()
+            .map(|p| p.sales.units_sold)
+            .sum();
+        assert_eq!(
+            units, dashboard.statistics.total_purchases,
+            "the top products and the statistics saw different purchases: {dashboard:?}"
+        );
+        assert_eq!(
+            dashboard.unique_customers,
+            dashboard.statistics.total_purchases
+        );
+        read += 1;
+    }
+    join_all(tills).await;
+    let last = store.dashboard(&Filter::ALL).await.unwrap();
+    assert_eq!(last.statistics.total_purchases, 160);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dashboard_parts_agree_while_tills_sell_on_postgres() {
+    let db = TestDb::new().await;
+    dashboard_parts_agree_while_tills_sell(Arc::new(db.store().clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dashboard_parts_agree_while_tills_sell_in_memory() {
+    dashboard_parts_agree_while_tills_sell(Arc::new(MemoryStore::new())).await;
 }
