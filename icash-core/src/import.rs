@@ -1,7 +1,7 @@
 //! Loading the old system's CSV files: `products_list.csv` and `purchases.csv`.
 //!
 //! The parsers stream rows from any [`Read`] into domain records and check each row against the
-//! catalog; [`load`] drives them into a store's [`ImportSession`] in bounded batches. Opening the
+//! catalog; [`load`] drives them into a store's [`ImportSession`](crate::ImportSession) in bounded batches. Opening the
 //! files is the caller's business.
 //!
 //! A bad row is reported with its file, line and reason. Under [`Policy::Strict`] (the default)
@@ -509,7 +509,7 @@ impl RowSink<PricedPurchase> for Batcher {
 /// Loads a products file and a purchases file into a store that has no purchases yet.
 ///
 /// Parsing runs on a blocking thread and hands batches of [`BATCH_SIZE`] purchases to the
-/// store's [`ImportSession`], so memory stays bounded whatever the size of the files. Nothing
+/// store's [`ImportSession`](crate::ImportSession), so memory stays bounded whatever the size of the files. Nothing
 /// is visible until the whole load commits; a failure, or bad rows under [`Policy::Strict`],
 /// leave the store as it was. A store that already has purchases is left alone and the report
 /// says `skipped`: loading at every start, or twice, never duplicates anything.

@@ -18,7 +18,7 @@
 //! # }
 //! ```
 //!
-//! With the `testing` feature, [`testing::TestDb`] gives each test a fresh, migrated database.
+//! With the `testing` feature, `testing::TestDb` gives each test a fresh, migrated database.
 
 mod analytics;
 mod catalog;
