@@ -1,8 +1,8 @@
 //! Loading the old system's CSV files: `products_list.csv` and `purchases.csv`.
 //!
 //! The parsers stream rows from any [`Read`] into domain records and check each row against the
-//! catalog; [`load`] drives them into a store's [`ImportSession`](crate::ImportSession) in bounded batches. Opening the
-//! files is the caller's business.
+//! catalog; [`load`] drives them into a store's [`ImportSession`](crate::ImportSession) in
+//! bounded batches. Opening the files is the caller's business.
 //!
 //! A bad row is reported with its file, line and reason. Under [`Policy::Strict`] (the default)
 //! one bad row refuses the whole load and nothing is written; under [`Policy::Lenient`] the good
@@ -509,10 +509,11 @@ impl RowSink<PricedPurchase> for Batcher {
 /// Loads a products file and a purchases file into a store that has no purchases yet.
 ///
 /// Parsing runs on a blocking thread and hands batches of [`BATCH_SIZE`] purchases to the
-/// store's [`ImportSession`](crate::ImportSession), so memory stays bounded whatever the size of the files. Nothing
-/// is visible until the whole load commits; a failure, or bad rows under [`Policy::Strict`],
-/// leave the store as it was. A store that already has purchases is left alone and the report
-/// says `skipped`: loading at every start, or twice, never duplicates anything.
+/// store's [`ImportSession`](crate::ImportSession), so memory stays bounded whatever the size
+/// of the files. Nothing is visible until the whole load commits; a failure, or bad rows under
+/// [`Policy::Strict`], leave the store as it was. A store that already has purchases is left
+/// alone and the report says `skipped`: loading at every start, or twice, never duplicates
+/// anything.
 pub async fn load<P, Q>(
     store: &dyn Store,
     products: (P, &str),
