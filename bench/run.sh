@@ -358,16 +358,7 @@ loadgen "GET /analytics/statistics?supermarket_id=2 30d" 8 $A \
 pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_statistics_branch_period.sql" \
     -D branch=2 -D "from=$FROM" -D "to=$to30"
 loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
-# The dashboard's statements for a period, in the server's order and in one snapshot: the
-# statistics' two, the first 10 loyal customers, the product sales.
-{
-    echo 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;'
-    grep -v -e '^BEGIN' -e '^ROLLBACK' "$PGB/analytics_statistics_period.sql"
-    sed 's/LIMIT 100$/LIMIT 10/' "$PGB/analytics_loyal_period.sql"
-    cat "$PGB/analytics_top_products_period.sql"
-    echo 'ROLLBACK;'
-} >"$WORK/analytics_dashboard_period.sql"
-pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$WORK/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
+pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
 
 # Every loyal customer in one answer: a bounded number of requests, as it is large.
 log "the unpaged loyal customers, 8 clients, 16 requests"
@@ -386,7 +377,7 @@ to365=$(date -u -d "$FROM + 365 days" +%Y-%m-%dT%H:%M:%SZ)
             python3 -c '
 import sys
 for statement in sys.stdin.read().split(";"):
-    if statement.strip() and not statement.split()[0] in ("BEGIN", "ROLLBACK"):
+    if statement.strip():
         print("EXPLAIN (ANALYZE, BUFFERS) " + statement.strip() + ";")' |
             psql -X -d "$DB"
     done

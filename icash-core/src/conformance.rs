@@ -312,6 +312,24 @@ pub async fn an_empty_store_has_empty_analytics(store: &dyn Store) {
         .map(|b| (b.branch.get(), b.purchase_count))
         .collect();
     assert_eq!(branches, [(1, 0), (2, 0), (3, 0)]);
+    // The dashboard, whatever the filter's shape: its parts are empty together.
+    for filter in [
+        Filter::ALL,
+        Filter::new(Some(branch(2)), None, None).unwrap(),
+        Filter::new(None, Some(day(1)), Some(day(3))).unwrap(),
+        Filter::new(Some(branch(2)), Some(day(1)), None).unwrap(),
+    ] {
+        let dashboard = store.dashboard(&filter).await.unwrap();
+        assert_eq!(
+            dashboard.statistics,
+            store.statistics(&filter).await.unwrap()
+        );
+        assert_eq!(dashboard.statistics.total_purchases, 0);
+        assert_eq!(dashboard.unique_customers, 0);
+        assert_eq!(dashboard.loyal_customers.count, 0);
+        assert!(dashboard.loyal_customers.customers.is_empty());
+        assert!(dashboard.top_products.is_empty());
+    }
 }
 
 /// Every analytic on the fixture, whose figures were worked out by hand.
