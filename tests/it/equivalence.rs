@@ -276,6 +276,30 @@ async fn a_pool_made_with_the_session_options_has_the_stores_settings() {
     assert_same(&Filter::ALL, &store, &memory).await;
 }
 
+/// The period functions plan their query once per session (the `generic_period_plans`
+/// migration): a later migration that restates one of them with `CREATE OR REPLACE` drops the
+/// setting unless it restates it too, and this test says so.
+#[tokio::test]
+async fn the_period_functions_plan_their_query_once_per_session() {
+    let db = TestDb::new().await;
+    let settings: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT proname::text, coalesce(proconfig, '{}') FROM pg_proc
+         WHERE proname IN ('icash_branch_sales', 'icash_product_units') ORDER BY proname",
+    )
+    .fetch_all(db.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(settings.len(), 2);
+    for (function, settings) in settings {
+        assert!(
+            settings
+                .iter()
+                .any(|s| s == "plan_cache_mode=force_generic_plan"),
+            "{function} runs with {settings:?}"
+        );
+    }
+}
+
 /// A period is cut into months, days and hours in UTC whatever the session's time zone: on a
 /// session in Paris, the day after 2025-03-30 (when clocks go forward) still starts at 00:00 UTC.
 #[tokio::test]
