@@ -274,6 +274,20 @@ macro_rules! statistics {
 /// [`statistics!`] for each shape of filter.
 const STATISTICS: ByShape = by_shape!(statistics);
 
+/// One column of a [`loyal_customers!`] page aliased `l`, as an array `$name` in the page's
+/// order, without the row that only carries the count.
+macro_rules! loyal_array {
+    ($column:literal, $name:literal) => {
+        concat!(
+            "coalesce(array_agg(l.",
+            $column,
+            " ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS ",
+            $name
+        )
+    };
+}
+
 /// The dashboard in one row ([`DashboardRow`]): the [`statistics!`], the
 /// [`loyal_customers!`] page and count, and the [`product_units!`], each list as arrays.
 /// Parameters: the filter, then the loyal page's as in [`loyal_customers!`].
@@ -284,17 +298,17 @@ macro_rules! dashboard {
              FROM (",
             statistics!($shape),
             ") AS statistics,
-             (SELECT coalesce(max(l.loyal_count), 0) AS loyal_count,
-                     coalesce(array_agg(l.customer_id ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_ids,
-                     coalesce(array_agg(l.purchase_count ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_purchases,
-                     coalesce(array_agg(l.total_spent ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_spent,
-                     coalesce(array_agg(l.first_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_first,
-                     coalesce(array_agg(l.last_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_last
+             (SELECT coalesce(max(l.loyal_count), 0) AS loyal_count, ",
+            loyal_array!("customer_id", "loyal_ids"),
+            ", ",
+            loyal_array!("purchase_count", "loyal_purchases"),
+            ", ",
+            loyal_array!("total_spent", "loyal_spent"),
+            ", ",
+            loyal_array!("first_purchase", "loyal_first"),
+            ", ",
+            loyal_array!("last_purchase", "loyal_last"),
+            "
               FROM (",
             loyal_customers!($shape),
             ") AS l) AS loyal,
