@@ -371,15 +371,12 @@ to365=$(date -u -d "$FROM + 365 days" +%Y-%m-%dT%H:%M:%SZ)
 {
     for script in analytics_unique_period analytics_loyal_period analytics_statistics_period analytics_top_products_period; do
         echo "== $script.sql, 365 days ($FROM to $to365)"
-        # The script with its variables written in, each statement explained.
-        sed -e "s/:from::timestamptz/'$FROM'::timestamptz/g" -e "s/:to::timestamptz/'$to365'::timestamptz/g" \
-            -e '/^--/d' "$PGB/$script.sql" |
-            python3 -c '
-import sys
-for statement in sys.stdin.read().split(";"):
-    if statement.strip():
-        print("EXPLAIN (ANALYZE, BUFFERS) " + statement.strip() + ";")' |
-            psql -X -d "$DB"
+        # The script's one statement, with its variables written in, explained.
+        {
+            echo 'EXPLAIN (ANALYZE, BUFFERS)'
+            sed -e "s/:from::timestamptz/'$FROM'::timestamptz/g" -e "s/:to::timestamptz/'$to365'::timestamptz/g" \
+                -e '/^--/d' "$PGB/$script.sql"
+        } | psql -X -d "$DB"
     done
     echo "== unique customers of branch 2 (whole history)"
     psql -X -d "$DB" -c "EXPLAIN (ANALYZE, BUFFERS) SELECT count(DISTINCT p.customer_id) FROM purchases p
