@@ -191,8 +191,9 @@ impl PgStore {
     /// Applies the migrations that the database lacks, and adds the chain's default branches
     /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
     pub async fn migrate(&self) -> Result<()> {
-        // A migration may rebuild aggregates over the whole history, and a second process waits
-        // for the first one's migration lock: neither is bounded by the statement timeout.
+        // A migration may build an index over every purchase of a large store, and a second
+        // process waits for the first one's migration lock: neither is bounded by the statement
+        // timeout.
         let mut conn = self.connection().await?;
         sqlx::query("SET statement_timeout = 0")
             .execute(&mut *conn)
