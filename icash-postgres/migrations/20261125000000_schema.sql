@@ -50,7 +50,7 @@ CREATE TABLE purchases (
 -- Purchases are read by period through this one index, for one branch or for all: a period of
 -- every branch is one range of it per branch (an `= ANY` of the branches' ids, which a B-tree
 -- scans as one descent per id). It carries the customer and the total, so that a period's
--- distinct customers, and the purchases at a period's edges, are index-only scans.
+-- distinct and loyal customers, and the sales at a period's edges, read the index alone.
 --
 -- It is the purchases' only secondary index: every purchase pays for an entry in each index,
 -- and every bulk load for building it, while the analytics read aggregates for everything
