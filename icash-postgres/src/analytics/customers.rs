@@ -1,5 +1,4 @@
-//! The customers' counts and lists that need no period arithmetic: how many distinct customers
-//! a filter admits, and the customers with the most purchases.
+//! How many distinct customers a filter admits, and the customers with the most purchases.
 
 use sqlx::FromRow;
 use uuid::Uuid;
