@@ -1,5 +1,7 @@
 //! The till's endpoints: the catalog, recording a purchase, receipts, and the customers list.
 
+use std::convert::Infallible;
+
 use bytes::Buf;
 use futures::Stream;
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
@@ -67,16 +69,19 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// With an `Idempotency-Key`, a retry of the same request answers as the first did (marked by
 /// `idempotent-replayed: true`) and records nothing; the same key with another request is a 409.
 #[utoipa::path(post, path = "/cash-register/purchase", tag = "cash-register",
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$",
         description = "Makes the request safe to retry: 1 to 255 visible ASCII characters, such as a UUID; kept 24 hours")),
-    request_body(content = PurchaseRequest, content_type = "application/json"),
+    request_body(content = PurchaseRequest, content_type = "application/json",
+        description = "The purchase, as JSON of at most 64 KiB unless the server is configured otherwise (a larger body gets 413)"),
     responses(
-        (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody),
+        (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody,
+            links(("receipt" = (operation_id = "receipt", parameters(("id" = "$response.body#/purchase_id")),
+                description = "The purchase's receipt")))),
         (status = 409, description = "The Idempotency-Key was used for a different purchase", body = ErrorBody),
     ))]
 pub(crate) async fn purchase<S, B>(
     store: SharedStore,
-    key: Option<String>,
+    key: Option<HeaderValue>,
     body: RawBody<S>,
     body_limit: u64,
 ) -> Result<Response, ApiError>
@@ -84,7 +89,14 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
-    let key = key.as_deref().map(IdempotencyKey::new).transpose()?;
+    let key = key
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ValidationError::InvalidIdempotencyKey)
+                .and_then(IdempotencyKey::new)
+        })
+        .transpose()?;
     let request: PurchaseRequest = body.json(body_limit).await?;
     let recorded = store.record(new_purchase(request)?, key.as_ref()).await?;
     let purchase = recorded.purchase();
@@ -101,7 +113,7 @@ where
 
 /// A recorded purchase, as the purchase endpoint returned it.
 #[utoipa::path(get, path = "/cash-register/purchases/{id}", tag = "cash-register",
-    params(("id" = i64, Path, description = "The purchase id", minimum = 1)),
+    params(("id" = i64, Path, description = "The purchase id", minimum = 1, maximum = 9223372036854775807_i64)),
     responses(
         (status = 200, description = "The receipt", body = PurchaseBody),
         (status = 404, description = "No such purchase", body = ErrorBody),
@@ -119,9 +131,14 @@ pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, 
 }
 
 /// The customers with the most purchases (20 unless `limit` says otherwise).
-#[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register", params(PageParams),
+#[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register",
+    params(PageParams, ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}_[0-9a-f]{32}$",
+        description = "Where to start: the `x-next-cursor` header (or the `Link` header's `cursor`) of the previous page")),
     responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page",
-        body = [CustomerBody])))]
+        body = [CustomerBody],
+        links(("next_page" = (operation_id = "customers",
+            parameters(("cursor" = "$response.header.x-next-cursor")),
+            description = "The next page (with the request's `limit`), when the `x-next-cursor` header is present"))))))]
 pub(crate) async fn customers(
     store: SharedStore,
     path: String,
@@ -157,6 +174,15 @@ pub(crate) fn set_next_page(response: &mut Response, path: &str, query: &str, cu
     }
 }
 
+/// The `Idempotency-Key` header as sent, so that a value that is not text is refused by the
+/// key's own rule, with its sentence.
+fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
+    warp::header::value(IDEMPOTENCY_KEY)
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify()
+}
+
 /// The till's filters.
 pub(crate) fn filters(
     store: SharedStore,
@@ -171,7 +197,7 @@ pub(crate) fn filters(
         .and(warp::post())
         .and(context())
         .and(with_store(store.clone()))
-        .and(warp::header::optional::<String>(IDEMPOTENCY_KEY))
+        .and(idempotency_key())
         .and(raw_body())
         .and_then(move |ctx, store, key, body| {
             respond(ctx, purchase(store, key, body, body_limit))
