@@ -136,9 +136,11 @@ pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, 
         description = "Where to start: the `x-next-cursor` header (or the `Link` header's `cursor`) of the previous page")),
     responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page",
         body = [CustomerBody],
-        links(("next_page" = (operation_id = "customers",
-            parameters(("cursor" = "$response.header.x-next-cursor")),
-            description = "The next page (with the request's `limit`), when the `x-next-cursor` header is present"))))))]
+        headers(
+            ("x-next-cursor" = String,
+                description = "The next page's `cursor`, present when paging and more may follow"),
+            ("link" = String, description = "The next page's URL, as `<url>; rel=\"next\"`, beside `x-next-cursor`"),
+        ))))]
 pub(crate) async fn customers(
     store: SharedStore,
     path: String,
