@@ -118,7 +118,9 @@ pub struct PurchaseRequest {
     #[schema(minimum = 1, maximum = 2147483647)]
     pub supermarket_id: i32,
     /// `"new"` for a new customer, or the customer's UUID, hyphenated, in either case.
-    #[schema(pattern = r"^(new|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$")]
+    #[schema(
+        pattern = r"^(new|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub user_id: String,
     /// The products bought, one unit each.
     #[serde(deserialize_with = "objects")]

@@ -11,7 +11,8 @@ use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
 use warp::http::header::{ALLOW, HeaderValue};
 use warp::reject::{
-    InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+    InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
+    UnsupportedMediaType,
 };
 use warp::reply::Response;
 use warp::{Rejection, Reply};
