@@ -226,3 +226,54 @@ pub(crate) fn filters(
         .or(customers)
         .unify()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use warp::http::HeaderValue;
+
+    /// A header value that is not text (bytes above ASCII) is the client's mistake: a 400 with
+    /// the key's own sentence, and the same sentence for the other headers' names.
+    #[tokio::test]
+    async fn a_header_that_is_not_text_is_refused_with_a_sentence() {
+        let api = crate::api(
+            Arc::new(icash_core::MemoryStore::new()),
+            crate::ApiConfig::default(),
+        );
+        let response = warp::test::request()
+            .method("POST")
+            .path("/cash-register/purchase")
+            .header("content-type", "application/json")
+            .header(
+                "idempotency-key",
+                HeaderValue::from_bytes(b"key-\xe9").unwrap(),
+            )
+            .body(r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#)
+            .reply(&api)
+            .await;
+        assert_eq!(response.status(), 400);
+        let body = String::from_utf8_lossy(response.body());
+        assert!(
+            body.contains("idempotency key must be 1 to 255 visible ASCII"),
+            "{body}"
+        );
+
+        let response = warp::test::request()
+            .method("POST")
+            .path("/cash-register/purchase")
+            .header(
+                "content-type",
+                HeaderValue::from_bytes(b"application/json\xe9").unwrap(),
+            )
+            .body("{}")
+            .reply(&api)
+            .await;
+        assert_eq!(response.status(), 400);
+        let body = String::from_utf8_lossy(response.body());
+        assert!(
+            body.contains("header `content-type` is not valid"),
+            "{body}"
+        );
+    }
+}
