@@ -15,7 +15,8 @@
 #
 # Every check runs, `positive_data_acceptance` in the form of scripts/schemathesis_hooks.py,
 # which also accepts a 400 whose sentence names a rule the document can state only in words
-# (a product that exists, no product twice, `from` before `to`, integers written as `2`).
+# (a product that exists, no product twice, `from` before `to`, the body limit in bytes,
+# integers written as `2`).
 # Extra arguments are passed on to `schemathesis run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
