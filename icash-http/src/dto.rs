@@ -11,6 +11,7 @@ use icash_core::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers, LoyalStream,
     RankedProduct, Statistics,
 };
+use icash_core::purchase::MAX_ITEMS;
 use icash_core::{Money, Product, Purchase, PurchaseLine};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -111,14 +112,35 @@ impl From<&Product> for ProductBody {
 /// `POST /cash-register/purchase`: what a till sends. Fields a client adds are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(expecting = "a purchase object with supermarket_id, user_id and items")]
+#[schema(example = json!({"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}, {"product_id": 3}]}))]
 pub struct PurchaseRequest {
-    /// The branch the purchase is made at.
+    /// The branch the purchase is made at: one the chain has.
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub supermarket_id: i32,
-    /// `"new"` for a new customer, or the customer's UUID.
+    /// `"new"` for a new customer, or the customer's UUID, hyphenated, in either case.
+    #[schema(
+        pattern = r"^(new|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub user_id: String,
     /// The products bought, one unit each.
     #[serde(deserialize_with = "objects")]
+    #[schema(schema_with = purchase_items)]
     pub items: Vec<ItemRequest>,
+}
+
+/// The schema of a purchase's items. JSON Schema's `uniqueItems` compares whole objects, so
+/// the rule that no `product_id` comes twice is also said in words.
+fn purchase_items() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("ItemRequest"))
+        .min_items(Some(1))
+        .max_items(Some(MAX_ITEMS))
+        .unique_items(true)
+        .description(Some(format!(
+            "The products bought, one unit each: 1 to {MAX_ITEMS} items, each naming a product of \
+             the catalog, no `product_id` twice (a repeated product is refused, never merged)."
+        )))
+        .build()
 }
 
 /// Reads a list of JSON objects, refusing the arrays that serde would otherwise read as a
@@ -162,10 +184,12 @@ where
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(expecting = "an item object with product_id")]
 pub struct ItemRequest {
-    /// The product.
+    /// The product: one of the catalog.
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub product_id: i32,
     /// How many units: 1 when given, as a customer buys at most one unit of each product.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1)]
     pub quantity: Option<i64>,
 }
 

@@ -11,7 +11,8 @@ use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
 use warp::http::header::{ALLOW, HeaderValue};
 use warp::reject::{
-    InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+    InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
+    UnsupportedMediaType,
 };
 use warp::reply::Response;
 use warp::{Rejection, Reply};
@@ -114,6 +115,8 @@ pub async fn handle_rejection(
         ApiError::PayloadTooLarge(body_limit)
     } else if rejection.find::<UnsupportedMediaType>().is_some() {
         ApiError::UnsupportedMediaType
+    } else if let Some(header) = rejection.find::<InvalidHeader>() {
+        ApiError::BadRequest(format!("header `{}` is not valid", header.name()))
     } else if rejection.find::<InvalidQuery>().is_some() {
         ApiError::BadRequest("the query string is not valid".to_owned())
     } else if rejection.find::<LengthRequired>().is_some() {

@@ -4,10 +4,10 @@
 use std::sync::LazyLock;
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::dto::ErrorBody;
+use crate::dto::{ErrorBody, ItemRequest};
 use crate::routes::{analytics, cash_register, gateway};
 
 #[derive(OpenApi)]
@@ -31,8 +31,8 @@ use crate::routes::{analytics, cash_register, gateway};
         analytics::top_products,
         analytics::statistics,
     ),
-    components(schemas(ErrorBody)),
-    modifiers(&CommonErrors),
+    components(schemas(ErrorBody, ItemRequest)),
+    modifiers(&CommonErrors, &LinkFieldNames),
     tags(
         (name = "gateway", description = "The index, health and dashboard"),
         (name = "cash-register", description = "What the tills use"),
@@ -77,6 +77,45 @@ impl Modify for CommonErrors {
                     "The database is unavailable; retry shortly",
                 );
             }
+        }
+    }
+}
+
+/// Writes the links' fields under their OpenAPI names. utoipa's `Link` serializes its fields in
+/// snake case (`operation_id`), which tools that follow links (Schemathesis's stateful phase)
+/// do not read; the camel-case names (`operationId`) go through the link's extensions, which are
+/// written as they are named.
+struct LinkFieldNames;
+
+impl Modify for LinkFieldNames {
+    fn modify(&self, document: &mut Document) {
+        let links = document
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| [&mut item.get, &mut item.post].into_iter().flatten())
+            .flat_map(|operation| operation.responses.responses.values_mut())
+            .filter_map(|response| match response {
+                RefOr::T(response) => Some(response),
+                RefOr::Ref(_) => None,
+            })
+            .flat_map(|response| response.links.values_mut())
+            .filter_map(|link| match link {
+                RefOr::T(link) => Some(link),
+                RefOr::Ref(_) => None,
+            });
+        for link in links {
+            let renamed = [
+                ("operationId", std::mem::take(&mut link.operation_id)),
+                ("operationRef", std::mem::take(&mut link.operation_ref)),
+            ]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name, serde_json::Value::from(value)))
+            .chain(link.request_body.take().map(|body| ("requestBody", body)));
+            link.extensions
+                .get_or_insert_with(Default::default)
+                .extend(renamed.map(|(name, value)| (name.to_owned(), value)));
         }
     }
 }

@@ -48,12 +48,13 @@ fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
     /// Only the purchases made at this branch.
-    #[param(value_type = Option<i32>, minimum = 1)]
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 2147483647)]
     supermarket_id: Option<String>,
     /// Only the purchases made at or after this RFC 3339 instant, such as 2025-05-01T00:00:00Z.
+    /// With `to`, it must be before `to`: an empty period is refused.
     #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
-    /// Only the purchases made before this RFC 3339 instant.
+    /// Only the purchases made before this RFC 3339 instant; with `from`, after `from`.
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
 }
@@ -106,7 +107,9 @@ pub struct PageParams {
     /// At most this many entries (1 to 1000).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
-    /// Where to start: the `next_cursor` (or the `Link` header's `cursor`) of the previous page.
+    /// Where to start: the cursor the previous page handed out. Each list writes its own
+    /// cursors, so each operation describes this parameter with its own pattern.
+    #[param(ignore)]
     cursor: Option<String>,
 }
 
@@ -143,7 +146,7 @@ impl PageParams {
 #[into_params(parameter_in = Query)]
 pub struct LoyalParams {
     /// The fewest purchases that make a customer loyal (default 3).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2147483647)]
     min_purchases: Option<String>,
 }
 
@@ -162,7 +165,7 @@ impl LoyalParams {
 #[into_params(parameter_in = Query)]
 pub struct RankParams {
     /// Every product ranked this or better is listed (default 3).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2147483647)]
     max_rank: Option<String>,
 }
 

@@ -1,11 +1,12 @@
 //! The OpenAPI document served at `/openapi.json` parses back and describes every endpoint the
-//! index lists, with its parameters, bodies and errors.
+//! index lists, with its parameters, bodies and errors, the rules the server enforces on them,
+//! the cursors as the API writes them, and the links between operations.
 
 use std::sync::Arc;
 
 use utoipa::openapi::OpenApi;
 
-async fn served_document() -> (OpenApi, serde_json::Value) {
+async fn served_document() -> (serde_json::Value, serde_json::Value) {
     let api = icash_http::api(
         Arc::new(icash_core::MemoryStore::new()),
         icash_http::ApiConfig::default(),
@@ -16,8 +17,18 @@ async fn served_document() -> (OpenApi, serde_json::Value) {
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    let document: OpenApi =
-        serde_json::from_slice(response.body()).expect("the document parses as OpenAPI");
+    let document: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    // utoipa's model reads the document back, but for the links: it requires a link's
+    // `parameters`, which OpenAPI makes optional (the dashboard's link gives only a body).
+    let mut without_links = document.clone();
+    for item in without_links["paths"].as_object_mut().unwrap().values_mut() {
+        for operation in item.as_object_mut().unwrap().values_mut() {
+            for response in operation["responses"].as_object_mut().unwrap().values_mut() {
+                response.as_object_mut().unwrap().remove("links");
+            }
+        }
+    }
+    serde_json::from_value::<OpenApi>(without_links).expect("the document parses as OpenAPI");
     let index = warp::test::request().path("/").reply(&api).await;
     (document, serde_json::from_slice(index.body()).unwrap())
 }
@@ -38,8 +49,7 @@ fn index_endpoints(value: &serde_json::Value, found: &mut Vec<(String, String)>)
 
 #[tokio::test]
 async fn the_document_describes_every_endpoint_of_the_index() {
-    let (document, index) = served_document().await;
-    let json = serde_json::to_value(&document).unwrap();
+    let (json, index) = served_document().await;
     assert!(
         json["openapi"].as_str().unwrap().starts_with("3."),
         "OpenAPI 3"
@@ -68,8 +78,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
 
 #[tokio::test]
 async fn parameters_bodies_and_errors_are_described() {
-    let (document, _) = served_document().await;
-    let json = serde_json::to_value(&document).unwrap();
+    let (json, _) = served_document().await;
     let purchase = &json["paths"]["/cash-register/purchase"]["post"];
     assert!(purchase["requestBody"]["content"]["application/json"].is_object());
     for status in ["201", "400", "413", "415"] {
@@ -111,4 +120,240 @@ async fn parameters_bodies_and_errors_are_described() {
         schemas["StatisticsBody"]["properties"]["total_revenue"]["type"],
         "number"
     );
+}
+
+/// The schema of `name` in `parameters`.
+fn parameter<'a>(parameters: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    parameters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("parameter {name} is described"))
+}
+
+/// A schema's pattern, compiled.
+fn pattern(schema: &serde_json::Value) -> regex::Regex {
+    regex::Regex::new(schema["pattern"].as_str().expect("a pattern")).unwrap()
+}
+
+#[tokio::test]
+async fn the_document_states_the_rules_the_server_enforces() {
+    let (json, _) = served_document().await;
+    let schemas = &json["components"]["schemas"];
+
+    let request = &schemas["PurchaseRequest"]["properties"];
+    assert_eq!(request["supermarket_id"]["minimum"], 1.0);
+    let user_id = pattern(&request["user_id"]);
+    for valid in [
+        "new",
+        "01e1e159-8045-43c2-88dd-5682b18bd680",
+        "01E1E159-8045-43C2-88DD-5682B18BD680",
+    ] {
+        assert!(user_id.is_match(valid), "{valid}");
+    }
+    for invalid in [
+        "",
+        "NEW",
+        "new ",
+        "01e1e159",
+        "01e1e159-8045-43c2-88dd-5682b18bd68",
+    ] {
+        assert!(!user_id.is_match(invalid), "{invalid:?}");
+    }
+    let items = &request["items"];
+    assert_eq!(items["minItems"], 1);
+    assert_eq!(items["maxItems"], icash_core::purchase::MAX_ITEMS);
+    assert_eq!(items["uniqueItems"], true);
+    assert!(
+        items["description"]
+            .as_str()
+            .unwrap()
+            .contains("no `product_id` twice")
+    );
+    let item = &schemas["ItemRequest"]["properties"];
+    assert_eq!(item["product_id"]["minimum"], 1.0);
+    assert_eq!(item["quantity"]["minimum"], 1.0);
+    assert_eq!(item["quantity"]["maximum"], 1.0);
+
+    let purchase = &json["paths"]["/cash-register/purchase"]["post"];
+    let key = &parameter(&purchase["parameters"], "Idempotency-Key")["schema"];
+    assert_eq!(key["type"], "string", "a header is never null");
+    let key_pattern = pattern(key);
+    for valid in [
+        "a",
+        "0b2f6a0c-4f2e-4d4e-9d53-1f0d1b6a7c11",
+        &"~".repeat(255),
+    ] {
+        assert!(key_pattern.is_match(valid), "{valid}");
+    }
+    for invalid in ["", "a b", "tab\there", "é", &"k".repeat(256)] {
+        assert!(!key_pattern.is_match(invalid), "{invalid:?}");
+    }
+    assert!(
+        purchase["requestBody"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("64 KiB"),
+        "the body limit is stated"
+    );
+    assert_eq!(icash_http::DEFAULT_BODY_LIMIT, 64 * 1024, "as it is");
+
+    let receipt = &json["paths"]["/cash-register/purchases/{id}"]["get"];
+    assert_eq!(
+        parameter(&receipt["parameters"], "id")["schema"]["minimum"],
+        1.0
+    );
+
+    let loyal = &json["paths"]["/analytics/loyal-customers"]["get"]["parameters"];
+    for (name, minimum, maximum) in [
+        ("supermarket_id", 1.0, f64::from(i32::MAX)),
+        ("min_purchases", 1.0, f64::from(i32::MAX)),
+        ("limit", 1.0, 1000.0),
+    ] {
+        let schema = &parameter(loyal, name)["schema"];
+        assert_eq!(schema["minimum"], minimum, "{name}");
+        assert_eq!(schema["maximum"], maximum, "{name}");
+    }
+    let top = &json["paths"]["/analytics/top-products"]["get"]["parameters"];
+    assert_eq!(parameter(top, "max_rank")["schema"]["minimum"], 1.0);
+    for name in ["from", "to"] {
+        let from = parameter(loyal, name);
+        assert_eq!(from["schema"]["format"], "date-time");
+        assert!(
+            from["description"]
+                .as_str()
+                .unwrap()
+                .contains("before `to`")
+                || from["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("after `from`"),
+            "{name} says the period must not be empty"
+        );
+    }
+}
+
+/// A store with products 1 to 3 and four customers of 1 to 4 purchases each.
+async fn stocked_api() -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    use icash_core::{Money, Product, ProductId};
+
+    let store = Arc::new(icash_core::MemoryStore::new());
+    let products: Vec<Product> = (1..=3)
+        .map(|id| {
+            let price: Money = "1.25".parse().unwrap();
+            Product::new(ProductId::new(id).unwrap(), &format!("product {id}"), price).unwrap()
+        })
+        .collect();
+    icash_core::Catalog::put_products(store.as_ref(), &products)
+        .await
+        .unwrap();
+    let api = icash_http::api(store, icash_http::ApiConfig::default());
+    for purchases in 1..=4 {
+        let customer = uuid::Uuid::new_v4().to_string();
+        for _ in 0..purchases {
+            let response = warp::test::request()
+                .method("POST")
+                .path("/cash-register/purchase")
+                .header("content-type", "application/json")
+                .body(format!(
+                    r#"{{"supermarket_id": 1, "user_id": "{customer}", "items": [{{"product_id": 2}}]}}"#
+                ))
+                .reply(&api)
+                .await;
+            assert_eq!(response.status(), 201);
+        }
+    }
+    api
+}
+
+#[tokio::test]
+async fn each_cursor_the_api_hands_out_matches_its_documented_pattern() {
+    let (json, _) = served_document().await;
+    let api = stocked_api().await;
+
+    let loyal = &json["paths"]["/analytics/loyal-customers"]["get"]["parameters"];
+    let loyal_pattern = pattern(&parameter(loyal, "cursor")["schema"]);
+    let response = warp::test::request()
+        .path("/analytics/loyal-customers?min_purchases=1&limit=1")
+        .reply(&api)
+        .await;
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    let cursor = body["next_cursor"].as_str().expect("a next page");
+    assert!(loyal_pattern.is_match(cursor), "{cursor}");
+    let next = warp::test::request()
+        .path(&format!(
+            "/analytics/loyal-customers?limit=1&cursor={cursor}"
+        ))
+        .reply(&api)
+        .await;
+    assert_eq!(next.status(), 200, "the cursor is accepted back");
+    assert!(!loyal_pattern.is_match("1_12.5_01e1e159804543c288dd5682b18bd680"));
+
+    let customers = &json["paths"]["/cash-register/customers"]["get"]["parameters"];
+    let customers_pattern = pattern(&parameter(customers, "cursor")["schema"]);
+    let response = warp::test::request()
+        .path("/cash-register/customers?limit=2")
+        .reply(&api)
+        .await;
+    let cursor = response.headers()[icash_http::NEXT_CURSOR]
+        .to_str()
+        .unwrap();
+    assert!(customers_pattern.is_match(cursor), "{cursor}");
+    assert!(!customers_pattern.is_match("3_01e1e159-8045-43c2-88dd-5682b18bd680"));
+}
+
+#[tokio::test]
+async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next() {
+    let (json, _) = served_document().await;
+    let operation_ids: Vec<&str> = json["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+
+    let receipt =
+        &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"]["links"]["receipt"];
+    assert_eq!(receipt["operationId"], "receipt");
+    assert_eq!(receipt["parameters"]["id"], "$response.body#/purchase_id");
+    assert_eq!(
+        json["paths"]["/cash-register/purchases/{id}"]["get"]["operationId"],
+        "receipt"
+    );
+
+    let next_page = &json["paths"]["/analytics/loyal-customers"]["get"]["responses"]["200"]["links"]
+        ["next_page"];
+    assert_eq!(next_page["operationId"], "loyal_customers");
+    assert_eq!(
+        next_page["parameters"]["cursor"],
+        "$response.body#/next_cursor"
+    );
+
+    let purchase = &json["paths"]["/dashboard"]["get"]["responses"]["200"]["links"]["purchase"];
+    assert_eq!(purchase["operationId"], "purchase");
+    assert_eq!(
+        purchase["requestBody"]["items"][0]["product_id"],
+        "$response.body#/top_products/0/product_id"
+    );
+
+    let mut links = 0;
+    for item in json["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for response in operation["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    links += 1;
+                    let target = link["operationId"].as_str().expect("an operationId");
+                    assert!(operation_ids.contains(&target), "{target} exists");
+                    assert!(link.get("operation_id").is_none(), "{link}");
+                }
+            }
+        }
+    }
+    assert_eq!(links, 3);
 }

@@ -31,9 +31,15 @@ pub(crate) async fn unique_customers(
 }
 
 /// The customers with at least 3 purchases, most purchases first, then most spent.
-#[utoipa::path(get, path = "/analytics/loyal-customers", tag = "analytics", params(FilterParams, LoyalParams, PageParams),
+#[utoipa::path(get, path = "/analytics/loyal-customers", tag = "analytics",
+    params(FilterParams, LoyalParams, PageParams,
+        ("cursor" = Option<String>, Query, pattern = r"^[1-9][0-9]{0,17}_(0|[1-9][0-9]{0,17})\.[0-9]{2}_[0-9a-f]{32}$",
+            description = "Where to start: the `next_cursor` (or the `Link` header's `cursor`) of the previous page")),
     responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page",
-        body = LoyalCustomersBody)))]
+        body = LoyalCustomersBody,
+        links(("next_page" = (operation_id = "loyal_customers",
+            parameters(("cursor" = "$response.body#/next_cursor"), ("limit" = "$request.query.limit")),
+            description = "The next page (with the request's other parameters), when `next_cursor` is present"))))))]
 pub(crate) async fn loyal_customers(
     store: SharedStore,
     path: String,

@@ -1,5 +1,7 @@
 //! The till's endpoints: the catalog, recording a purchase, receipts, and the customers list.
 
+use std::convert::Infallible;
+
 use bytes::Buf;
 use futures::Stream;
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
@@ -67,16 +69,19 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// With an `Idempotency-Key`, a retry of the same request answers as the first did (marked by
 /// `idempotent-replayed: true`) and records nothing; the same key with another request is a 409.
 #[utoipa::path(post, path = "/cash-register/purchase", tag = "cash-register",
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$",
         description = "Makes the request safe to retry: 1 to 255 visible ASCII characters, such as a UUID; kept 24 hours")),
-    request_body(content = PurchaseRequest, content_type = "application/json"),
+    request_body(content = PurchaseRequest, content_type = "application/json",
+        description = "The purchase, as JSON of at most 64 KiB unless the server is configured otherwise (a larger body gets 413)"),
     responses(
-        (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody),
+        (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody,
+            links(("receipt" = (operation_id = "receipt", parameters(("id" = "$response.body#/purchase_id")),
+                description = "The purchase's receipt")))),
         (status = 409, description = "The Idempotency-Key was used for a different purchase", body = ErrorBody),
     ))]
 pub(crate) async fn purchase<S, B>(
     store: SharedStore,
-    key: Option<String>,
+    key: Option<HeaderValue>,
     body: RawBody<S>,
     body_limit: u64,
 ) -> Result<Response, ApiError>
@@ -84,7 +89,14 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
-    let key = key.as_deref().map(IdempotencyKey::new).transpose()?;
+    let key = key
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ValidationError::InvalidIdempotencyKey)
+                .and_then(IdempotencyKey::new)
+        })
+        .transpose()?;
     let request: PurchaseRequest = body.json(body_limit).await?;
     let recorded = store.record(new_purchase(request)?, key.as_ref()).await?;
     let purchase = recorded.purchase();
@@ -101,7 +113,7 @@ where
 
 /// A recorded purchase, as the purchase endpoint returned it.
 #[utoipa::path(get, path = "/cash-register/purchases/{id}", tag = "cash-register",
-    params(("id" = i64, Path, description = "The purchase id", minimum = 1)),
+    params(("id" = i64, Path, description = "The purchase id", minimum = 1, maximum = 9223372036854775807_i64)),
     responses(
         (status = 200, description = "The receipt", body = PurchaseBody),
         (status = 404, description = "No such purchase", body = ErrorBody),
@@ -119,9 +131,16 @@ pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, 
 }
 
 /// The customers with the most purchases (20 unless `limit` says otherwise).
-#[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register", params(PageParams),
+#[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register",
+    params(PageParams, ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}_[0-9a-f]{32}$",
+        description = "Where to start: the `x-next-cursor` header (or the `Link` header's `cursor`) of the previous page")),
     responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page",
-        body = [CustomerBody])))]
+        body = [CustomerBody],
+        headers(
+            ("x-next-cursor" = String,
+                description = "The next page's `cursor`, present when paging and more may follow"),
+            ("link" = String, description = "The next page's URL, as `<url>; rel=\"next\"`, beside `x-next-cursor`"),
+        ))))]
 pub(crate) async fn customers(
     store: SharedStore,
     path: String,
@@ -157,6 +176,15 @@ pub(crate) fn set_next_page(response: &mut Response, path: &str, query: &str, cu
     }
 }
 
+/// The `Idempotency-Key` header as sent, so that a value that is not text is refused by the
+/// key's own rule, with its sentence.
+fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
+    warp::header::value(IDEMPOTENCY_KEY)
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify()
+}
+
 /// The till's filters.
 pub(crate) fn filters(
     store: SharedStore,
@@ -171,7 +199,7 @@ pub(crate) fn filters(
         .and(warp::post())
         .and(context())
         .and(with_store(store.clone()))
-        .and(warp::header::optional::<String>(IDEMPOTENCY_KEY))
+        .and(idempotency_key())
         .and(raw_body())
         .and_then(move |ctx, store, key, body| {
             respond(ctx, purchase(store, key, body, body_limit))
@@ -197,4 +225,55 @@ pub(crate) fn filters(
         .unify()
         .or(customers)
         .unify()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use warp::http::HeaderValue;
+
+    /// A header value that is not text (bytes above ASCII) is the client's mistake: a 400 with
+    /// the key's own sentence, and the same sentence for the other headers' names.
+    #[tokio::test]
+    async fn a_header_that_is_not_text_is_refused_with_a_sentence() {
+        let api = crate::api(
+            Arc::new(icash_core::MemoryStore::new()),
+            crate::ApiConfig::default(),
+        );
+        let response = warp::test::request()
+            .method("POST")
+            .path("/cash-register/purchase")
+            .header("content-type", "application/json")
+            .header(
+                "idempotency-key",
+                HeaderValue::from_bytes(b"key-\xe9").unwrap(),
+            )
+            .body(r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#)
+            .reply(&api)
+            .await;
+        assert_eq!(response.status(), 400);
+        let body = String::from_utf8_lossy(response.body());
+        assert!(
+            body.contains("idempotency key must be 1 to 255 visible ASCII"),
+            "{body}"
+        );
+
+        let response = warp::test::request()
+            .method("POST")
+            .path("/cash-register/purchase")
+            .header(
+                "content-type",
+                HeaderValue::from_bytes(b"application/json\xe9").unwrap(),
+            )
+            .body("{}")
+            .reply(&api)
+            .await;
+        assert_eq!(response.status(), 400);
+        let body = String::from_utf8_lossy(response.body());
+        assert!(
+            body.contains("header `content-type` is not valid"),
+            "{body}"
+        );
+    }
 }

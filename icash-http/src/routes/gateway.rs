@@ -83,7 +83,14 @@ pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Resp
 
 /// Every analytic at once.
 #[utoipa::path(get, path = "/dashboard", tag = "gateway", params(FilterParams),
-    responses((status = 200, description = "The dashboard", body = DashboardBody)))]
+    responses((status = 200, description = "The dashboard", body = DashboardBody,
+        links(("purchase" = (operation_id = "purchase",
+            request_body = json!({
+                "supermarket_id": "$response.body#/statistics/by_supermarket/0/supermarket_id",
+                "user_id": "$response.body#/loyal_customers/0/user_id",
+                "items": [{"product_id": "$response.body#/top_products/0/product_id"}]
+            }),
+            description = "A loyal customer buys a best seller again, at a branch of the chain"))))))]
 pub(crate) async fn dashboard(store: SharedStore, query: String) -> Result<Response, ApiError> {
     let filter = parse::<FilterParams>(&query)?.filter()?;
     let dashboard = store.dashboard(&filter).await?;
