@@ -1,5 +1,6 @@
 //! What the integration tests share: where the data is, and the stores under test.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The folder of the old system's reference files: the one `ICASH_SEED_DATA` names, else
@@ -22,8 +23,13 @@ pub fn seed_dir() -> Option<PathBuf> {
     if holds_the_files(&dir) {
         return Some(dir);
     }
-    eprintln!(
-        "skipped: the old system's files are not in {} (set ICASH_SEED_DATA)",
+    // Written to the stderr handle rather than with eprintln!, which the test harness captures
+    // and shows only for a failing test: a skip is said even when every test passes.
+    // The test harness names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test} skipped: the old system's files are not in {} (set ICASH_SEED_DATA)",
         dir.display()
     );
     None
