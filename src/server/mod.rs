@@ -3,9 +3,10 @@
 //!
 //! [`run`] connects to the database and migrates it (or takes the in-memory store when
 //! [`Config::database_url`] is unset), loads the data directory into an empty store, then
-//! serves until Ctrl-C or SIGTERM, letting the requests in flight finish. On PostgreSQL it also
-//! proves the loaded rows' foreign keys and purges expired idempotency keys in the background.
-//! [`main`] adds what a program needs around it: logging, and an exit status.
+//! serves until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
+//! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
+//! purges expired idempotency keys in the background. [`main`] adds what a program needs
+//! around it: logging, and an exit status.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -100,6 +101,15 @@ pub fn init_logs(format: LogFormat) {
 /// the requests in flight have finished. Fails, before it listens, when the database cannot be
 /// used, the data files cannot be loaded, or the address cannot be listened on.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    run_until(config, shutdown_signal()).await
+}
+
+/// [`run`], stopping when `shutdown` resolves instead of on a signal: for a host that has its
+/// own way of stopping.
+pub async fn run_until(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     let mut postgres = None;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
@@ -135,7 +145,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     tracing::info!(%addr, "listening on http://{addr}");
     // Not warp's own graceful shutdown: it resets connections whose request is sent but not
     // read yet (see icash_http::serve).
-    icash_http::serve(listener, api, shutdown_signal(), DEFAULT_DRAIN).await;
+    icash_http::serve(listener, api, shutdown, DEFAULT_DRAIN).await;
     tracing::info!("stopped after the requests in flight finished");
     Ok(())
 }
