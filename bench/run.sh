@@ -28,9 +28,7 @@
 # BENCH_ANALYTICS_SECS (4), BENCH_ANALYTICS_WARMUP (1), BENCH_LOAD_TIMEOUT (seconds the first
 # start may take to load the data; 3600), BENCH_STATEMENT_TIMEOUT_SECS (the server's statement
 # timeout; 300), BENCH_WORK (target/bench/PURCHASES: data, logs,
-# results), BENCH_LOAD (server: the server loads the files at its first start, timed; sql: for
-# sizes where that takes too long, bench/load.sql loads them with one INSERT per table, and only
-# that is timed), BENCH_REUSE_DB (1: keep the database and the data files of an earlier run of the
+# results), BENCH_REUSE_DB (1: keep the database and the data files of an earlier run of the
 # same size, and measure again without loading; the earlier runs' purchases stay in it).
 #
 # Everything it writes is under BENCH_WORK: results.jsonl (one object per measurement),
@@ -48,7 +46,6 @@ PURCHASE_SECS=${BENCH_PURCHASE_SECS:-15}
 PURCHASE_ROUNDS=${BENCH_PURCHASE_ROUNDS:-3}
 ANALYTICS_SECS=${BENCH_ANALYTICS_SECS:-4}
 ANALYTICS_WARMUP=${BENCH_ANALYTICS_WARMUP:-1}
-LOAD=${BENCH_LOAD:-server}
 REUSE_DB=${BENCH_REUSE_DB:-0}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-3600}
 # A year's loyal list at 8 clients on 2 cores takes longer than the server's default 30 s
@@ -149,14 +146,14 @@ rss_max_between() { # START END (epoch seconds): the largest VmRSS sampled betwe
     awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b && $2 > m { m = $2 } END { print m + 0 }' "$WORK/rss.log"
 }
 
-# start_server LOG [DATA_DIR]: starts the server (which loads the data files into an empty
-# database), samples its VmRSS into rss.log, and returns once it listens. Sets SERVER_PID, STARTED,
-# MIGRATED and LISTENING (epoch seconds).
+# start_server LOG: starts the server (which loads the data files into an empty database),
+# samples its VmRSS into rss.log, and returns once it listens. Sets SERVER_PID, STARTED, MIGRATED
+# and LISTENING (epoch seconds).
 start_server() {
-    local server_log=$1 data_dir=${2:-$WORK/data}
+    local server_log=$1
     : >"$server_log"
     STARTED=$(now)
-    DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" ICASH_DATA_DIR="$data_dir" ICASH_ADDR="$ADDR" \
+    DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" ICASH_DATA_DIR="$WORK/data" ICASH_ADDR="$ADDR" \
         ICASH_STATEMENT_TIMEOUT_SECS="$STATEMENT_TIMEOUT" RUST_LOG=info "$BIN/server" >"$server_log" 2>&1 &
     SERVER_PID=$!
     (
@@ -270,30 +267,8 @@ if curl -s -o /dev/null "$URL/health"; then
     exit 1
 fi
 : >"$WORK/rss.log"
-if [[ $REUSE_DB == 1 ]]; then
-    start_server "$WORK/server.log"
-elif [[ $LOAD == sql ]]; then
-    # Migrate with a server that loads nothing, then load with SQL, then start the server.
-    start_server "$WORK/server-migrate.log" "$WORK/no-data"
-    stop_server
-    log "loading the CSV files with bench/load.sql"
-    t=$(now)
-    psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
-        -c 'CREATE UNLOGGED TABLE bench_products (n integer GENERATED ALWAYS AS IDENTITY, name text, price numeric)' \
-        -c 'CREATE UNLOGGED TABLE bench_purchases (n bigint GENERATED ALWAYS AS IDENTITY, supermarket text, ts text, user_id uuid, items text, total numeric)'
-    psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c 'COPY bench_products (name, price) FROM STDIN (FORMAT csv, HEADER)' \
-        <"$WORK/data/products_list.csv"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$DB" \
-        -c 'COPY bench_purchases (supermarket, ts, user_id, items, total) FROM STDIN (FORMAT csv, HEADER)' \
-        <"$WORK/data/purchases.csv"
-    psql -X -v ON_ERROR_STOP=1 -d "$DB" -f "$ROOT/bench/load.sql" >"$WORK/load-sql.log"
-    loaded=$(psql -XAtc 'SELECT count(*) FROM purchases' -d "$DB")
-    record kind=load method=sql "purchases=$loaded" "seconds=$(minus "$(now)" "$t")" \
-        "load_seconds=$(minus "$(now)" "$t")"
-    log "loaded $loaded purchases with SQL in $(minus "$(now)" "$t") s"
-    start_server "$WORK/server.log"
-else
-    start_server "$WORK/server.log"
+start_server "$WORK/server.log"
+if [[ $REUSE_DB != 1 ]]; then
     loaded=$(sed -n 's/.*loaded the data files.* purchases=\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
     record kind=load method=server "purchases=${loaded:-0}" "seconds=$(minus "$LISTENING" "$STARTED")" \
         "load_seconds=$(minus "$LISTENING" "${MIGRATED:-$STARTED}")" \

@@ -1,49 +1,69 @@
 -- GET /dashboard?from=..&to=..: the server's one statement for a period, every branch. Give
 -- the period with -D and run with -M prepared, as analytics_unique_period.sql.
--- Written from the server's text (icash-postgres/src/analytics.rs), whose test
--- the_pgbench_ceilings_send_the_servers_statements checks that it still is.
+-- Written from the server's text, icash-postgres/src/analytics/sql/dashboard/period_all_branches.sql;
+-- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 SELECT statistics.*, loyal.*, units.*
-             FROM (SELECT (SELECT count(*) FROM (SELECT DISTINCT p.customer_id FROM purchases p WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[]) AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') ) AS customers) AS unique_customers,
-                coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
-                coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-                coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
-             FROM (SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-                coalesce(s.revenue, 0) AS revenue
-         FROM branches b LEFT JOIN icash_branch_sales(NULL::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
-         WHERE NULL::integer::integer IS NULL OR b.id = NULL::integer) AS s) AS statistics,
-             (SELECT coalesce(max(l.loyal_count), 0) AS loyal_count,
-                     coalesce(array_agg(l.customer_id ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_ids,
-                     coalesce(array_agg(l.purchase_count ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_purchases,
-                     coalesce(array_agg(l.total_spent ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_spent,
-                     coalesce(array_agg(l.first_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_first,
-                     coalesce(array_agg(l.last_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
-                              FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_last
-              FROM (WITH activity AS (
-                 SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
-                        min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-                 FROM purchases p
-                 WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[]) AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') GROUP BY p.customer_id
-                 HAVING count(*) >= 3
-             ),
-             page AS (
-                 SELECT * FROM activity
-                 WHERE NULL::bigint::bigint IS NULL
-                    OR purchase_count < NULL::bigint
-                    OR (purchase_count = NULL::bigint AND (total_spent < NULL::numeric OR (total_spent = NULL::numeric AND customer_id > NULL::uuid)))
-                 ORDER BY purchase_count DESC, total_spent DESC, customer_id
-                 LIMIT 10
-             )
-             SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
-             FROM (SELECT) AS one LEFT JOIN page ON true
-             ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id) AS l) AS loyal,
-             (SELECT coalesce(array_agg(u.product_id), '{}') AS product_ids,
-                     coalesce(array_agg(u.name), '{}') AS product_names,
-                     coalesce(array_agg(u.units_sold), '{}') AS product_units
-              FROM (SELECT u.product_id, pr.name, u.units AS units_sold
-         FROM icash_product_units(NULL::integer, :from::timestamptz, :to::timestamptz) u JOIN products pr ON pr.id = u.product_id) AS u) AS units;
+FROM (
+    SELECT (
+               SELECT count(*)
+               FROM (
+                   SELECT DISTINCT p.customer_id
+                   FROM purchases p
+                   WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+                     AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+                     AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+               ) AS customers
+           ) AS unique_customers,
+           coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
+           coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
+           coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+    FROM (
+        SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
+               coalesce(s.revenue, 0) AS revenue
+        FROM branches b LEFT JOIN icash_branch_sales(NULL::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
+        WHERE NULL::integer::integer IS NULL OR b.id = NULL::integer
+    ) AS s
+) AS statistics, (
+    SELECT coalesce(max(l.loyal_count), 0) AS loyal_count,
+           coalesce(array_agg(l.customer_id ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                    FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_ids,
+           coalesce(array_agg(l.purchase_count ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                    FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_purchases,
+           coalesce(array_agg(l.total_spent ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                    FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_spent,
+           coalesce(array_agg(l.first_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                    FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_first,
+           coalesce(array_agg(l.last_purchase ORDER BY l.purchase_count DESC, l.total_spent DESC, l.customer_id)
+                    FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_last
+    FROM (
+        WITH activity AS (
+            SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+                   min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
+            FROM purchases p
+            WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+              AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+            GROUP BY p.customer_id
+            HAVING count(*) >= 3
+        ),
+        page AS (
+            SELECT * FROM activity
+            WHERE NULL::bigint::bigint IS NULL
+               OR purchase_count < NULL::bigint
+               OR (purchase_count = NULL::bigint AND (total_spent < NULL::numeric OR (total_spent = NULL::numeric AND customer_id > NULL::uuid)))
+            ORDER BY purchase_count DESC, total_spent DESC, customer_id
+            LIMIT 10
+        )
+        SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
+        FROM (SELECT) AS one LEFT JOIN page ON true
+        ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id
+    ) AS l
+) AS loyal, (
+    SELECT coalesce(array_agg(u.product_id), '{}') AS product_ids,
+           coalesce(array_agg(u.name), '{}') AS product_names,
+           coalesce(array_agg(u.units_sold), '{}') AS product_units
+    FROM (
+        SELECT u.product_id, pr.name, u.units AS units_sold
+        FROM icash_product_units(NULL::integer, :from::timestamptz, :to::timestamptz) u JOIN products pr ON pr.id = u.product_id
+    ) AS u
+) AS units;

@@ -1,24 +1,26 @@
 -- GET /analytics/loyal-customers?limit=100&from=..&to=..: the server's statement for a period
 -- (LOYAL_CUSTOMERS for a period: the customers' purchases in the period grouped, 3 or more, first page of 100).
 -- Give the period with -D and run with -M prepared, as analytics_unique_period.sql.
--- Written from the server's text (icash-postgres/src/analytics.rs), whose test
--- the_pgbench_ceilings_send_the_servers_statements checks that it still is.
+-- Written from the server's text, icash-postgres/src/analytics/sql/loyal_customers/period_all_branches.sql;
+-- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 WITH activity AS (
-                 SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
-                        min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-                 FROM purchases p
-                 WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[]) AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') GROUP BY p.customer_id
-                 HAVING count(*) >= 3
-             ),
-             page AS (
-                 SELECT * FROM activity
-                 WHERE NULL::bigint::bigint IS NULL
-                    OR purchase_count < NULL::bigint
-                    OR (purchase_count = NULL::bigint AND (total_spent < NULL::numeric OR (total_spent = NULL::numeric AND customer_id > NULL::uuid)))
-                 ORDER BY purchase_count DESC, total_spent DESC, customer_id
-                 LIMIT 100
-             )
-             SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
-             FROM (SELECT) AS one LEFT JOIN page ON true
-             ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id;
+    SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+           min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
+    FROM purchases p
+    WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+      AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+      AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+    GROUP BY p.customer_id
+    HAVING count(*) >= 3
+),
+page AS (
+    SELECT * FROM activity
+    WHERE NULL::bigint::bigint IS NULL
+       OR purchase_count < NULL::bigint
+       OR (purchase_count = NULL::bigint AND (total_spent < NULL::numeric OR (total_spent = NULL::numeric AND customer_id > NULL::uuid)))
+    ORDER BY purchase_count DESC, total_spent DESC, customer_id
+    LIMIT 100
+)
+SELECT (SELECT count(*) FROM activity) AS loyal_count, page.*
+FROM (SELECT) AS one LEFT JOIN page ON true
+ORDER BY page.purchase_count DESC, page.total_spent DESC, page.customer_id;

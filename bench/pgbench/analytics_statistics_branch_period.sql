@@ -1,14 +1,24 @@
 -- GET /analytics/statistics?supermarket_id=..&from=..&to=..: the server's one statement for one
 -- branch over a period. Give the branch and the period with -D (-D branch=2) and run with
 -- -M prepared, as analytics_unique_period.sql.
--- Written from the server's text (icash-postgres/src/analytics.rs), whose test
--- the_pgbench_ceilings_send_the_servers_statements checks that it still is.
-SELECT (SELECT count(*) FROM (SELECT DISTINCT p.customer_id FROM purchases p WHERE p.branch_id = :branch::integer AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') ) AS customers) AS unique_customers,
-                coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
-                coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-                coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
-             FROM (SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-                coalesce(s.revenue, 0) AS revenue
-         FROM branches b LEFT JOIN icash_branch_sales(:branch::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
-         WHERE :branch::integer::integer IS NULL OR b.id = :branch::integer) AS s;
+-- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period_one_branch.sql;
+-- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
+SELECT (
+           SELECT count(*)
+           FROM (
+               SELECT DISTINCT p.customer_id
+               FROM purchases p
+               WHERE p.branch_id = :branch::integer
+                 AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+                 AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+           ) AS customers
+       ) AS unique_customers,
+       coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
+       coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
+       coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+FROM (
+    SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
+           coalesce(s.revenue, 0) AS revenue
+    FROM branches b LEFT JOIN icash_branch_sales(:branch::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
+    WHERE :branch::integer::integer IS NULL OR b.id = :branch::integer
+) AS s;

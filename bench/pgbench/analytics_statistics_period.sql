@@ -1,13 +1,23 @@
 -- GET /analytics/statistics?from=..&to=..: the server's one statement for a period, every
 -- branch. Give the period with -D and run with -M prepared, as analytics_unique_period.sql.
--- Written from the server's text (icash-postgres/src/analytics.rs), whose test
--- the_pgbench_ceilings_send_the_servers_statements checks that it still is.
-SELECT (SELECT count(*) FROM (SELECT DISTINCT p.customer_id FROM purchases p WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[]) AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') ) AS customers) AS unique_customers,
-                coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
-                coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-                coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
-             FROM (SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-                coalesce(s.revenue, 0) AS revenue
-         FROM branches b LEFT JOIN icash_branch_sales(NULL::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
-         WHERE NULL::integer::integer IS NULL OR b.id = NULL::integer) AS s;
+-- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period_all_branches.sql;
+-- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
+SELECT (
+           SELECT count(*)
+           FROM (
+               SELECT DISTINCT p.customer_id
+               FROM purchases p
+               WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+                 AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+                 AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+           ) AS customers
+       ) AS unique_customers,
+       coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
+       coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
+       coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+FROM (
+    SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
+           coalesce(s.revenue, 0) AS revenue
+    FROM branches b LEFT JOIN icash_branch_sales(NULL::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
+    WHERE NULL::integer::integer IS NULL OR b.id = NULL::integer
+) AS s;

@@ -2,7 +2,13 @@
 -- customers counted from the purchases, UNIQUE_CUSTOMERS without a branch). Give the period with
 -- -D, and run with -M prepared so that the instants are bound as the server binds them:
 --   pgbench -M prepared -D from=2025-01-01T10:00:00Z -D to=2025-01-08T10:00:00Z -f analytics_unique_period.sql
--- Written from the server's text (icash-postgres/src/analytics.rs), whose test
--- the_pgbench_ceilings_send_the_servers_statements checks that it still is.
-SELECT count(*) FROM (SELECT DISTINCT p.customer_id FROM purchases p WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[]) AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity') ) AS customers;
+-- Written from the server's text, icash-postgres/src/analytics/sql/unique_customers/period_all_branches.sql;
+-- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
+SELECT count(*)
+FROM (
+    SELECT DISTINCT p.customer_id
+    FROM purchases p
+    WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+      AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+      AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+) AS customers;

@@ -118,9 +118,4 @@ impl Error {
     pub fn unavailable(cause: impl Into<Cause>) -> Error {
         Error::Store(StoreError::Unavailable(cause.into()))
     }
-
-    /// Whether the client is at fault (as opposed to the infrastructure).
-    pub fn is_client_error(&self) -> bool {
-        !matches!(self, Error::Store(_))
-    }
 }

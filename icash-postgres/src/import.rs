@@ -1,12 +1,12 @@
 //! Bulk loads into an empty store: [`PgImport`], the [`ImportSession`] of [`PgStore`].
 //!
-//! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the
-//! `bulk_load_staging` and `loader_customer_sums` migrations) sets the loaded tables' keys,
-//! foreign keys and secondary indexes aside and pauses the aggregate triggers; the purchases then
-//! go in with binary COPY, 50,000 at a time by default, their values encoded by sqlx's own
-//! encoders on a blocking thread while the previous COPY is sent in the background, and the
-//! customers' counters summed on the way ([`customers`]); `icash_bulk_load_finish(..)` rebuilds
-//! everything that was set aside, once.
+//! A load is one transaction. At its first batch, `icash_bulk_load_begin()` (see the `bulk_load`
+//! migration) sets the loaded tables' keys, foreign keys and secondary indexes aside and pauses
+//! the triggers; the purchases then go in with binary COPY, 50,000 at a time by default, their
+//! values encoded by sqlx's own encoders on a blocking thread while the previous COPY is sent in
+//! the background, and the hourly sales and the customers' counters summed on the way
+//! ([`customers`]) and staged with COPY too; `icash_bulk_load_finish(..)` builds the aggregates
+//! from those sums and rebuilds everything that was set aside, once.
 //! The foreign keys come back `NOT VALID` (enforced on every new row, the loaded ones checked by
 //! the loader); [`PgStore::validate_foreign_keys`] proves the loaded rows afterwards.
 
@@ -35,8 +35,8 @@ impl PgStore {
     /// writes their lines and customers itself, so its rows hold the references; PostgreSQL
     /// enforces the keys on every row written after the load. This proves the loaded rows too,
     /// as PostgreSQL's own bookkeeping of the constraints. It takes a lock that lets purchases
-    /// and reads go on, so a server can run it in the background once it serves (at 10 million
-    /// purchases it takes about 17 seconds). Running it again validates nothing.
+    /// and reads go on, so a server can run it in the background once it serves. Running it
+    /// again validates nothing.
     pub async fn validate_foreign_keys(&self) -> Result<u64> {
         let mut tx = self.pool().begin().await.map_err(from_sqlx)?;
         sqlx::query("SET LOCAL statement_timeout = 0")
@@ -55,7 +55,7 @@ impl PgStore {
 pub(crate) use self::customers::DEFAULT_LIMIT as DEFAULT_CUSTOMER_SUMS;
 
 /// Hash maps and sets with foldhash, seeded per process: the loader looks up every purchase's
-/// branch, customer and hour and every line's product, and SipHash was a tenth of its time.
+/// branch, customer and hour and every line's product, and SipHash is slow for such small keys.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 
@@ -63,9 +63,9 @@ type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 const CUSTOMER_ROWS_PER_COPY: usize = 100_000;
 
 /// How many purchases go in one COPY by default. PostgreSQL sets up each COPY anew (its slots
-/// for buffered rows among them), which at 10,000 purchases a COPY was a sixth of the backend's
-/// time in a 10 million purchase load; a COPY of 50,000 purchases holds about 11 MB. Loads of
-/// 10M took as long with 25,000, 50,000 or 100,000 a COPY.
+/// for buffered rows among them), a cost that small COPYs pay too often; past a few tens of
+/// thousands of purchases a COPY, the size no longer matters, and a COPY's buffer stays a few
+/// megabytes.
 pub(crate) const DEFAULT_PURCHASES_PER_COPY: usize = 50_000;
 
 /// A bulk load in progress, in one transaction; [`ImportSession::commit`] rebuilds what was set
@@ -327,7 +327,7 @@ impl Encoded {
             rows.field(&purchase.at())?;
             rows.field(&total)?;
             // In key order (the position keeps the till's): the lines' key is then built from
-            // a table already in its order, a quarter faster at 30 million lines.
+            // a table already in its order, which sorts faster.
             by_product.clear();
             for (position, line) in purchase.lines().iter().enumerate() {
                 let position = i16::try_from(position)

@@ -6,6 +6,16 @@
 //! transaction of binary COPYs that builds indexes and aggregates once at its end, and leaves
 //! the foreign keys for [`PgStore::validate_foreign_keys`] to prove afterwards.
 //!
+//! The schema is five migrations (in `migrations/`), one per concern:
+//! - `schema`: the catalog, the customers with their counters, the purchases and their lines;
+//! - `idempotency`: the idempotency keys of purchases;
+//! - `aggregates`: the tables that statement-level triggers keep with every purchase (per
+//!   customer, per branch and per product, in all and per UTC month, day and hour);
+//! - `period_functions`: the SQL functions that sum a period from those aggregates and the
+//!   purchases at its edges;
+//! - `bulk_load`: the functions a bulk load begins and ends with, and the one that validates its
+//!   foreign keys afterwards.
+//!
 //! ```no_run
 //! use icash_core::{Analytics, Filter};
 //! use icash_postgres::PgStore;

@@ -13,12 +13,12 @@ use crate::till::{self, Till, TillPool};
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Settings of every session the store opens, measured at 10 million purchases:
-/// - JIT compilation costs hundreds of milliseconds per query, more than any of the store's
-///   queries gains from it (30 days of distinct customers: 990 ms with it, 263 ms without);
+/// Settings of every session the store opens:
+/// - JIT compilation costs more per query than any of the store's queries gains from it: they
+///   read aggregates and index ranges, and are short;
 /// - counting the distinct customers of a long period hashes up to all of them: with the
-///   default 4 MB the hash spills and a year took over 100 s; with 64 MB, 3 s. It is a bound
-///   per hash, used only by the queries that need it.
+///   default `work_mem` the hash spills to disk, many times slower. It is a bound per hash,
+///   used only by the queries that need it.
 const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("work_mem", "64MB")];
 
 /// A pooled connection idle for longer than this is checked with a round trip before it is
@@ -48,8 +48,7 @@ pub struct PgConfig {
     /// How many customers a bulk load sums in memory (with their first three branches; a
     /// further branch of a customer counts as one more) before handing partial sums to
     /// PostgreSQL. It bounds a load's memory whatever the files' size: about 145 bytes a
-    /// customer at the most, 260 MiB at the default of 1.8 million. A load past it comes out the
-    /// same, a few seconds slower per hand-over at millions of customers.
+    /// customer at the most. A load past it comes out the same, only slower by each hand-over.
     pub load_customer_sums: usize,
 }
 
@@ -89,7 +88,7 @@ impl PgStore {
     /// `options` with the session settings the store's queries are measured with (JIT off,
     /// `work_mem` 64 MB), which [`PgStore::connect_with`] gives every connection: for a host
     /// that makes its own pool for [`PgStore::from_pool`]. Without them the figures come out
-    /// the same, only slower (a year's distinct customers: over 100 s instead of 3).
+    /// the same, only slower (a long period's distinct customers spill to disk).
     pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
         options.options(SESSION_SETTINGS)
     }
@@ -191,8 +190,9 @@ impl PgStore {
     /// Applies the migrations that the database lacks, and adds the chain's default branches
     /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
     pub async fn migrate(&self) -> Result<()> {
-        // A migration may rebuild aggregates over the whole history, and a second process waits
-        // for the first one's migration lock: neither is bounded by the statement timeout.
+        // A migration may build an index over every purchase of a large store, and a second
+        // process waits for the first one's migration lock: neither is bounded by the statement
+        // timeout.
         let mut conn = self.connection().await?;
         sqlx::query("SET statement_timeout = 0")
             .execute(&mut *conn)

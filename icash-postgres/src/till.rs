@@ -4,8 +4,7 @@
 //! Why not sqlx's pool: it sends a round trip (a `Sync`) on every connection handed back to it,
 //! to flush whatever a cancelled exchange left behind. A keyless purchase is one statement, so
 //! that doubles its round trips, and each one wakes the server and a backend on a machine where
-//! PostgreSQL already uses most of the CPU: at 8 clients on 2 cores it cost about 15 µs of the
-//! server's CPU and 40 µs of PostgreSQL's per purchase (see BENCHMARKS.md). Here a connection is
+//! PostgreSQL already uses most of the CPU (BENCHMARKS.md gives its cost). Here a connection is
 //! checked only when it needs it: when its last exchange did not finish (the request was
 //! cancelled, or failed), or when it has not been handed out for over a second.
 //!

@@ -276,9 +276,9 @@ async fn a_pool_made_with_the_session_options_has_the_stores_settings() {
     assert_same(&Filter::ALL, &store, &memory).await;
 }
 
-/// The period functions plan their query once per session (the `generic_period_plans`
-/// migration): a later migration that restates one of them with `CREATE OR REPLACE` drops the
-/// setting unless it restates it too, and this test says so.
+/// The period functions plan their query once per session (a setting of each function, in the
+/// `period_functions` migration): a later migration that restates one of them with
+/// `CREATE OR REPLACE` drops the setting unless it restates it too, and this test says so.
 #[tokio::test]
 async fn the_period_functions_plan_their_query_once_per_session() {
     let db = TestDb::new().await;

@@ -1,10 +1,13 @@
+-- Sales over a period, from the monthly, daily and hourly aggregates and the purchases of the
+-- period's partial edges. The sums are SQL functions, so that the server and the pgbench
+-- ceilings (bench/pgbench) run the very same statements.
+--
 -- A period's edges are cut at the nearest boundary of each level, outward as well as inward,
--- and what the outward cut takes in beyond the period is subtracted. The aggregate rows hold
+-- and what an outward cut takes in beyond the period is subtracted. The aggregate rows hold
 -- exact counts and sums, so a subtraction is as exact as an addition. A year from 10:00 UTC on
--- 1 January used to read eleven months, thirty days and twenty-four hours; now it reads twelve
--- months, minus the first day's ten hours before 10:00, plus the last day's ten hours. An edge
--- never needs more than half of a level's unit from the level below, and the purchases read
--- for a partial hour are at most half an hour's.
+-- 1 January reads twelve months, minus the first day's ten hours before 10:00, plus the last
+-- day's ten hours. An edge never needs more than half of a level's unit from the level below,
+-- and the purchases read for a partial hour are at most half an hour's.
 --
 -- icash_period returns points that telescope: with S_level(a, b) the level's rows in [a, b)
 -- when a <= b, and minus those in [b, a) otherwise, the period [lo, hi) is
@@ -15,6 +18,17 @@
 -- level or equal (an empty piece). A level is used only where it leaves less to read below it
 -- than the level below would read alone; otherwise its points collapse onto the last point
 -- of the level below, and its pieces are empty.
+
+-- The first instant of an instant's UTC day, and of its UTC month (an infinite instant is its
+-- own floor). The next day's and month's first instants come from calendar arithmetic on dates
+-- instead: adding '1 day' to a timestamptz would follow the session's time zone across a DST
+-- change.
+CREATE FUNCTION icash_day_floor(at timestamptz) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN date_trunc('day', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+CREATE FUNCTION icash_month_floor(at timestamptz) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN isfinite(at) THEN icash_month(icash_day(at))::timestamp AT TIME ZONE 'UTC' ELSE at END;
 
 -- The boundary nearest to `at` of `down` <= `at` < `up`: `at` itself when it is one, or when it
 -- is infinite; on a tie, inward (`up` for a period's first instant, `down` for its end).
@@ -60,7 +74,9 @@ CREATE FUNCTION icash_sign(a timestamptz, b timestamptz) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN a <= b THEN 1 ELSE -1 END;
 
-CREATE OR REPLACE FUNCTION icash_period(from_at timestamptz, to_at timestamptz,
+-- The points that split the period [from_at, to_at) (either end may be NULL: unbounded) into
+-- its levels' pieces, as above.
+CREATE FUNCTION icash_period(from_at timestamptz, to_at timestamptz,
     OUT lo timestamptz, OUT hi timestamptz,
     OUT hour_lo timestamptz, OUT hour_hi timestamptz,
     OUT day_lo timestamptz, OUT day_hi timestamptz,
@@ -101,16 +117,41 @@ BEGIN
 END;
 $$;
 
--- As in the monthly_aggregates migration, each piece of the period a separate arm of the union
--- (an index-only scan of its level's time index), now with its sign. A branch or product whose
--- pieces cancel out sold nothing in the period, and is left out as before.
+-- The branches a filter covers: the one it names, or every branch when it names none.
+-- PL/pgSQL rather than SQL: a SQL function with a subquery is not inlined, and is planned
+-- again in every statement that calls it.
+CREATE FUNCTION icash_branch_ids(branch integer) RETURNS integer[]
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN CASE WHEN branch IS NULL THEN ARRAY(SELECT id FROM branches ORDER BY id) ELSE ARRAY[branch] END;
+END;
+$$;
 
-CREATE OR REPLACE FUNCTION icash_branch_sales(branch integer, lo timestamptz, hi timestamptz)
+-- Purchases and revenue per branch in [lo, hi), for one branch or all (NULL): the whole
+-- history from the totals; a period as the pieces above, each a separate arm of the union (a
+-- plain range of its level's time index, read by an index-only scan, where an OR of the two
+-- edges could only be a bitmap scan of the table). The purchases of a partial hour are read
+-- through the branches' index, for the branches asked, fetched once per call. A branch whose
+-- pieces cancel out sold nothing in the period, and is left out.
+--
+-- Two settings of the function's own:
+-- - No parallel workers: the query reads a few thousand aggregate rows, and starting workers
+--   costs more than they share.
+-- - A generic plan, made once per session. PL/pgSQL caches the plan of each statement, but for
+--   a statement with parameters (here the period's points) it makes a custom plan for the
+--   call's values whenever the generic plan's estimated cost is higher, which with ranges of
+--   timestamps it always is, and planning the seven-part query costs more than running it. The
+--   generic plan reads each level through its time index whatever the period, which is the
+--   plan a custom one chooses too: the edges never hold more than half a unit of the level
+--   below them.
+CREATE FUNCTION icash_branch_sales(branch integer, lo timestamptz, hi timestamptz)
 RETURNS TABLE (branch_id integer, purchases bigint, revenue numeric)
 LANGUAGE plpgsql STABLE
-SET max_parallel_workers_per_gather = 0 AS $$
+SET max_parallel_workers_per_gather = 0
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     p record := icash_period(lo, hi);
+    ids integer[];
 BEGIN
     IF lo IS NULL AND hi IS NULL THEN
         RETURN QUERY
@@ -119,6 +160,7 @@ BEGIN
         GROUP BY t.branch_id;
         RETURN;
     END IF;
+    ids := icash_branch_ids(branch);
     RETURN QUERY
     SELECT s.branch_id, sum(s.purchases)::bigint, sum(s.revenue)
     FROM (
@@ -143,11 +185,13 @@ BEGIN
         UNION ALL
         SELECT u.branch_id, icash_sign(p.lo, p.hour_lo), u.total * icash_sign(p.lo, p.hour_lo)
         FROM purchases u
-        WHERE u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
         UNION ALL
         SELECT u.branch_id, icash_sign(p.hour_hi, p.hi), u.total * icash_sign(p.hour_hi, p.hi)
         FROM purchases u
-        WHERE u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
     ) AS s
     WHERE branch IS NULL OR s.branch_id = branch
     GROUP BY s.branch_id
@@ -155,12 +199,16 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION icash_product_units(branch integer, lo timestamptz, hi timestamptz)
+-- Units sold per product in [lo, hi), at one branch or all (NULL), read as icash_branch_sales
+-- reads sales, with the same settings.
+CREATE FUNCTION icash_product_units(branch integer, lo timestamptz, hi timestamptz)
 RETURNS TABLE (product_id integer, units bigint)
 LANGUAGE plpgsql STABLE
-SET max_parallel_workers_per_gather = 0 AS $$
+SET max_parallel_workers_per_gather = 0
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     p record := icash_period(lo, hi);
+    ids integer[];
 BEGIN
     IF lo IS NULL AND hi IS NULL THEN
         RETURN QUERY
@@ -169,6 +217,7 @@ BEGIN
         GROUP BY t.product_id;
         RETURN;
     END IF;
+    ids := icash_branch_ids(branch);
     RETURN QUERY
     SELECT s.product_id, sum(s.units)::bigint
     FROM (
@@ -189,11 +238,13 @@ BEGIN
         UNION ALL
         SELECT l.product_id, u.branch_id, icash_sign(p.lo, p.hour_lo)
         FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
-        WHERE u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
         UNION ALL
         SELECT l.product_id, u.branch_id, icash_sign(p.hour_hi, p.hi)
         FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
-        WHERE u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
     ) AS s
     WHERE branch IS NULL OR s.branch_id = branch
     GROUP BY s.product_id

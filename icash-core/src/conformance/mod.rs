@@ -1,0 +1,65 @@
+//! The behaviour every store must have, written once and run against each of them.
+//!
+//! Each case takes a fresh store (default branches, no products, no purchases) and panics when
+//! the store misbehaves. [`conformance_suite!`](crate::conformance_suite) turns them into one
+//! `#[tokio::test]` per case; an embedder's own store runs the same suite, in a test file:
+//!
+//! ```
+//! icash_core::conformance_suite!(async { std::sync::Arc::new(icash_core::MemoryStore::new()) });
+//! # fn main() {}
+//! ```
+//!
+//! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
+//! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
+//! `import`, idempotency keys in `idempotency`; `fixture` holds the catalog and the purchases
+//! they share.
+
+mod analytics;
+mod fixture;
+mod idempotency;
+mod import;
+mod purchases;
+
+pub use analytics::*;
+pub use idempotency::*;
+pub use import::*;
+pub use purchases::*;
+
+/// Generates one `#[tokio::test]` per conformance case. `$make` is an expression evaluated
+/// afresh for each test, a future whose output dereferences to the store under test.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@cases $make;
+            records_a_purchase_and_reads_it_back,
+            keeps_a_known_customer_id,
+            refuses_an_unknown_product_and_writes_nothing,
+            refuses_an_unknown_branch_and_writes_nothing,
+            an_unknown_purchase_is_not_found,
+            a_price_change_leaves_past_purchases_alone,
+            an_empty_store_has_empty_analytics,
+            analytics_match_the_fixture,
+            lists_page_by_cursor,
+            the_loyal_stream_is_the_loyal_list,
+            filters_by_branch_and_period,
+            money_sums_are_exact,
+            an_import_is_invisible_until_committed,
+            an_import_runs_only_on_an_empty_store,
+            concurrent_purchases_are_all_recorded,
+            the_dashboard_gathers_every_analytic,
+            a_repeated_key_replays_the_first_purchase,
+            a_key_reused_for_another_purchase_is_a_conflict,
+            racing_requests_with_one_key_record_one_purchase,
+            a_refused_purchase_does_not_use_up_its_key,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make.await;
+                $crate::conformance::$case(&*store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,32 @@
+//! Units sold per product.
+
+use icash_core::analytics::ProductSales;
+use icash_core::{ProductId, Result};
+use sqlx::FromRow;
+
+use super::count;
+
+/// Units per product that sold any, with its name ([`SalesRow`]): `icash_product_units` reads
+/// the totals for the whole history, and months, days, hours and at most two partial hours of
+/// purchases for a period (see the `period_functions` migration), so one text serves every
+/// shape of filter. Parameters: the filter.
+pub(super) const PRODUCT_UNITS: &str = include_str!("sql/product_units.sql");
+
+/// A row of [`PRODUCT_UNITS`].
+#[derive(FromRow)]
+pub(super) struct SalesRow {
+    pub(super) product_id: i32,
+    pub(super) name: String,
+    pub(super) units_sold: i64,
+}
+
+impl SalesRow {
+    /// The product's sales, in the domain's types.
+    pub(super) fn sales(self) -> Result<ProductSales> {
+        Ok(ProductSales {
+            product: ProductId::new(self.product_id)?,
+            name: self.name,
+            units_sold: count(self.units_sold),
+        })
+    }
+}

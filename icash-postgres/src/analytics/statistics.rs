@@ -1,0 +1,56 @@
+//! The statistics: distinct customers, and purchases and revenue per branch.
+
+use icash_core::analytics::{BranchStatistics, Statistics};
+use icash_core::{BranchId, Money, Result};
+use rust_decimal::Decimal;
+use sqlx::FromRow;
+
+use super::count;
+use super::shape::ByShape;
+
+/// The statistics in one row ([`StatisticsColumns`]): the distinct customers (as
+/// [`UNIQUE_CUSTOMERS`](super::customers::UNIQUE_CUSTOMERS) counts them), and per branch the
+/// filter admits, in id order, with zeros where nothing was sold, its purchases and revenue as
+/// arrays: `icash_branch_sales` reads the totals for the whole history, and months, days, hours
+/// and at most two partial hours of purchases for a period (see the `period_functions`
+/// migration). Parameters: the filter.
+pub(super) const STATISTICS: ByShape = ByShape {
+    whole_history: include_str!("sql/statistics/whole_history.sql"),
+    branch_history: include_str!("sql/statistics/branch_history.sql"),
+    period_all_branches: include_str!("sql/statistics/period_all_branches.sql"),
+    period_one_branch: include_str!("sql/statistics/period_one_branch.sql"),
+};
+
+/// The row of [`STATISTICS`].
+#[derive(FromRow)]
+pub(super) struct StatisticsColumns {
+    unique_customers: i64,
+    branch_ids: Vec<i32>,
+    branch_purchases: Vec<i64>,
+    branch_revenues: Vec<Decimal>,
+}
+
+impl StatisticsColumns {
+    /// The statistics, in the domain's types.
+    pub(super) fn statistics(self) -> Result<Statistics> {
+        let by_branch = self
+            .branch_ids
+            .into_iter()
+            .zip(self.branch_purchases)
+            .zip(self.branch_revenues)
+            .map(|((branch, purchases), revenue)| {
+                Ok(BranchStatistics {
+                    branch: BranchId::new(branch)?,
+                    purchase_count: count(purchases),
+                    revenue: Money::new(revenue)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Statistics {
+            unique_customers: count(self.unique_customers),
+            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
+            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+            by_branch,
+        })
+    }
+}
