@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The icash HTTP gateway (`examples/server.rs`) in a small runtime image.
+# The icash server (`examples/server.rs`, which runs the library's `icash::server` start-up) in a
+# small runtime image.
 #
 #   docker build -t icash-server .
 #   docker run --rm -p 8000:8000 icash-server                      # in-memory store
@@ -8,7 +9,7 @@
 #
 # Needs BuildKit (the default builder since Docker 23) for the cache mounts below.
 
-# The workspace's rust-version is 1.94 (sqlx 0.9 needs it): never build with anything older.
+# The workspace's rust-version (Cargo.toml): never build with anything older.
 ARG RUST_VERSION=1.94
 
 ############################################################################################
@@ -19,8 +20,8 @@ FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
 
 # The whole workspace: every member's Cargo.toml, the declared targets (tests/it, examples),
-# and icash-postgres/migrations, which sqlx::migrate! embeds at compile time.
-# .dockerignore keeps target/ and .git/ out.
+# and the files the sources embed at compile time (icash-postgres/migrations, which
+# sqlx::migrate! embeds). .dockerignore keeps target/ and .git/ out.
 COPY . .
 
 # The registry, git checkouts and target/ live in cache mounts, so a rebuild after a source
@@ -43,10 +44,10 @@ RUN --mount=type=cache,id=icash-cargo-registry,target=/usr/local/cargo/registry,
 FROM debian:bookworm-slim AS runtime
 
 # Same Debian release as the builder, so the binary's glibc matches. sqlx is built without
-# TLS, so no OpenSSL; ca-certificates is there for any outbound HTTPS, and curl for the
-# HEALTHCHECK (the slim image has neither).
+# TLS and the server makes no outbound calls, so neither OpenSSL nor CA certificates; curl is
+# there for the HEALTHCHECK (the slim image has none).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends curl \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed, numeric, unprivileged user: no shell, no home, and a numeric UID so that

@@ -50,8 +50,8 @@ impl LoadProgress {
     }
 
     /// Whether the whole purchases file has been read: what is left of the load is the store's
-    /// finish (its last writes, then, on PostgreSQL, the indexes and aggregates: about half of
-    /// a 10M load), which the bytes cannot measure.
+    /// finish (its last writes, then, on PostgreSQL, the indexes and aggregates, a large part
+    /// of a large load), which the bytes cannot measure.
     pub fn all_read(&self) -> bool {
         let total = self.total_bytes();
         total > 0 && self.bytes_read() >= total
@@ -76,8 +76,8 @@ impl<R: Read> Read for Counted<R> {
 /// yet (see [`import::load`]): at every start, or twice, it never duplicates anything.
 ///
 /// The load parses, encodes and frees its batches on several threads. Under glibc's allocator
-/// a process keeps much of that memory resident after the load (about 75 MiB after 10 million
-/// purchases); the example server runs on jemalloc, which gives it back (about 20 MiB).
+/// a process keeps much of that memory resident after the load; the example server runs on
+/// jemalloc, which gives it back.
 pub async fn load_dir(
     store: &dyn Store,
     dir: &Path,

@@ -7,7 +7,9 @@
 //! - [`postgres`] (`icash-postgres`): [`PgStore`](postgres::PgStore), the same traits on
 //!   PostgreSQL with sqlx;
 //! - [`http`] (`icash-http`): the HTTP contract as warp filters over any store;
-//! - [`data`]: loading a directory of CSV files into a store.
+//! - [`data`]: loading a directory of CSV files into a store;
+//! - `server` (with the default `server` feature): the server's start-up, its configuration
+//!   and its logs, as `cargo run --example server` and the Docker image run it.
 //!
 //! # Embedding
 //! ```
@@ -32,6 +34,8 @@
 //! ```
 
 pub mod data;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use icash_core as core;
 pub use icash_http as http;

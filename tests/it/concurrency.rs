@@ -8,37 +8,27 @@ use chrono::Utc;
 use futures::future::join_all;
 use icash::core::import::Policy;
 use icash::core::{BranchId, CustomerRef, Filter, MemoryStore, NewPurchase, ProductId, Store};
-use icash::http::ApiConfig;
 use icash::postgres::testing::TestDb;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use warp::filters::BoxedFilter;
-use warp::reply::Response;
 
+use crate::api::{Api, api, send};
 use crate::http::put_catalog;
 
 const TILLS: u64 = 16;
 const PURCHASES_PER_TILL: usize = 25;
 
-async fn call(
-    api: &BoxedFilter<(Response,)>,
-    method: &str,
-    path: &str,
-    body: Option<String>,
-) -> (u16, Value) {
+async fn call(api: &Api, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
     let mut request = warp::test::request().method(method).path(path);
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")
             .body(body);
     }
-    let response = request.reply(api).await;
-    (
-        response.status().as_u16(),
-        serde_json::from_slice(response.body()).unwrap(),
-    )
+    let answer = send(api, request).await;
+    (answer.status, answer.json())
 }
 
 fn decimal(value: &Value) -> Decimal {
@@ -46,7 +36,7 @@ fn decimal(value: &Value) -> Decimal {
 }
 
 /// One till: purchases for a few customers of its own and some shared ones, random baskets.
-async fn till(api: &BoxedFilter<(Response,)>, till: u64) -> Vec<Value> {
+async fn till(api: &Api, till: u64) -> Vec<Value> {
     let mut rng = ChaCha8Rng::seed_from_u64(till);
     let mut acknowledged = Vec::new();
     for n in 0..PURCHASES_PER_TILL {
@@ -100,7 +90,7 @@ async fn sixteen_tills_at_once_lose_nothing_and_analytics_match_a_recomputation(
         .await
         .unwrap();
     // Start from the sample data: the recomputation covers it through the store's own figures.
-    let api = icash::http::api(Arc::new(db.store().clone()), ApiConfig::default());
+    let api = api(Arc::new(db.store().clone()));
     let (_, before) = call(&api, "GET", "/analytics/statistics", None).await;
 
     let acknowledged: Vec<Value> = join_all((0..TILLS).map(|n| till(&api, n)))

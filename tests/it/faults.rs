@@ -4,10 +4,10 @@
 //! database outage is answered 503 quickly (never a hang, never a 500), after which the same
 //! server process recovers by itself once the database is back.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -17,245 +17,11 @@ use icash::postgres::testing::TestDb;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::harness::{Failure, Reply, Server};
 use crate::support::data_dir;
 
 /// The body of every answer while the database is down.
 const UNAVAILABLE: &str = "the database is unavailable; please retry shortly";
-
-/// The example server's binary, built once per test run so that it is never stale (`cargo test
-/// --test it` alone does not build examples).
-fn server_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let started = Instant::now();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "server"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(built.success(), "cannot build the example server");
-        println!("built the example server in {:?}", started.elapsed());
-        let deps = std::env::current_exe()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        deps.parent()
-            .unwrap()
-            .join("examples")
-            .join(format!("server{}", std::env::consts::EXE_SUFFIX))
-    })
-}
-
-/// A running example server and what it has logged so far; killed when dropped, so that a
-/// failing test leaves no process behind.
-struct Server {
-    child: Child,
-    addr: String,
-    logs: Arc<Mutex<String>>,
-}
-
-impl Server {
-    /// Starts the server on a free port and waits until it listens.
-    fn start(database_url: &str, data_dir: &Path) -> Server {
-        let mut child = Command::new(server_binary())
-            .env("DATABASE_URL", database_url)
-            .env("ICASH_DATA_DIR", data_dir)
-            .env("ICASH_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .env("ICASH_LOG_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server starts");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (listening, heard) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let logs = Arc::clone(&logs);
-            let listening = listening.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.split("listening on http://").nth(1) {
-                        let addr = addr.split_whitespace().next().unwrap_or_default();
-                        let _ = listening.send(addr.to_owned());
-                    }
-                    logs.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-        }
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(120);
-        loop {
-            if let Ok(addr) = heard.recv_timeout(Duration::from_millis(100)) {
-                println!("the server listens on {addr} after {:?}", started.elapsed());
-                return Server { child, addr, logs };
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!("the server exited ({status}): {}", logs.lock().unwrap());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not listen in time: {}",
-                logs.lock().unwrap()
-            );
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-
-    /// The logs without the line per request: what a failure message needs.
-    fn notable_logs(&self) -> String {
-        self.logs()
-            .lines()
-            .filter(|line| !line.contains("INFO request{"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Sends a signal (`KILL`, `TERM`) with the `kill` command: the workspace forbids the
-    /// unsafe code that libc would need.
-    fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "kill -{signal} failed");
-    }
-
-    /// Waits for the process to exit, for at most `within`.
-    fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the log threads read the last lines.
-                std::thread::sleep(Duration::from_millis(200));
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {within:?}: {}",
-                self.notable_logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// A request that must be answered, with the status and the JSON body.
-    fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        match exchange(&self.addr, method, path, body, Duration::from_secs(30)) {
-            Ok(reply) => (reply.status, reply.json()),
-            Err(failure) => panic!("{method} {path}: {failure:?}\n{}", self.notable_logs()),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A complete HTTP response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|error| panic!("{error}: {} {}", self.status, self.body))
-    }
-}
-
-/// Where an exchange failed.
-#[derive(Debug)]
-enum Failure {
-    /// No connection: nothing was sent.
-    Connect(std::io::Error),
-    /// The connection was made but the request could not be written whole.
-    Write(std::io::Error),
-    /// The whole request was written, but no complete response came back: `received` bytes
-    /// of it, then the error (or the end of the stream when `error` is `None`).
-    Read {
-        error: Option<std::io::Error>,
-        received: String,
-    },
-}
-
-/// One request over a fresh connection (`Connection: close`), read to the end; the response
-/// is complete only with its whole head and as many body bytes as its `Content-Length`.
-fn exchange(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    timeout: Duration,
-) -> Result<Reply, Failure> {
-    let stream = TcpStream::connect(addr).map_err(Failure::Connect)?;
-    send(stream, addr, method, path, body, timeout)
-}
-
-/// Sends one request on a connection made by the caller, and reads the response.
-fn send(
-    mut stream: TcpStream,
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    timeout: Duration,
-) -> Result<Reply, Failure> {
-    stream.set_read_timeout(Some(timeout)).unwrap();
-    stream.set_write_timeout(Some(timeout)).unwrap();
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .and_then(|()| stream.flush())
-        .map_err(Failure::Write)?;
-    let mut received = Vec::new();
-    let error = stream.read_to_end(&mut received).err();
-    let received = String::from_utf8_lossy(&received).into_owned();
-    match (error, parse_response(&received)) {
-        (None, Some(reply)) => Ok(reply),
-        // A reset after the whole response was read loses nothing.
-        (Some(error), Some(reply)) if error.kind() == ErrorKind::ConnectionReset => Ok(reply),
-        (error, _) => Err(Failure::Read { error, received }),
-    }
-}
-
-/// The status and body of a complete response, or `None` when it is cut short.
-fn parse_response(received: &str) -> Option<Reply> {
-    let (head, body) = received.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let length: usize = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse().ok())?
-    })?;
-    (body.len() == length).then(|| Reply {
-        status,
-        body: body.to_owned(),
-    })
-}
 
 /// A purchase request of products 1 and 2.
 fn purchase_body(supermarket_id: usize, user_id: &str) -> String {
@@ -265,16 +31,6 @@ fn purchase_body(supermarket_id: usize, user_id: &str) -> String {
         "items": [{"product_id": 1}, {"product_id": 2}],
     })
     .to_string()
-}
-
-fn post_purchase(addr: &str, body: &str) -> Result<Reply, Failure> {
-    exchange(
-        addr,
-        "POST",
-        "/cash-register/purchase",
-        Some(body),
-        Duration::from_secs(30),
-    )
 }
 
 /// Runs a scalar SQL query on the test database.
@@ -307,21 +63,21 @@ fn purchases_answered_201_survive_sigkill() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::new());
     let url = db.url();
-    let mut server = Server::start(&url, &data_dir());
+    let mut server = Server::start(Some(&url), &data_dir());
     let loaded = scalar(&runtime, &db, "SELECT count(*) FROM purchases");
 
     let acknowledged = Arc::new(Mutex::new(Vec::<Value>::new()));
     let killed = Arc::new(AtomicBool::new(false));
     let clients: Vec<JoinHandle<Vec<String>>> = (0..8)
         .map(|client| {
-            let addr = server.addr.clone();
+            let till = server.client();
             let acknowledged = Arc::clone(&acknowledged);
             let killed = Arc::clone(&killed);
             std::thread::spawn(move || {
                 let mut unexpected = Vec::new();
                 for sent in 0.. {
                     let body = purchase_body(1 + (client + sent) % 3, "new");
-                    match post_purchase(&addr, &body) {
+                    match till.request("POST", "/cash-register/purchase", Some(&body)) {
                         Ok(reply) if reply.status == 201 => {
                             acknowledged.lock().unwrap().push(reply.json());
                         }
@@ -335,7 +91,7 @@ fn purchases_answered_201_survive_sigkill() {
                         // The kill cut this exchange short: expected, and its purchase may or
                         // may not be stored. Stop once the server is gone.
                         Err(_) if killed.load(Ordering::SeqCst) => {}
-                        Err(failure) => unexpected.push(format!("before the kill: {failure:?}")),
+                        Err(failure) => unexpected.push(format!("before the kill: {failure}")),
                     }
                 }
                 unexpected
@@ -368,7 +124,7 @@ fn purchases_answered_201_survive_sigkill() {
     );
     drop(server);
 
-    let restarted = Server::start(&url, &data_dir());
+    let restarted = Server::start(Some(&url), &data_dir());
     assert!(
         restarted.logs().contains("already has purchases"),
         "nothing is loaded twice: {}",
@@ -406,6 +162,74 @@ fn purchases_answered_201_survive_sigkill() {
     drop(db);
 }
 
+/// Where a raw exchange failed.
+///
+/// The graceful-shutdown test must tell a request cut off before it was written whole from one
+/// written whole but unanswered, and see the bytes that came back: an HTTP client hides both,
+/// so that test speaks HTTP/1.1 over a socket of its own.
+#[derive(Debug)]
+enum RawFailure {
+    /// No connection: nothing was sent.
+    Connect(std::io::Error),
+    /// The connection was made but the request could not be written whole.
+    Write(std::io::Error),
+    /// The whole request was written, but no complete response came back: `received` bytes
+    /// of it, then the error (or the end of the stream when `error` is `None`).
+    Read {
+        error: Option<std::io::Error>,
+        received: String,
+    },
+}
+
+/// Sends one request (`Connection: close`) on a connection made by the caller, and reads the
+/// response to its end; it is complete only with its whole head and as many body bytes as its
+/// `Content-Length`.
+fn raw_send(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> Result<Reply, RawFailure> {
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream.set_write_timeout(Some(timeout)).unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.flush())
+        .map_err(RawFailure::Write)?;
+    let mut received = Vec::new();
+    let error = stream.read_to_end(&mut received).err();
+    let received = String::from_utf8_lossy(&received).into_owned();
+    match (error, parse_response(&received)) {
+        (None, Some(reply)) => Ok(reply),
+        // A reset after the whole response was read loses nothing.
+        (Some(error), Some(reply)) if error.kind() == ErrorKind::ConnectionReset => Ok(reply),
+        (error, _) => Err(RawFailure::Read { error, received }),
+    }
+}
+
+/// The status and body of a complete response, or `None` when it is cut short.
+fn parse_response(received: &str) -> Option<Reply> {
+    let (head, body) = received.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })?;
+    (body.len() == length).then(|| Reply {
+        status,
+        body: body.to_owned(),
+    })
+}
+
 /// What a client thread of the SIGTERM test saw.
 #[derive(Default)]
 struct ClientReport {
@@ -425,7 +249,7 @@ struct ClientReport {
 fn graceful_shutdown_finishes_requests_in_flight() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::new());
-    let mut server = Server::start(&db.url(), &data_dir());
+    let mut server = Server::start(Some(&db.url()), &data_dir());
 
     // Each request names a customer of its own, so that a request can be found in the
     // database whatever its answer was.
@@ -434,7 +258,7 @@ fn graceful_shutdown_finishes_requests_in_flight() {
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<JoinHandle<ClientReport>> = (0..16)
         .map(|client| {
-            let addr = server.addr.clone();
+            let addr = server.addr().to_owned();
             let acknowledged = Arc::clone(&acknowledged);
             let terminated = Arc::clone(&terminated);
             let stop = Arc::clone(&stop);
@@ -448,10 +272,10 @@ fn graceful_shutdown_finishes_requests_in_flight() {
                     let body = purchase_body(1 + (client + sent) % 3, &customer.to_string());
                     // Whether SIGTERM was sent is read once the kernel has queued the
                     // connection: a connection queued before it must be served.
-                    let connected = TcpStream::connect(&addr).map_err(Failure::Connect);
+                    let connected = TcpStream::connect(&addr).map_err(RawFailure::Connect);
                     let sent_after_sigterm = terminated.get().is_some();
                     let result = connected.and_then(|stream| {
-                        send(
+                        raw_send(
                             stream,
                             &addr,
                             "POST",
@@ -471,23 +295,23 @@ fn graceful_shutdown_finishes_requests_in_flight() {
                         }
                         Ok(reply) => report.unexpected.push(format!("{} {}", reply.status, reply.body)),
                         // The listener is closed: the one failure allowed, and the end.
-                        Err(Failure::Connect(_)) if since_sigterm.is_some() => break,
-                        Err(Failure::Connect(error)) => {
+                        Err(RawFailure::Connect(_)) if since_sigterm.is_some() => break,
+                        Err(RawFailure::Connect(error)) => {
                             report.unexpected.push(format!("connect failed before SIGTERM: {error}"));
                             break;
                         }
-                        Err(Failure::Write(error)) => report.unexpected.push(format!(
+                        Err(RawFailure::Write(error)) => report.unexpected.push(format!(
                             "the request could not be written ({since_sigterm:?} after SIGTERM): {error}"
                         )),
                         // Sent after SIGTERM to a connection the kernel queued just as the
                         // listener closed: the kernel resets it, and no server can prevent
                         // that. It must not have been recorded (checked below).
-                        Err(Failure::Read { received, .. })
+                        Err(RawFailure::Read { received, .. })
                             if sent_after_sigterm && received.is_empty() =>
                         {
                             report.unanswered.push(customer);
                         }
-                        Err(Failure::Read { error, received }) => {
+                        Err(RawFailure::Read { error, received }) => {
                             report.unanswered.push(customer);
                             report.unexpected.push(format!(
                                 "written whole but not answered ({since_sigterm:?} after SIGTERM): \
@@ -750,7 +574,7 @@ fn timed(server: &Server, method: &str, path: &str, body: Option<&str>) -> (u16,
 #[test]
 fn a_database_outage_gets_503_then_recovers_without_restart() {
     let cluster = Cluster::start();
-    let mut server = Server::start(&cluster.url(), &data_dir());
+    let mut server = Server::start(Some(&cluster.url()), &data_dir());
     let purchase = purchase_body(2, "new");
 
     let (status, health) = timed(&server, "GET", "/health", None);

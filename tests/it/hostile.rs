@@ -32,14 +32,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use icash::core::{Analytics, Catalog, Filter, MemoryStore, Product, ProductId, Purchases};
-use icash::http::{ApiConfig, DEFAULT_BODY_LIMIT};
+use icash::http::DEFAULT_BODY_LIMIT;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Number, Value};
 use uuid::Uuid;
-use warp::filters::BoxedFilter;
-use warp::reply::Response;
+
+use crate::api::{self, Answer, Api};
 
 /// The products of the stocked store: ids 1 to 5.
 const PRODUCTS: std::ops::RangeInclusive<i64> = 1..=5;
@@ -78,30 +78,21 @@ const QUERY_ENDPOINTS: [&str; 6] = [
 // ---------------------------------------------------------------------------------------------
 // The harness: a store, its API, and a runtime to drive it.
 
-/// A response as a client sees it.
-struct Answer {
-    status: u16,
-    content_type: Option<String>,
-    request_id: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Result<Value, TestCaseError> {
-        serde_json::from_slice(&self.body).map_err(|error| {
-            TestCaseError::fail(format!(
-                "a {} answered a body that is not JSON ({error}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            ))
-        })
-    }
+/// The body of `answer` as JSON, or why it is not.
+fn json_of(answer: &Answer) -> Result<Value, TestCaseError> {
+    serde_json::from_slice(&answer.body).map_err(|error| {
+        TestCaseError::fail(format!(
+            "a {} answered a body that is not JSON ({error}): {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ))
+    })
 }
 
 struct Harness {
     runtime: tokio::runtime::Runtime,
     store: Arc<MemoryStore>,
-    api: BoxedFilter<(Response,)>,
+    api: Api,
 }
 
 impl Harness {
@@ -112,7 +103,7 @@ impl Harness {
             .build()
             .expect("a runtime");
         let store = Arc::new(MemoryStore::new());
-        let api = icash::http::api(store.clone(), ApiConfig::default());
+        let api = api::api(store.clone());
         Harness {
             runtime,
             store,
@@ -170,20 +161,7 @@ impl Harness {
     }
 
     fn send(&self, request: warp::test::RequestBuilder) -> Answer {
-        let response = self.runtime.block_on(request.reply(&self.api));
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
-        Answer {
-            status: response.status().as_u16(),
-            content_type: header("content-type"),
-            request_id: header("x-request-id"),
-            body: response.body().to_vec(),
-        }
+        self.runtime.block_on(api::send(&self.api, request))
     }
 
     fn get(&self, path: &str) -> Answer {
@@ -243,14 +221,13 @@ fn check_answer(answer: &Answer) -> Result<(), TestCaseError> {
     }
     prop_assert!(
         answer
-            .content_type
-            .as_deref()
+            .header("content-type")
             .is_some_and(|value| value.starts_with("application/json")),
         "a {} refusal is declared as {:?}",
         answer.status,
-        answer.content_type
+        answer.header("content-type")
     );
-    let body = answer.json()?;
+    let body = json_of(answer)?;
     let object = body.as_object();
     prop_assert!(
         object.is_some_and(|object| object.len() == 1),
@@ -1122,7 +1099,7 @@ fn only_valid_purchases_are_recorded_on_a_stocked_store() {
         let sent = serde_json::from_slice::<Value>(&body.bytes).ok();
         prop_assert!(sent.is_some() || body.verdict != Verdict::Record);
         if let (201, Some(sent)) = (answer.status, sent) {
-            let receipt = answer.json()?;
+            let receipt = json_of(&answer)?;
             prop_assert_eq!(&receipt["supermarket_id"], &sent["supermarket_id"]);
             prop_assert_eq!(
                 receipt["items"].as_array().map(Vec::len),
@@ -1160,7 +1137,7 @@ fn query_strings_never_break_an_endpoint() {
                 String::from_utf8_lossy(&answer.body)
             );
             if answer.status == 200 {
-                answer.json()?;
+                json_of(&answer)?;
             }
             prop_assert_eq!(harness.purchase_count(), HISTORY);
             Ok(())
@@ -1209,7 +1186,7 @@ fn receipt_paths_answer_a_receipt_or_a_sentence() {
                 .filter(|id| (1..=HISTORY).contains(id));
             if let (Some(id), false) = (id, on_empty) {
                 prop_assert_eq!(answer.status, 200, "{}", path);
-                let receipt = answer.json()?;
+                let receipt = json_of(&answer)?;
                 prop_assert_eq!(receipt["purchase_id"].as_u64(), Some(id));
             } else {
                 prop_assert!(
@@ -1291,7 +1268,7 @@ fn random_methods_and_paths_are_refused_with_a_sentence() {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             };
-            let answered_id = answer.request_id.as_deref();
+            let answered_id = answer.header("x-request-id");
             prop_assert!(
                 answered_id.is_some_and(sensible),
                 "the answer's request id {answered_id:?}"

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use icash::core::{Filter, Store};
-use icash::http::{ApiConfig, IDEMPOTENT_REPLAYED, SharedStore};
+use icash::http::{IDEMPOTENT_REPLAYED, SharedStore};
 use icash::postgres::testing::TestDb;
-use warp::filters::BoxedFilter;
-use warp::reply::Response;
 
-use crate::http::{Answer, put_catalog};
+use crate::api::{Answer, Api, api, purchase_request, send};
+use crate::http::put_catalog;
 use crate::support::on_both_stores;
 
 on_both_stores!(
@@ -23,21 +22,12 @@ on_both_stores!(
 const BODY: &str =
     r#"{"supermarket_id": 2, "user_id": "new", "items": [{"product_id": 1}, {"product_id": 3}]}"#;
 
-async fn post(api: &BoxedFilter<(Response,)>, key: Option<&str>, body: &str) -> Answer {
-    let mut request = warp::test::request()
-        .method("POST")
-        .path("/cash-register/purchase")
-        .header("content-type", "application/json")
-        .body(body);
+async fn post(api: &Api, key: Option<&str>, body: &str) -> Answer {
+    let mut request = purchase_request(body);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.reply(api).await;
-    Answer {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        text: String::from_utf8(response.body().to_vec()).unwrap(),
-    }
+    send(api, request).await
 }
 
 async fn purchases(store: &dyn Store) -> u64 {
@@ -50,9 +40,9 @@ async fn purchases(store: &dyn Store) -> u64 {
 
 async fn a_retry_answers_as_the_first_request_did(store: SharedStore) {
     put_catalog(store.as_ref()).await;
-    let api = icash::http::api(store.clone(), ApiConfig::default());
+    let api = api(store.clone());
     let first = post(&api, Some("0b6f7c1e-till-9"), BODY).await;
-    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.status, 201, "{}", first.text());
     assert!(first.header(IDEMPOTENT_REPLAYED).is_none());
     let retry = post(&api, Some("0b6f7c1e-till-9"), BODY).await;
     assert_eq!(retry.status, 201);
@@ -76,7 +66,7 @@ async fn a_retry_answers_as_the_first_request_did(store: SharedStore) {
 
 async fn a_key_for_another_purchase_is_a_409(store: SharedStore) {
     put_catalog(store.as_ref()).await;
-    let api = icash::http::api(store.clone(), ApiConfig::default());
+    let api = api(store.clone());
     assert_eq!(post(&api, Some("key-1"), BODY).await.status, 201);
     let other = post(
         &api,
@@ -90,15 +80,15 @@ async fn a_key_for_another_purchase_is_a_409(store: SharedStore) {
             .error()
             .contains("already used for a different purchase"),
         "{}",
-        other.text
+        other.text()
     );
     for bad in ["", &"k".repeat(256), "has space"] {
         let answer = post(&api, Some(bad), BODY).await;
-        assert_eq!(answer.status, 400, "{bad:?}: {}", answer.text);
+        assert_eq!(answer.status, 400, "{bad:?}: {}", answer.text());
         assert!(
             answer.error().contains("idempotency key"),
             "{}",
-            answer.text
+            answer.text()
         );
     }
     let refused = post(
@@ -118,7 +108,7 @@ async fn a_key_for_another_purchase_is_a_409(store: SharedStore) {
 
 async fn racing_retries_record_once(store: SharedStore) {
     put_catalog(store.as_ref()).await;
-    let api = icash::http::api(store.clone(), ApiConfig::default());
+    let api = api(store.clone());
     let answers = join_all((0..16).map(|_| post(&api, Some("racing-key"), BODY))).await;
     assert!(
         answers.iter().all(|answer| answer.status == 201),
@@ -150,7 +140,7 @@ async fn an_expired_key_records_again_and_is_purged() {
             .with_idempotency_ttl(Duration::from_millis(200)),
     );
     put_catalog(store.as_ref()).await;
-    let api = icash::http::api(store.clone(), ApiConfig::default());
+    let api = api(store.clone());
     let first = post(&api, Some("short-lived"), BODY).await;
     assert_eq!(
         post(&api, Some("short-lived"), BODY)

@@ -1,13 +1,17 @@
 //! Integration tests: the crates together, on both stores, PostgreSQL included.
 //!
 //! PostgreSQL comes from `ICASH_TEST_DATABASE_URL` or a container (see
-//! `icash_postgres::testing`); the old system's files from `../shared/seed-data`, or the
-//! folder `ICASH_SEED_DATA` names.
+//! `icash_postgres::testing`); the old system's files from the folder `ICASH_SEED_DATA` names,
+//! else `../shared/seed-data`. The tests comparing with those files say on one line that they
+//! were skipped when neither is there (see `support::seed_dir`); `.ci/run` always provides them.
+//! The tests that run the example server as a process share `harness`.
 
+mod api;
 mod concurrency;
 mod data_dir;
 mod equivalence;
 mod faults;
+mod harness;
 mod hostile;
 mod http;
 mod idempotency;

@@ -1,19 +1,38 @@
 //! What the integration tests share: where the data is, and the stores under test.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The folder of the old system's reference files.
-pub fn seed_dir() -> PathBuf {
-    let dir = std::env::var_os("ICASH_SEED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed-data"));
-    assert!(
-        dir.join("purchases.csv").is_file(),
-        "the reference files are not in {}: put the old system's seed-data folder beside the \
-         repository, or name it in ICASH_SEED_DATA",
+/// The folder of the old system's reference files: the one `ICASH_SEED_DATA` names, else
+/// `../shared/seed-data` beside the repository. `None`, after saying so on one line, when the
+/// default folder is not there: the test calling it is then skipped. A folder named in
+/// `ICASH_SEED_DATA` must hold the files, so a wrong setting fails instead of skipping.
+#[must_use]
+pub fn seed_dir() -> Option<PathBuf> {
+    const FILES: [&str; 2] = [icash::data::PRODUCTS_FILE, icash::data::PURCHASES_FILE];
+    let holds_the_files = |dir: &Path| FILES.iter().all(|file| dir.join(file).is_file());
+    if let Some(dir) = std::env::var_os("ICASH_SEED_DATA").map(PathBuf::from) {
+        assert!(
+            holds_the_files(&dir),
+            "ICASH_SEED_DATA names {}, which does not hold the old system's {FILES:?}",
+            dir.display()
+        );
+        return Some(dir);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed-data");
+    if holds_the_files(&dir) {
+        return Some(dir);
+    }
+    // Written to the stderr handle rather than with eprintln!, which the test harness captures
+    // and shows only for a failing test: a skip is said even when every test passes.
+    // The test harness names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test} skipped: the old system's files are not in {} (set ICASH_SEED_DATA)",
         dir.display()
     );
-    dir
+    None
 }
 
 /// The project's own generated data.

@@ -1,0 +1,114 @@
+//! The server's settings: each a command-line flag and an environment variable, with its default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use icash_core::idempotency::DEFAULT_TTL;
+use icash_core::import::Policy;
+use icash_http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+use icash_postgres::PgConfig;
+
+/// Serves the icash HTTP API.
+///
+/// Parse it with [`clap::Parser`] (`Config::parse()` reads the command line and the
+/// environment), then hand it to [`run`](super::run) or [`main`](super::main).
+#[derive(Clone, Debug, Parser)]
+// The help opens with the package description; the doc comment above is for rustdoc.
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// PostgreSQL URL, such as postgres://user:password@host:5432/icash. When unset, the
+    /// in-memory store is used and nothing is kept when the server stops.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of products_list.csv and purchases.csv, loaded into the store at start when
+    /// it has no purchases yet.
+    #[arg(long, env = "ICASH_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "ICASH_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+
+    /// Load the good rows of the data files and report the bad ones, instead of refusing
+    /// files that have any bad row.
+    #[arg(long, env = "ICASH_LENIENT_IMPORT")]
+    pub lenient_import: bool,
+
+    /// How long an Idempotency-Key is honoured, in seconds.
+    #[arg(long, env = "ICASH_IDEMPOTENCY_TTL_SECS", default_value_t = DEFAULT_TTL.as_secs())]
+    pub idempotency_ttl_secs: u64,
+
+    /// The longest a database statement may run, in seconds, before it is cancelled and the
+    /// request answered 503; 0 for no limit. Loading the data files is exempt.
+    #[arg(long, env = "ICASH_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
+    pub statement_timeout_secs: u64,
+
+    /// How many customers loading the data files sums in memory before handing partial sums to
+    /// PostgreSQL: it bounds the load's memory (about 145 bytes a customer at the most).
+    #[arg(long, env = "ICASH_LOAD_CUSTOMER_SUMS", default_value_t = PgConfig::default().load_customer_sums)]
+    pub load_customer_sums: usize,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: u64,
+
+    /// Origins allowed by CORS, comma-separated; any origin when unset.
+    #[arg(long, env = "ICASH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Log format; the level is set by RUST_LOG (default info).
+    #[arg(long, env = "ICASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// How long an idempotency key is honoured.
+    pub fn idempotency_ttl(&self) -> Duration {
+        Duration::from_secs(self.idempotency_ttl_secs)
+    }
+
+    /// How the data files are loaded.
+    pub fn import_policy(&self) -> Policy {
+        if self.lenient_import {
+            Policy::Lenient
+        } else {
+            Policy::Strict
+        }
+    }
+
+    /// The PostgreSQL store's settings: the defaults, with this configuration's limits.
+    pub fn pg_config(&self) -> PgConfig {
+        PgConfig {
+            idempotency_ttl: self.idempotency_ttl(),
+            statement_timeout: (self.statement_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.statement_timeout_secs)),
+            load_customer_sums: self.load_customer_sums,
+            ..PgConfig::default()
+        }
+    }
+
+    /// The HTTP API's settings: the defaults, with this configuration's body limit and CORS.
+    pub fn api_config(&self) -> ApiConfig {
+        ApiConfig {
+            body_limit: self.body_limit,
+            cors: if self.cors_origins.is_empty() {
+                Cors::AnyOrigin
+            } else {
+                Cors::Origins(self.cors_origins.clone())
+            },
+            ..ApiConfig::default()
+        }
+    }
+}

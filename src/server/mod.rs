@@ -1,0 +1,256 @@
+//! The icash server's start-up, as `cargo run --example server` and the Docker image run it:
+//! the HTTP contract over PostgreSQL, or over the in-memory store.
+//!
+//! [`run`] connects to the database and migrates it (or takes the in-memory store when
+//! [`Config::database_url`] is unset), loads the data directory into an empty store, then
+//! serves until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
+//! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
+//! purges expired idempotency keys in the background. [`main`] adds what a program needs
+//! around it: logging, and an exit status.
+//!
+//! ```no_run
+//! use clap::Parser;
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     icash::server::main(icash::server::Config::parse()).await
+//! }
+//! ```
+
+mod config;
+mod progress;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use icash_core::{MemoryStore, Store};
+use icash_http::DEFAULT_DRAIN;
+use icash_postgres::PgStore;
+use tracing_subscriber::EnvFilter;
+
+pub use config::{Config, LogFormat};
+
+use crate::data::{DataError, LoadProgress, load_dir_with_progress};
+
+/// Why the server could not start (or stopped listening): each is logged as one line before
+/// the process exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `DATABASE_URL` does not parse as a PostgreSQL URL.
+    #[error("DATABASE_URL is not a PostgreSQL URL: {0}")]
+    DatabaseUrl(sqlx::Error),
+    /// The database cannot be reached or migrated. The message gives every cause, for an
+    /// operator.
+    #[error("cannot use the database at DATABASE_URL: {}", describe(.0))]
+    Database(icash_core::Error),
+    /// The data directory's files cannot be loaded; the store is as it was.
+    #[error("cannot load {}: {error}", dir.display())]
+    Load {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        error: DataError,
+    },
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The listening socket has no local address.
+    #[error("{0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// Runs the server as a program: sets up the logs as `config` says (see [`init_logs`]), runs
+/// [`run`], and turns its outcome into the exit status, logging why it failed.
+pub async fn main(config: Config) -> ExitCode {
+    init_logs(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Installs the global log subscriber: `format` lines on standard output, at the level
+/// `RUST_LOG` sets (default `info`), coloured on a terminal.
+///
+/// # Panics
+/// When a global subscriber is already installed.
+pub fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// Starts the server as `config` says and serves until Ctrl-C or SIGTERM, then returns once
+/// the requests in flight have finished. Fails, before it listens, when the database cannot be
+/// used, the data files cannot be loaded, or the address cannot be listened on.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    run_until(config, shutdown_signal()).await
+}
+
+/// [`run`], stopping when `shutdown` resolves instead of on a signal: for a host that has its
+/// own way of stopping.
+pub async fn run_until(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let mut postgres = None;
+    let store: Arc<dyn Store> = match &config.database_url {
+        Some(url) => {
+            let options = url.parse().map_err(StartError::DatabaseUrl)?;
+            let store = PgStore::connect_with(options, &config.pg_config())
+                .await
+                .map_err(StartError::Database)?;
+            tracing::info!("connected to PostgreSQL and applied the migrations");
+            tokio::spawn(purge_expired_keys(store.clone()));
+            postgres = Some(store.clone());
+            Arc::new(store)
+        }
+        None => {
+            tracing::warn!(
+                "DATABASE_URL is not set: using the in-memory store, nothing is kept when the server stops"
+            );
+            Arc::new(MemoryStore::new().with_idempotency_ttl(config.idempotency_ttl()))
+        }
+    };
+    load_data(store.as_ref(), &config).await?;
+    if let Some(postgres) = postgres {
+        tokio::spawn(validate_foreign_keys(postgres));
+    }
+
+    let api = icash_http::api(store, config.api_config());
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|error| StartError::Listen {
+            addr: config.addr,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(StartError::LocalAddr)?;
+    tracing::info!(%addr, "listening on http://{addr}");
+    // Not warp's own graceful shutdown: it resets connections whose request is sent but not
+    // read yet (see icash_http::serve).
+    icash_http::serve(listener, api, shutdown, DEFAULT_DRAIN).await;
+    tracing::info!("stopped after the requests in flight finished");
+    Ok(())
+}
+
+/// Loads the data directory into an empty store; a missing directory only means nothing to load.
+async fn load_data(store: &dyn Store, config: &Config) -> Result<(), StartError> {
+    let dir = &config.data_dir;
+    if !dir.is_dir() {
+        tracing::warn!(dir = %dir.display(), "no data directory: nothing loaded");
+        return Ok(());
+    }
+    let progress = Arc::new(LoadProgress::default());
+    let display = tokio::spawn(progress::show(Arc::clone(&progress)));
+    let started = Instant::now();
+    let loaded = load_dir_with_progress(store, dir, config.import_policy(), progress).await;
+    display.abort();
+    let report = loaded.map_err(|error| StartError::Load {
+        dir: dir.clone(),
+        error,
+    })?;
+    if report.skipped {
+        tracing::info!("the store already has purchases: the data files were not loaded again");
+    } else {
+        let seconds = started.elapsed().as_secs_f64();
+        let purchases_per_second = (report.purchases as f64 / seconds.max(1e-3)).round();
+        tracing::info!(
+            products = report.products,
+            purchases = report.purchases,
+            seconds,
+            purchases_per_second,
+            "loaded the data files"
+        );
+    }
+    for row in &report.rejected.rows {
+        tracing::warn!("left out {row}");
+    }
+    Ok(())
+}
+
+/// Proves the rows of a bulk load against the foreign keys it left `NOT VALID` (see
+/// [`PgStore::validate_foreign_keys`]), while the server serves.
+async fn validate_foreign_keys(store: PgStore) {
+    let started = Instant::now();
+    match store.validate_foreign_keys().await {
+        Ok(0) => {}
+        Ok(validated) => tracing::info!(
+            validated,
+            seconds = started.elapsed().as_secs_f64(),
+            "validated the loaded rows' foreign keys"
+        ),
+        Err(error) => tracing::error!(%error, "the loaded rows fail a foreign key"),
+    }
+}
+
+/// Deletes expired idempotency keys every hour, so that the table stays small. (Expired keys
+/// are ignored anyway; the in-memory store forgets them as it goes.)
+async fn purge_expired_keys(store: PgStore) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(60 * 60));
+    loop {
+        hourly.tick().await;
+        match store.purge_expired_keys().await {
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot purge expired idempotency keys; will retry")
+            }
+        }
+    }
+}
+
+/// The error and its causes, for an operator (never for a client).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: finishing the requests in flight"),
+        () = terminate => tracing::info!("SIGTERM: finishing the requests in flight"),
+    }
+}
