@@ -37,10 +37,10 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection};
+use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::core::{IntoContainerPort, Mount};
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::{GenericImage, ImageExt};
-use testcontainers_modules::postgres::Postgres;
 use tokio::sync::OnceCell;
 
 use crate::store::{MIGRATOR, PgConfig, PgStore};
