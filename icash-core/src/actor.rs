@@ -124,6 +124,17 @@ impl Actor {
         })
     }
 
+    /// The actor of a key whose role and branches were checked when it was made (see
+    /// [`KeyInfo::actor`](crate::KeyInfo::actor)).
+    pub(crate) fn of_key(key: KeyId, name: KeyName, role: Role, scope: Scope) -> Actor {
+        Actor {
+            key,
+            name,
+            role,
+            scope,
+        }
+    }
+
     /// The key's id.
     pub fn key(&self) -> KeyId {
         self.key

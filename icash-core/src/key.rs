@@ -221,8 +221,7 @@ impl KeyInfo {
 
     /// The actor the key authenticates as.
     pub fn actor(&self) -> Actor {
-        Actor::new(self.id, self.name.clone(), self.role, self.scope.branch())
-            .expect("a key's role and branches were checked when it was created")
+        Actor::of_key(self.id, self.name.clone(), self.role, self.scope)
     }
 }
 

@@ -28,8 +28,7 @@ CREATE TABLE api_keys (
         (role = 'till' AND branch_id IS NOT NULL)
         OR (role IN ('analyst', 'admin') AND branch_id IS NULL)
         OR role = 'manager'
-    ),
-    CONSTRAINT api_keys_revoked_after_created CHECK (revoked_at >= created_at)
+    )
 );
 
 -- Every change that is not a sale, written in the transaction of the change it records: a
