@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
             a_key_reused_for_another_purchase_is_a_conflict,
             racing_requests_with_one_key_record_one_purchase,
             a_refused_purchase_does_not_use_up_its_key,
+            a_fresh_store_answers_and_lacks_no_migration,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
