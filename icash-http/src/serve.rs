@@ -83,11 +83,10 @@ fn spawn_connection(
 ) {
     let api = TowerToHyperService::new(warp::service(api.clone()));
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let answer = match crate::request_head::host_refusal(&request) {
+        match crate::request_head::host_refusal(&request) {
             Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
             None => Either::Right(api.call(request)),
-        };
-        answer
+        }
     });
     let connection =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
