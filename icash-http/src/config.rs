@@ -15,7 +15,7 @@ pub struct ApiConfig {
     pub body_limit: u64,
     /// Which browser origins may call the API.
     pub cors: Cors,
-    /// How long `GET /health` waits for the store before it answers degraded.
+    /// How long `GET /health` and `GET /readyz` wait for the store before they answer 503.
     pub health_timeout: Duration,
     /// The host's start-up: `GET /readyz` answers 503, and the endpoints that use the store
     /// answer 503, until it has finished. The default has nothing to wait for.
