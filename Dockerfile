@@ -71,10 +71,11 @@ ENV ICASH_ADDR=0.0.0.0:8000 \
 
 EXPOSE 8000
 
-# /health answers 503 when the database is down; -f turns that into a failure. The start
-# period covers loading the CSV files into an empty database on the first start.
+# /readyz answers 503 while the CSV files load and when the database is down; -f turns that
+# into a failure. The start period covers loading the files into an empty database on the first
+# start.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["curl", "-fsS", "http://127.0.0.1:8000/health"]
+    CMD ["curl", "-fsS", "http://127.0.0.1:8000/readyz"]
 
 # The server shuts down gracefully on SIGTERM. The exec-form ENTRYPOINT makes it PID 1, with
 # no shell in between to swallow the signal.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the running API against its own OpenAPI document with Schemathesis
 # (https://schemathesis.readthedocs.io): builds and starts the example server on the in-memory
-# store loaded with data/ (products 1 to 30, branches 1 to 3), waits for /health, then runs
+# store loaded with data/ (products 1 to 30, branches 1 to 3), waits for /readyz, then runs
 # every check of Schemathesis on every operation of GET /openapi.json, with requests the
 # document calls valid (which the server must accept) and requests it calls invalid (which the
 # server must refuse with a 4xx and a sentence), in all four phases: the document's examples,
@@ -68,21 +68,21 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-echo "schemathesis: waiting for $base/health"
+echo "schemathesis: waiting for $base/readyz (the load finished)"
 ready=false
 for _ in $(seq 1 120); do
   if ! kill -0 "$server" 2>/dev/null; then
     echo "schemathesis: the server exited before answering"
     exit 1
   fi
-  if python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$base/health" 2>/dev/null; then
+  if python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$base/readyz" 2>/dev/null; then
     ready=true
     break
   fi
   sleep 0.5
 done
 if [ "$ready" != true ]; then
-  echo "schemathesis: $base/health did not answer within a minute"
+  echo "schemathesis: $base/readyz did not answer 200 within a minute"
   exit 1
 fi
 

@@ -297,6 +297,10 @@ impl Catalog for MemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+
+    async fn missing_migrations(&self) -> Result<usize> {
+        Ok(0)
+    }
 }
 
 #[async_trait]

@@ -39,6 +39,11 @@ pub trait Catalog: Send + Sync {
     /// Checks that the store can serve requests now; fails with
     /// [`StoreError::Unavailable`](crate::error::StoreError::Unavailable) when it cannot.
     async fn ping(&self) -> Result<()>;
+
+    /// How many of the schema changes this build needs the store still lacks: `0` when its
+    /// schema is complete (a store without a schema, such as the in-memory one, always is).
+    /// Fails as [`Catalog::ping`] does when the store cannot be asked.
+    async fn missing_migrations(&self) -> Result<usize>;
 }
 
 /// Recording and reading purchases.

@@ -1,6 +1,9 @@
-//! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout.
+//! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout,
+//! and the host's start-up it waits for.
 
 use std::time::Duration;
+
+use crate::startup::Startup;
 
 /// The default largest request body: 64 KiB, far above any real purchase.
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
@@ -12,8 +15,11 @@ pub struct ApiConfig {
     pub body_limit: u64,
     /// Which browser origins may call the API.
     pub cors: Cors,
-    /// How long `GET /health` waits for the store before it answers degraded.
+    /// How long `GET /health` and `GET /readyz` wait for the store before they answer 503.
     pub health_timeout: Duration,
+    /// The host's start-up: `GET /readyz` answers 503, and the endpoints that use the store
+    /// answer 503, until it has finished. The default has nothing to wait for.
+    pub startup: Startup,
 }
 
 impl Default for ApiConfig {
@@ -22,6 +28,7 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             cors: Cors::AnyOrigin,
             health_timeout: Duration::from_secs(2),
+            startup: Startup::default(),
         }
     }
 }

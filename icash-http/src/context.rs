@@ -70,11 +70,21 @@ pub(crate) fn is_acceptable_id(id: &str) -> bool {
 
 /// Extracts the request context. Routes take it after their path and method, so that it is
 /// made once, for the route that matched.
-pub fn context() -> impl Filter<Extract = (RequestContext,), Error = warp::Rejection> + Clone {
-    warp::header::optional::<String>(REQUEST_ID)
+pub fn context() -> impl Filter<Extract = (RequestContext,), Error = Infallible> + Clone {
+    client_request_id()
         .and(warp::method())
         .and(warp::path::full())
         .map(RequestContext::new)
+}
+
+/// The client's `x-request-id`, if it sent one that reads as text: one that does not is
+/// replaced, like any other unacceptable id, never a reason to refuse the request.
+pub(crate) fn client_request_id()
+-> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
+    warp::header::value(REQUEST_ID)
+        .map(|value: HeaderValue| value.to_str().ok().map(str::to_owned))
+        .or(warp::any().map(|| None))
+        .unify()
 }
 
 /// Sets the request id header on a response.

@@ -43,6 +43,10 @@ pub struct Index {
 pub struct IndexEndpoints {
     /// The health check.
     pub health: &'static str,
+    /// The liveness probe.
+    pub livez: &'static str,
+    /// The readiness probe.
+    pub readyz: &'static str,
     /// The dashboard.
     pub dashboard: &'static str,
     /// The till's endpoints.
@@ -86,6 +90,42 @@ pub struct Health {
     pub status: &'static str,
     /// `up` or `down`.
     pub database: &'static str,
+    /// Each service of the old gateway, as its monitors read them.
+    pub services: Services,
+}
+
+/// The old gateway's services in `GET /health`: each `healthy`, or `unhealthy` when the
+/// database it needs does not answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Services {
+    /// The tills' service.
+    pub cash_register: &'static str,
+    /// The analytics' service.
+    pub analytics: &'static str,
+}
+
+/// `GET /livez`: the process answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live {
+    /// Always `alive`.
+    pub status: &'static str,
+}
+
+/// `GET /readyz`: whether the server can serve every endpoint, and each condition of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// When not ready, the sentence naming each condition that fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `ready` or `not ready`.
+    pub status: &'static str,
+    /// `up`, or `down` when the database does not answer in time.
+    pub database: &'static str,
+    /// `applied`, `missing` when the database lacks some of the server's migrations, or
+    /// `unknown` when the database does not answer.
+    pub migrations: &'static str,
+    /// `finished`, or `loading` while the server loads its data files at start.
+    pub startup: &'static str,
 }
 
 /// A product of the catalog.

@@ -19,6 +19,8 @@ use warp::{Rejection, Reply};
 
 use crate::context::{REQUEST_ID, json, new_id, set_request_id};
 use crate::dto::ErrorBody;
+use crate::request_head::Refused;
+use crate::startup::StartingUp;
 
 /// Everything a handler can fail with.
 #[derive(Debug)]
@@ -31,6 +33,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A body over the limit, in bytes.
     PayloadTooLarge(u64),
+    /// A body in a content coding the API does not decode, as the client named it.
+    UnsupportedContentEncoding(String),
+    /// A request that needs the store while the host's start-up is under way.
+    StartingUp,
     /// A failure that is nobody's business but the log's (already logged).
     Internal,
 }
@@ -78,6 +84,18 @@ impl ApiError {
                 "the request body must be JSON, sent with Content-Type: application/json"
                     .to_owned(),
             ),
+            ApiError::UnsupportedContentEncoding(coding) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "the request body is sent with Content-Encoding `{coding}`, which this server \
+                     does not decode; send it without a Content-Encoding"
+                ),
+            ),
+            ApiError::StartingUp => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is starting and still loading its data files; please retry shortly"
+                    .to_owned(),
+            ),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than the limit of {limit} bytes"),
@@ -116,6 +134,18 @@ pub async fn handle_rejection(
         ));
     } else if rejection.find::<PayloadTooLarge>().is_some() {
         ApiError::PayloadTooLarge(body_limit)
+    } else if let Some(refused) = rejection.find::<Refused>() {
+        match refused {
+            Refused::ContentEncoding(coding) => {
+                ApiError::UnsupportedContentEncoding(coding.clone())
+            }
+            Refused::TransferEncoding(coding) => ApiError::BadRequest(format!(
+                "the request body is sent with Transfer-Encoding `{coding}`, which this server \
+                 does not apply; send it with a Content-Length, or chunked alone"
+            )),
+        }
+    } else if rejection.find::<StartingUp>().is_some() {
+        ApiError::StartingUp
     } else if rejection.find::<UnsupportedMediaType>().is_some() {
         ApiError::UnsupportedMediaType
     } else if let Some(header) = rejection.find::<InvalidHeader>() {

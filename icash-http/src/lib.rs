@@ -31,8 +31,10 @@ pub mod dto;
 pub mod error;
 mod openapi;
 pub mod query;
+mod request_head;
 mod routes;
 mod serve;
+mod startup;
 
 use std::sync::Arc;
 
@@ -48,21 +50,38 @@ pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
 pub use serve::{DEFAULT_DRAIN, serve};
+pub use startup::Startup;
 
 /// The store as the API shares it between requests.
 pub type SharedStore = Arc<dyn Store>;
 
 /// Every endpoint, without the finishing layers of [`api`]: a path it does not serve is
-/// rejected, so a host can chain its own filters after it.
+/// rejected, so a host can chain its own filters after it. `GET` routes answer `HEAD` too.
+/// Until [`ApiConfig::startup`] has finished, the endpoints that use the store are rejected
+/// (503 through [`error::handle_rejection`]); `/`, `/health`, `/livez`, `/readyz` and
+/// `/openapi.json` always answer.
 pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)> {
-    routes::gateway::filters(store.clone(), config.health_timeout)
+    let always = routes::gateway::filters(store.clone(), config.health_timeout)
+        .or(routes::probes::filters(
+            store.clone(),
+            config.startup.clone(),
+            config.health_timeout,
+        ))
+        .unify();
+    let after_startup = routes::gateway::dashboard_filter(store.clone())
         .or(routes::cash_register::filters(
             store.clone(),
             config.body_limit,
         ))
         .unify()
         .or(routes::analytics::filters(store))
-        .unify()
+        .unify();
+    request_head::check()
+        .and(
+            always
+                .or(startup::admit(config.startup.clone()).and(after_startup))
+                .unify(),
+        )
         .boxed()
 }
 
@@ -77,13 +96,15 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
                 .unify(),
         )
         .map(|path: FullPath, response| error::with_allow(path.as_str(), response))
+        .and(warp::method())
+        .map(routes::without_body_for_head)
         .with(cors(&config.cors))
         .map(Reply::into_response)
         // What CORS itself refuses (an origin or a header it does not allow).
         .recover(move |rejection| error::handle_rejection(rejection, body_limit))
         .unify();
     // Outermost, so that preflights and refusals carry a request id too.
-    warp::header::optional::<String>(REQUEST_ID)
+    context::client_request_id()
         .and(answered)
         .map(error::ensure_request_id)
         .boxed()

@@ -8,18 +8,22 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseB
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{analytics, cash_register, gateway};
+use crate::routes::{analytics, cash_register, gateway, probes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "icash",
         description = "Cash registers and analytics for a supermarket chain. Money is a JSON number computed exactly; \
-                       every error is `{\"error\": \"<sentence>\"}`."
+                       every error is `{\"error\": \"<sentence>\"}`. \
+                       Every `GET` also answers `HEAD`. `/`, `/health`, `/livez`, `/readyz` and `/openapi.json` \
+                       are public: they answer without credentials, for load balancers and monitors."
     ),
     paths(
         gateway::index,
         gateway::health,
+        probes::livez,
+        probes::readyz,
         gateway::dashboard,
         gateway::openapi,
         cash_register::products,
@@ -34,7 +38,7 @@ use crate::routes::{analytics, cash_register, gateway};
     components(schemas(ErrorBody, ItemRequest)),
     modifiers(&CommonErrors, &LinkFieldNames),
     tags(
-        (name = "gateway", description = "The index, health and dashboard"),
+        (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
         (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
     )
@@ -157,15 +161,17 @@ static METHODS: LazyLock<Vec<(Vec<Option<String>>, String)>> = LazyLock::new(|| 
                     (!parameter).then(|| segment.to_owned())
                 })
                 .collect();
+            // Every GET route answers HEAD too (see `routes::get`).
+            let head = item.head.as_ref().or(item.get.as_ref());
             let methods = [
-                ("GET", &item.get),
-                ("HEAD", &item.head),
-                ("POST", &item.post),
-                ("PUT", &item.put),
-                ("PATCH", &item.patch),
-                ("DELETE", &item.delete),
-                ("OPTIONS", &item.options),
-                ("TRACE", &item.trace),
+                ("GET", item.get.as_ref()),
+                ("HEAD", head),
+                ("POST", item.post.as_ref()),
+                ("PUT", item.put.as_ref()),
+                ("PATCH", item.patch.as_ref()),
+                ("DELETE", item.delete.as_ref()),
+                ("OPTIONS", item.options.as_ref()),
+                ("TRACE", item.trace.as_ref()),
             ]
             .into_iter()
             .filter_map(|(method, operation)| operation.is_some().then_some(method))
@@ -176,7 +182,7 @@ static METHODS: LazyLock<Vec<(Vec<Option<String>>, String)>> = LazyLock::new(|| 
         .collect()
 });
 
-/// The methods that `path` answers, as an `Allow` header lists them (`"GET"`); `None` for a
+/// The methods that `path` answers, as an `Allow` header lists them (`"GET, HEAD"`); `None` for a
 /// path the API does not have. Read from this document, so from the handlers' annotations.
 pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
@@ -199,10 +205,14 @@ mod tests {
 
     #[test]
     fn each_path_allows_the_methods_of_its_handlers() {
-        assert_eq!(allowed_methods("/analytics/statistics"), Some("GET"));
+        assert_eq!(allowed_methods("/analytics/statistics"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/cash-register/purchase"), Some("POST"));
-        assert_eq!(allowed_methods("/cash-register/purchases/42"), Some("GET"));
-        assert_eq!(allowed_methods("/"), Some("GET"));
+        assert_eq!(
+            allowed_methods("/cash-register/purchases/42"),
+            Some("GET, HEAD")
+        );
+        assert_eq!(allowed_methods("/"), Some("GET, HEAD"));
+        assert_eq!(allowed_methods("/readyz"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/cash-register/purchases/"), None);
         assert_eq!(allowed_methods("/cash-register/nothing"), None);
     }

@@ -7,10 +7,19 @@
 //! 2. every connection goes on being served for a short drain period, so that requests already
 //!    sent are read and answered;
 //! 3. then each connection closes once its request in progress, if any, is answered.
+//!
+//! Before the API sees a request, the server refuses an HTTP/1.1 request without a `Host`
+//! header with the JSON error body (warp's filters cannot see the HTTP version). A request
+//! head that hyper cannot parse at all is answered by hyper itself, with an empty body:
+//! RELIABILITY.md lists those cases.
 
 use std::future::Future;
 use std::time::Duration;
 
+use futures::future::Either;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::service::Service as _;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -72,7 +81,13 @@ fn spawn_connection(
     api: &BoxedFilter<(Response,)>,
     connections: &GracefulShutdown,
 ) {
-    let service = TowerToHyperService::new(warp::service(api.clone()));
+    let api = TowerToHyperService::new(warp::service(api.clone()));
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        match crate::request_head::host_refusal(&request) {
+            Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
+            None => Either::Right(api.call(request)),
+        }
+    });
     let connection =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let connection = connections.watch(connection);

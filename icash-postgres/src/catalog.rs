@@ -1,4 +1,4 @@
-//! The catalog on PostgreSQL: products, branches, and the health check.
+//! The catalog on PostgreSQL: products, branches, the health check and the schema's state.
 
 use async_trait::async_trait;
 use icash_core::{Branch, BranchId, Catalog, Money, Product, ProductId, Result};
@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::error::from_sqlx;
-use crate::store::PgStore;
+use crate::store::{MIGRATOR, PgStore};
 
 #[derive(sqlx::FromRow)]
 struct ProductRow {
@@ -88,4 +88,34 @@ impl Catalog for PgStore {
             .map_err(from_sqlx)?;
         Ok(())
     }
+
+    async fn missing_migrations(&self) -> Result<usize> {
+        // sqlx records each applied migration with its checksum; one that is absent, failed
+        // or changed since is still to apply.
+        let applied: Vec<(i64, Vec<u8>)> =
+            match sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+                .fetch_all(self.pool())
+                .await
+            {
+                Ok(applied) => applied,
+                Err(sqlx::Error::Database(error))
+                    if error.code().as_deref() == Some(UNDEFINED_TABLE) =>
+                {
+                    Vec::new()
+                }
+                Err(error) => return Err(from_sqlx(error)),
+            };
+        Ok(MIGRATOR
+            .iter()
+            .filter(|migration| !migration.migration_type.is_down_migration())
+            .filter(|migration| {
+                !applied.iter().any(|(version, checksum)| {
+                    *version == migration.version && checksum[..] == migration.checksum[..]
+                })
+            })
+            .count())
+    }
 }
+
+/// The SQLSTATE of a query on a table that does not exist: a database never migrated.
+const UNDEFINED_TABLE: &str = "42P01";

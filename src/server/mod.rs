@@ -2,8 +2,9 @@
 //! the HTTP contract over PostgreSQL, or over the in-memory store.
 //!
 //! [`run`] connects to the database and migrates it (or takes the in-memory store when
-//! [`Config::database_url`] is unset), loads the data directory into an empty store, then
-//! serves until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
+//! [`Config::database_url`] is unset), listens, loads the data directory into an empty store
+//! while only the probes and the index answer (`/readyz` says 503 until the load has
+//! finished), then serves every endpoint until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
 //! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
 //! purges expired idempotency keys in the background. [`main`] adds what a program needs
 //! around it: logging, and an exit status.
@@ -98,8 +99,9 @@ pub fn init_logs(format: LogFormat) {
 }
 
 /// Starts the server as `config` says and serves until Ctrl-C or SIGTERM, then returns once
-/// the requests in flight have finished. Fails, before it listens, when the database cannot be
-/// used, the data files cannot be loaded, or the address cannot be listened on.
+/// the requests in flight have finished. Fails when the database cannot be used or the address
+/// cannot be listened on (before it listens), or when the data files cannot be loaded (before
+/// it serves more than the probes).
 pub async fn run(config: Config) -> Result<(), StartError> {
     run_until(config, shutdown_signal()).await
 }
@@ -129,12 +131,17 @@ pub async fn run_until(
             Arc::new(MemoryStore::new().with_idempotency_ttl(config.idempotency_ttl()))
         }
     };
-    load_data(store.as_ref(), &config).await?;
-    if let Some(postgres) = postgres {
-        tokio::spawn(validate_foreign_keys(postgres));
-    }
-
-    let api = icash_http::api(store, config.api_config());
+    // Listen before the load, so that the probes answer while it runs: `/livez` says the
+    // process is up, `/readyz` says it is not ready yet, and the endpoints that use the store
+    // answer 503 until the load has finished.
+    let startup = icash_http::Startup::pending();
+    let api = icash_http::api(
+        store.clone(),
+        icash_http::ApiConfig {
+            startup: startup.clone(),
+            ..config.api_config()
+        },
+    );
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|error| StartError::Listen {
@@ -142,10 +149,38 @@ pub async fn run_until(
             error,
         })?;
     let addr = listener.local_addr().map_err(StartError::LocalAddr)?;
-    tracing::info!(%addr, "listening on http://{addr}");
+    tracing::info!(%addr, "answering the probes on http://{addr} during the start-up");
+    let (load_failed, stop_serving) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = stop_serving => {}
+        }
+    };
     // Not warp's own graceful shutdown: it resets connections whose request is sent but not
     // read yet (see icash_http::serve).
-    icash_http::serve(listener, api, shutdown, DEFAULT_DRAIN).await;
+    let serving = icash_http::serve(listener, api, stop, DEFAULT_DRAIN);
+    let mut serving = std::pin::pin!(serving);
+    let loading = load_data(store.as_ref(), &config);
+    let loaded = tokio::select! {
+        loaded = loading => loaded,
+        // Stopped during the start-up: the load's import is dropped, and discarded with it.
+        () = &mut serving => {
+            tracing::info!("stopped during the start-up");
+            return Ok(());
+        }
+    };
+    if let Err(error) = loaded {
+        let _ = load_failed.send(());
+        serving.await;
+        return Err(error);
+    }
+    startup.finish();
+    if let Some(postgres) = postgres {
+        tokio::spawn(validate_foreign_keys(postgres));
+    }
+    tracing::info!(%addr, "listening on http://{addr}");
+    serving.await;
     tracing::info!("stopped after the requests in flight finished");
     Ok(())
 }

@@ -569,7 +569,8 @@ fn timed(server: &Server, method: &str, path: &str, body: Option<&str>) -> (u16,
 }
 
 /// A database outage is answered 503 with the contract's sentence (and `/health` says
-/// degraded) within seconds, never a hang or a 500; once the database is back, the same server
+/// degraded, `/readyz` not ready, while `/livez` stays 200) within seconds, never a hang or a
+/// 500; once the database is back, the same server
 /// process serves again, purchases included, without a restart.
 #[test]
 fn a_database_outage_gets_503_then_recovers_without_restart() {
@@ -579,6 +580,7 @@ fn a_database_outage_gets_503_then_recovers_without_restart() {
 
     let (status, health) = timed(&server, "GET", "/health", None);
     assert_eq!((status, &health["status"]), (200, &json!("healthy")));
+    assert_eq!(timed(&server, "GET", "/readyz", None).0, 200);
     let (status, before) = timed(&server, "POST", "/cash-register/purchase", Some(&purchase));
     assert_eq!(status, 201, "{before}");
     let (status, statistics) = timed(&server, "GET", "/analytics/statistics", None);
@@ -609,6 +611,26 @@ fn a_database_outage_gets_503_then_recovers_without_restart() {
             (503, &json!("degraded")),
             "health in the outage, round {round}: {body}"
         );
+        assert_eq!(
+            body["services"],
+            json!({"cash_register": "unhealthy", "analytics": "unhealthy"})
+        );
+        let (status, body) = timed(&server, "GET", "/readyz", None);
+        assert_eq!(
+            (status, &body["database"], &body["error"]),
+            (
+                503,
+                &json!("down"),
+                &json!("not ready: the database does not answer")
+            ),
+            "readiness in the outage, round {round}"
+        );
+        let (status, body) = timed(&server, "GET", "/livez", None);
+        assert_eq!(
+            (status, body),
+            (200, json!({"status": "alive"})),
+            "liveness in the outage, round {round}"
+        );
     }
 
     cluster.pg_ctl_start();
@@ -628,6 +650,7 @@ fn a_database_outage_gets_503_then_recovers_without_restart() {
         std::thread::sleep(Duration::from_millis(200));
     }
     println!("healthy again {:?} after the database", back.elapsed());
+    assert_eq!(timed(&server, "GET", "/readyz", None).0, 200);
     let (status, after) = timed(&server, "POST", "/cash-register/purchase", Some(&purchase));
     assert_eq!(status, 201, "a purchase after the outage: {after}");
     let (status, receipt) = timed(

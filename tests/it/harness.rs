@@ -53,6 +53,8 @@ pub struct Server {
     logs: Arc<Mutex<String>>,
     /// The addresses the server says it listens on, as it logs them.
     listening: Receiver<String>,
+    /// The addresses the server says it answers its probes on during its start-up.
+    probing: Receiver<String>,
     addr: Option<String>,
 }
 
@@ -93,17 +95,27 @@ impl Server {
         let mut child = command.spawn().expect("the server starts");
         let logs = Arc::new(Mutex::new(String::new()));
         let (heard, listening) = std::sync::mpsc::channel();
+        let (heard_probes, probing) = std::sync::mpsc::channel();
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let logs = Arc::clone(&logs);
             let heard = heard.clone();
+            let heard_probes = heard_probes.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.split("listening on http://").nth(1) {
-                        let addr = addr.split_whitespace().next().unwrap_or_default();
-                        let _ = heard.send(addr.to_owned());
+                    let addr_after = |marker: &str| {
+                        line.split(marker)
+                            .nth(1)
+                            .map(|addr| addr.split_whitespace().next().unwrap_or_default())
+                            .map(str::to_owned)
+                    };
+                    if let Some(addr) = addr_after("listening on http://") {
+                        let _ = heard.send(addr);
+                    }
+                    if let Some(addr) = addr_after("answering the probes on http://") {
+                        let _ = heard_probes.send(addr);
                     }
                     logs.lock().unwrap().push_str(&(line + "\n"));
                 }
@@ -113,8 +125,19 @@ impl Server {
             child,
             logs,
             listening,
+            probing,
             addr: None,
         }
+    }
+
+    /// Waits until the server answers its probes, before its start-up load has finished, and
+    /// returns a client for them; panics with its logs if it does not in time.
+    pub fn probes(&self) -> Client {
+        let addr = self
+            .probing
+            .recv_timeout(START_TIMEOUT)
+            .unwrap_or_else(|_| panic!("the server did not answer probes: {}", self.logs()));
+        Client { addr }
     }
 
     /// Waits until the server listens, or exits.

@@ -337,9 +337,9 @@ async fn each_refusal_has_its_status_and_a_sentence(store: SharedStore) {
     assert!(not_found.error().contains("no endpoint"));
     // HTTP requires a 405 to say which methods the path answers.
     for (method, path, allowed) in [
-        ("DELETE", "/analytics/statistics", "GET"),
+        ("DELETE", "/analytics/statistics", "GET, HEAD"),
         ("GET", "/cash-register/purchase", "POST"),
-        ("DELETE", "/cash-register/purchases/7", "GET"),
+        ("DELETE", "/cash-register/purchases/7", "GET, HEAD"),
     ] {
         let wrong_method = send(&api, warp::test::request().method(method).path(path)).await;
         assert_eq!(wrong_method.status, 405, "{method} {path}");
@@ -604,8 +604,19 @@ async fn an_unreachable_database_gets_503_and_degraded_health() {
     assert_eq!(health.status, 503);
     assert_eq!(
         health.json(),
-        json!({"status": "degraded", "database": "down"})
+        json!({
+            "status": "degraded",
+            "database": "down",
+            "services": {"cash_register": "unhealthy", "analytics": "unhealthy"},
+        })
     );
+    let ready = get(&api, "/readyz").await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(
+        ready.json()["error"],
+        "not ready: the database does not answer"
+    );
+    assert_eq!(get(&api, "/livez").await.status, 200);
     for path in [
         "/analytics/statistics",
         "/cash-register/products",

@@ -61,6 +61,7 @@ macro_rules! conformance_suite {
             revoking_an_unknown_key_is_not_found,
             key_changes_are_audited_with_their_actor,
             the_audit_trail_pages,
+            a_fresh_store_answers_and_lacks_no_migration,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

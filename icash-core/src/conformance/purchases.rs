@@ -173,3 +173,9 @@ pub async fn concurrent_purchases_are_all_recorded(store: &dyn Store) {
             .all(|r| r.sales.units_sold == u64::from(tills * per_till))
     );
 }
+
+/// A fresh store answers a ping and has every migration it needs: what `/readyz` asks it.
+pub async fn a_fresh_store_answers_and_lacks_no_migration(store: &dyn Store) {
+    store.ping().await.expect("a fresh store answers");
+    assert_eq!(store.missing_migrations().await.expect("asked"), 0);
+}

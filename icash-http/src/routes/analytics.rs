@@ -6,7 +6,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::cash_register::set_next_page;
-use super::{raw_query, with_store};
+use super::{get, raw_query, with_store};
 use crate::SharedStore;
 use crate::context::{RequestContext, context, json, json_chunks, respond};
 use crate::dto::{
@@ -106,7 +106,7 @@ pub(crate) fn filters(
         warp::path("analytics")
             .and(warp::path(name))
             .and(warp::path::end())
-            .and(warp::get())
+            .and(get())
             .and(context())
             .and(raw_query())
             .and(with_store(store.clone()))

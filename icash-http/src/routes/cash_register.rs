@@ -12,7 +12,7 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::{raw_query, with_store};
+use super::{get, raw_query, with_store};
 use crate::SharedStore;
 use crate::body::{RawBody, raw_body};
 use crate::context::{context, json, respond};
@@ -191,7 +191,7 @@ pub(crate) fn filters(
     body_limit: u64,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let products = warp::path!("cash-register" / "products")
-        .and(warp::get())
+        .and(get())
         .and(context())
         .and(with_store(store.clone()))
         .and_then(|ctx, store| respond(ctx, products(store)));
@@ -205,12 +205,12 @@ pub(crate) fn filters(
             respond(ctx, purchase(store, key, body, body_limit))
         });
     let receipt = warp::path!("cash-register" / "purchases" / String)
-        .and(warp::get())
+        .and(get())
         .and(context())
         .and(with_store(store.clone()))
         .and_then(|id, ctx, store| respond(ctx, receipt(store, id)));
     let customers = warp::path!("cash-register" / "customers")
-        .and(warp::get())
+        .and(get())
         .and(context())
         .and(raw_query())
         .and(with_store(store))

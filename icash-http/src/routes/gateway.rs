@@ -7,17 +7,20 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::{raw_query, with_store};
+use super::{get, raw_query, with_store};
 use crate::SharedStore;
 use crate::context::{context, json, respond};
 use crate::dto::{
     AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index, IndexEndpoints,
+    Services,
 };
 use crate::error::ApiError;
 use crate::query::{FilterParams, parse};
 
 /// The API index.
-#[utoipa::path(get, path = "/", tag = "gateway", responses((status = 200, description = "The endpoints", body = Index)))]
+#[utoipa::path(get, path = "/", tag = "gateway",
+    description = "Public (answers without credentials).",
+    responses((status = 200, description = "The endpoints", body = Index)))]
 pub(crate) async fn index() -> Result<Response, ApiError> {
     Ok(json(
         StatusCode::OK,
@@ -26,6 +29,8 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
             version: env!("CARGO_PKG_VERSION"),
             endpoints: IndexEndpoints {
                 health: "GET /health",
+                livez: "GET /livez",
+                readyz: "GET /readyz",
                 dashboard: "GET /dashboard",
                 cash_register: CashRegisterEndpoints {
                     products: "GET /cash-register/products",
@@ -46,7 +51,10 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
 }
 
 /// Whether the service and its database answer.
-#[utoipa::path(get, path = "/health", tag = "gateway", responses(
+#[utoipa::path(get, path = "/health", tag = "gateway",
+    description = "Public (answers without credentials). The old gateway's health check, with \
+                   its `services`.",
+    responses(
     (status = 200, description = "Healthy", body = Health),
     (status = 503, description = "The database does not answer in time", body = Health),
 ))]
@@ -62,12 +70,19 @@ pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Resp
             false
         }
     };
+    // Both of the old gateway's services are this process over this database.
+    let service = if database_up { "healthy" } else { "unhealthy" };
+    let services = Services {
+        cash_register: service,
+        analytics: service,
+    };
     Ok(if database_up {
         json(
             StatusCode::OK,
             &Health {
                 status: "healthy",
                 database: "up",
+                services,
             },
         )
     } else {
@@ -76,6 +91,7 @@ pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Resp
             &Health {
                 status: "degraded",
                 database: "down",
+                services,
             },
         )
     })
@@ -99,6 +115,7 @@ pub(crate) async fn dashboard(store: SharedStore, query: String) -> Result<Respo
 
 /// This API's OpenAPI 3 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "gateway",
+    description = "Public (answers without credentials).",
     responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json")))]
 pub(crate) async fn openapi(document: Arc<str>) -> Result<Response, ApiError> {
     let mut response = document.to_string().into_response();
@@ -109,36 +126,37 @@ pub(crate) async fn openapi(document: Arc<str>) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-/// The gateway's filters.
+/// The gateway's filters that answer during the start-up too: the index, `/health` and
+/// `/openapi.json`.
 pub(crate) fn filters(
     store: SharedStore,
     health_timeout: Duration,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let document: Arc<str> = crate::openapi::document().into();
     let index = warp::path::end()
-        .and(warp::get())
+        .and(get())
         .and(context())
         .and_then(|ctx| respond(ctx, index()));
     let health = warp::path!("health")
-        .and(warp::get())
+        .and(get())
         .and(context())
-        .and(with_store(store.clone()))
+        .and(with_store(store))
         .and_then(move |ctx, store| respond(ctx, health(store, health_timeout)));
-    let dashboard = warp::path!("dashboard")
-        .and(warp::get())
+    let openapi = warp::path!("openapi.json")
+        .and(get())
+        .and(context())
+        .and_then(move |ctx| respond(ctx, openapi(document.clone())));
+    index.or(health).unify().or(openapi).unify()
+}
+
+/// `GET /dashboard`'s filter.
+pub(crate) fn dashboard_filter(
+    store: SharedStore,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("dashboard")
+        .and(get())
         .and(context())
         .and(raw_query())
         .and(with_store(store))
-        .and_then(|ctx, query, store| respond(ctx, dashboard(store, query)));
-    let openapi = warp::path!("openapi.json")
-        .and(warp::get())
-        .and(context())
-        .and_then(move |ctx| respond(ctx, openapi(document.clone())));
-    index
-        .or(health)
-        .unify()
-        .or(dashboard)
-        .unify()
-        .or(openapi)
-        .unify()
+        .and_then(|ctx, query, store| respond(ctx, dashboard(store, query)))
 }
