@@ -26,6 +26,7 @@
 
 mod body;
 mod config;
+mod connection;
 mod context;
 pub mod dto;
 pub mod error;
@@ -44,10 +45,11 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+pub use connection::{ConnectionLimits, DEFAULT_DRAIN};
 pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
-pub use serve::{DEFAULT_DRAIN, serve};
+pub use serve::serve;
 
 /// The store as the API shares it between requests.
 pub type SharedStore = Arc<dyn Store>;

@@ -26,9 +26,19 @@ use crate::store::CHECK_IDLE_AFTER;
 pub(crate) type TillPool = managed::Pool<TillManager>;
 
 /// Opens till connections with the store's options, and checks them when they need it.
-#[derive(Debug)]
 pub(crate) struct TillManager {
     options: PgConnectOptions,
+}
+
+/// Not derived: the options' own `Debug` shows the database password, and a store's `Debug`
+/// shows its pools.
+impl std::fmt::Debug for TillManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TillManager")
+            .field("host", &self.options.get_host())
+            .field("database", &self.options.get_database())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A till connection, and whether its last exchange finished.

@@ -18,6 +18,7 @@
 //! ```
 
 mod config;
+mod database_url;
 mod progress;
 
 use std::net::SocketAddr;
@@ -27,11 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use icash_core::{MemoryStore, Store};
-use icash_http::DEFAULT_DRAIN;
 use icash_postgres::PgStore;
 use tracing_subscriber::EnvFilter;
 
 pub use config::{Config, LogFormat};
+pub use database_url::DatabaseUrl;
 
 use crate::data::{DataError, LoadProgress, load_dir_with_progress};
 
@@ -145,7 +146,7 @@ pub async fn run_until(
     tracing::info!(%addr, "listening on http://{addr}");
     // Not warp's own graceful shutdown: it resets connections whose request is sent but not
     // read yet (see icash_http::serve).
-    icash_http::serve(listener, api, shutdown, DEFAULT_DRAIN).await;
+    icash_http::serve(listener, api, shutdown, &config.connection_limits()).await;
     tracing::info!("stopped after the requests in flight finished");
     Ok(())
 }
