@@ -94,7 +94,7 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(["content-type", REQUEST_ID, IDEMPOTENCY_KEY])
+        .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);
     match config {

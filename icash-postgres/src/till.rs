@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, WeakPool};
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, TimeoutType, WeakPool};
 use icash_core::{Error, Result};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -140,6 +140,8 @@ async fn close_idle(pool: WeakPool<TillManager>, idle: Duration) {
 pub(crate) async fn get(pool: &TillPool) -> Result<Till> {
     pool.get().await.map_err(|error| match error {
         PoolError::Backend(error) => from_sqlx(error),
+        // Every till connection is open and in use: busy, not down.
+        PoolError::Timeout(TimeoutType::Wait) => Error::busy(error),
         PoolError::Timeout(_) | PoolError::Closed => Error::unavailable(error),
         other => Error::internal(other),
     })
