@@ -8,6 +8,7 @@
 
 mod api;
 mod concurrency;
+mod connections;
 mod data_dir;
 mod equivalence;
 mod faults;
