@@ -47,6 +47,15 @@ pub enum StoreError {
     /// the same request may succeed later.
     #[error("the store is unavailable")]
     Unavailable(#[source] Cause),
+    /// Every connection to the store is in use and the request waited its limit for one: the
+    /// store works but is saturated (overload, not an outage); the same request is likely to
+    /// succeed in a moment.
+    #[error("the store is busy")]
+    Busy(#[source] Cause),
+    /// The store cut the operation short because it ran past the store's time limit for one
+    /// (such as PostgreSQL's statement timeout); nothing was written.
+    #[error("the store's operation ran past its time limit")]
+    TimedOut(#[source] Cause),
     /// The store failed in an unexpected way.
     #[error("the store failed")]
     Internal(#[source] Cause),
@@ -149,5 +158,15 @@ impl Error {
     /// Wraps a failure to reach the store.
     pub fn unavailable(cause: impl Into<Cause>) -> Error {
         Error::Store(StoreError::Unavailable(cause.into()))
+    }
+
+    /// Wraps a wait for a connection that ran out because every one is in use.
+    pub fn busy(cause: impl Into<Cause>) -> Error {
+        Error::Store(StoreError::Busy(cause.into()))
+    }
+
+    /// Wraps an operation the store cut short at its time limit.
+    pub fn timed_out(cause: impl Into<Cause>) -> Error {
+        Error::Store(StoreError::TimedOut(cause.into()))
     }
 }

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 
 use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
-use warp::http::header::{ALLOW, HeaderValue};
+use warp::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use warp::reject::{
     InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
     UnsupportedMediaType,
@@ -55,6 +55,13 @@ impl From<icash_core::ValidationError> for ApiError {
 
 /// The sentence for a store that cannot be reached.
 const UNAVAILABLE: &str = "the database is unavailable; please retry shortly";
+/// The sentence for a store whose every connection is in use: overload, not an outage.
+const BUSY: &str = "the server is busy; please retry in a few seconds";
+/// The sentence for a request the store cut short at its time limit.
+const TIMED_OUT: &str = "the request took longer than the server allows and was stopped; please retry shortly, or ask for less (a shorter period, a page)";
+/// How long a client is asked to wait before it retries a busy or timed-out request, in
+/// seconds: a busy pool frees a connection within a statement's time, most within a second.
+const RETRY_AFTER_SECS: &str = "2";
 /// The sentence for everything that is not the client's doing.
 const INTERNAL: &str = "an internal error occurred; it has been logged";
 
@@ -74,6 +81,12 @@ impl ApiError {
             }
             ApiError::Domain(Error::Store(StoreError::Unavailable(_))) => {
                 (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_owned())
+            }
+            ApiError::Domain(Error::Store(StoreError::Busy(_))) => {
+                (StatusCode::SERVICE_UNAVAILABLE, BUSY.to_owned())
+            }
+            ApiError::Domain(Error::Store(StoreError::TimedOut(_))) => {
+                (StatusCode::SERVICE_UNAVAILABLE, TIMED_OUT.to_owned())
             }
             ApiError::Domain(Error::Store(StoreError::Internal(_))) | ApiError::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.to_owned())
@@ -112,7 +125,14 @@ impl ApiError {
             tracing::error!(error = %error, cause = %cause, "the store failed");
         }
         let (status, message) = self.status_and_message();
-        json(status, &ErrorBody { error: message })
+        let mut response = json(status, &ErrorBody { error: message });
+        if let ApiError::Domain(Error::Store(StoreError::Busy(_) | StoreError::TimedOut(_))) = self
+        {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        response
     }
 }
 
@@ -194,4 +214,44 @@ pub(crate) fn ensure_request_id(client_id: Option<String>, response: impl Reply)
         set_request_id(&mut response, &id);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use icash_core::Error;
+    use warp::Filter;
+    use warp::http::StatusCode;
+
+    use super::ApiError;
+
+    async fn answer(error: fn() -> Error) -> (StatusCode, Option<String>, String) {
+        let filter = warp::any().map(move || ApiError::Domain(error()).into_response());
+        let response = warp::test::request().reply(&filter).await;
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        let sentence = body["error"].as_str().unwrap().to_owned();
+        (response.status(), retry_after, sentence)
+    }
+
+    #[tokio::test]
+    async fn overload_is_not_reported_as_an_outage() {
+        let (status, retry_after, busy) = answer(|| Error::busy("pool timed out")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert!(busy.contains("the server is busy"), "{busy}");
+
+        let (status, retry_after, cut) = answer(|| Error::timed_out("statement timeout")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert!(cut.contains("took longer than the server allows"), "{cut}");
+
+        let (status, _, down) = answer(|| Error::unavailable("connection refused")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down, "the database is unavailable; please retry shortly");
+        assert_ne!(busy, down);
+        assert_ne!(cut, down);
+    }
 }

@@ -26,6 +26,7 @@
 
 mod body;
 mod config;
+mod connection;
 mod context;
 pub mod dto;
 pub mod error;
@@ -46,10 +47,11 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+pub use connection::{ConnectionLimits, DEFAULT_DRAIN};
 pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
-pub use serve::{DEFAULT_DRAIN, serve};
+pub use serve::serve;
 pub use startup::Startup;
 
 /// The store as the API shares it between requests.
@@ -113,7 +115,7 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(["content-type", REQUEST_ID, IDEMPOTENCY_KEY])
+        .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);
     match config {

@@ -78,7 +78,7 @@ impl Modify for CommonErrors {
                 add_error(
                     operation,
                     "503",
-                    "The database is unavailable; retry shortly",
+                    "The database is unavailable, or the server busy (every database connection in use) or past its statement timeout (then with `Retry-After`); retry shortly",
                 );
             }
         }

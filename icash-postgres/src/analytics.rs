@@ -53,7 +53,7 @@ use self::loyal::{
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::shape::bind_filter;
 use self::statistics::{STATISTICS, StatisticsColumns};
-use crate::error::from_sqlx;
+use crate::error::{from_pool, from_sqlx};
 use crate::store::PgStore;
 
 /// Converts a count from the database, which is never negative.
@@ -128,7 +128,7 @@ impl Analytics for PgStore {
             .pool()
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
-            .map_err(from_sqlx)?;
+            .map_err(|error| from_pool(self.pool(), error))?;
         let (loyal_count,): (i64,) =
             bind_filter(sqlx::query_as(LOYAL_COUNT_WHOLE_HISTORY), &query.filter)
                 .bind(i64::from(query.min_purchases))
@@ -183,7 +183,7 @@ impl Analytics for PgStore {
             .bind(i64::from(query.limit))
             .fetch_all(self.pool())
             .await
-            .map_err(from_sqlx)?;
+            .map_err(|error| from_pool(self.pool(), error))?;
         Ok(rows
             .into_iter()
             .map(|row| CustomerPurchases {

@@ -5,7 +5,7 @@ use icash_core::{Branch, BranchId, Catalog, Money, Product, ProductId, Result};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
-use crate::error::from_sqlx;
+use crate::error::{from_pool, from_sqlx};
 use crate::store::{MIGRATOR, PgStore};
 
 #[derive(sqlx::FromRow)]
@@ -49,7 +49,7 @@ impl Catalog for PgStore {
         sqlx::query_as::<_, ProductRow>("SELECT id, name, price FROM products ORDER BY id")
             .fetch_all(self.pool())
             .await
-            .map_err(from_sqlx)?
+            .map_err(|error| from_pool(self.pool(), error))?
             .into_iter()
             .map(ProductRow::into_product)
             .collect()
@@ -63,7 +63,7 @@ impl Catalog for PgStore {
         let ids: Vec<i32> = sqlx::query_scalar("SELECT id FROM branches ORDER BY id")
             .fetch_all(self.pool())
             .await
-            .map_err(from_sqlx)?;
+            .map_err(|error| from_pool(self.pool(), error))?;
         ids.into_iter()
             .map(|id| Ok(Branch::new(BranchId::new(id)?)))
             .collect()
@@ -77,7 +77,7 @@ impl Catalog for PgStore {
         .bind(ids)
         .execute(self.pool())
         .await
-        .map_err(from_sqlx)?;
+        .map_err(|error| from_pool(self.pool(), error))?;
         Ok(())
     }
 
@@ -85,7 +85,7 @@ impl Catalog for PgStore {
         sqlx::query("SELECT 1")
             .execute(self.pool())
             .await
-            .map_err(from_sqlx)?;
+            .map_err(|error| from_pool(self.pool(), error))?;
         Ok(())
     }
 

@@ -1,16 +1,38 @@
 //! The one mapping from `sqlx::Error` to the domain's errors.
 
 use icash_core::Error;
+use sqlx::PgPool;
 
 /// SQLSTATE classes and codes that mean the database cannot serve us now, whatever the query:
 /// connection exceptions (class 08), too many connections, and a server shutting down or
 /// starting up.
-const UNAVAILABLE_STATES: [&str; 6] = ["08", "53300", "57P01", "57P02", "57P03", "57014"];
+const UNAVAILABLE_STATES: [&str; 5] = ["08", "53300", "57P01", "57P02", "57P03"];
+
+/// The SQLSTATE of a statement cancelled, by the statement timeout in the store's sessions.
+const QUERY_CANCELED: &str = "57014";
+
+/// Maps a failure of an operation on `pool` (a wait for one of its connections included): a
+/// wait that ran out while every connection of the pool is open is the pool being busy; one
+/// that ran out with room left in the pool is a database that cannot be reached (the pool
+/// kept failing to open a connection). Anything else as [`from_sqlx`].
+pub(crate) fn from_pool(pool: &PgPool, error: sqlx::Error) -> Error {
+    let saturated = pool.size() >= pool.options().get_max_connections();
+    match error {
+        sqlx::Error::PoolTimedOut if saturated => Error::busy(error),
+        error => from_sqlx(error),
+    }
+}
 
 /// Maps a database failure to [`Error::Store`]: unavailable when the database cannot be
-/// reached or is going away, internal otherwise. Callers that expect a constraint violation
-/// (see [`violated_constraint`]) map it to a client's error first.
+/// reached or is going away, timed out when the statement timeout cancelled the statement,
+/// internal otherwise. Callers that expect a constraint violation (see [`violated_constraint`])
+/// map it to a client's error first.
 pub(crate) fn from_sqlx(error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error
+        && db.code().as_deref() == Some(QUERY_CANCELED)
+    {
+        return Error::timed_out(error);
+    }
     let unavailable = match &error {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -6,7 +6,7 @@ use std::time::Duration;
 use icash_core::{IdempotencyKey, Result};
 use sqlx::PgConnection;
 
-use crate::error::from_sqlx;
+use crate::error::{from_pool, from_sqlx};
 use crate::store::PgStore;
 
 /// Claims `key` for a request with `fingerprint`, unless it is held by a key younger than
@@ -77,7 +77,7 @@ impl PgStore {
         .bind(self.idempotency_ttl().as_secs_f64())
         .execute(self.pool())
         .await
-        .map_err(from_sqlx)?;
+        .map_err(|error| from_pool(self.pool(), error))?;
         Ok(deleted.rows_affected())
     }
 }

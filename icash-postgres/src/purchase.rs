@@ -10,10 +10,10 @@ use icash_core::{
     ValidationError,
 };
 use rust_decimal::Decimal;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::error::{from_sqlx, violated_constraint};
+use crate::error::{from_pool, from_sqlx, violated_constraint};
 use crate::idempotency;
 use crate::import::PgImport;
 use crate::store::PgStore;
@@ -22,7 +22,11 @@ use crate::store::PgStore;
 const IMPORT_LOCK: i64 = 0x0069_6361_7368;
 
 async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
-    store.pool().begin().await.map_err(from_sqlx)
+    store
+        .pool()
+        .begin()
+        .await
+        .map_err(|error| from_pool(store.pool(), error))
 }
 
 /// Records one purchase in one statement: it prices the items at the catalog's prices as the
@@ -110,6 +114,47 @@ struct ReceiptRow {
     unit_price: Decimal,
 }
 
+/// The receipt of purchase `id`, as it was recorded.
+async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
+    let rows: Vec<ReceiptRow> = sqlx::query_as(
+        "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price
+         FROM purchases p
+         JOIN purchase_lines l ON l.purchase_id = p.id
+         JOIN products pr ON pr.id = l.product_id
+         WHERE p.id = $1
+         ORDER BY l.position",
+    )
+    .bind(id.get())
+    .fetch_all(conn)
+    .await
+    .map_err(from_sqlx)?;
+    let Some(first) = rows.first() else {
+        return Err(Error::NotFound {
+            what: "purchase",
+            id: id.to_string(),
+        });
+    };
+    let (branch, customer, at) = (
+        BranchId::new(first.branch_id)?,
+        CustomerId::from_uuid(first.customer_id),
+        first.purchased_at,
+    );
+    let lines = rows
+        .iter()
+        .map(|row| {
+            Ok(PurchaseLine::new(
+                ProductId::new(row.product_id)?,
+                &row.name,
+                Money::new(row.unit_price)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Purchase::new(
+        id,
+        PricedPurchase::new(branch, customer, at, lines)?,
+    ))
+}
+
 #[async_trait]
 impl Purchases for PgStore {
     async fn record(
@@ -125,69 +170,38 @@ impl Purchases for PgStore {
             till.settle();
             return Ok(Recorded::Created(recorded));
         };
-        let mut tx = begin(self).await?;
+        // On a till connection too, so that analytics holding the main pool cannot starve it.
+        // Until `settle`, the pool takes the exchange as cut short: a transaction dropped
+        // before its end left a ROLLBACK to flush, which the pool's check sends.
+        let mut till = self.till().await?;
+        let mut tx = till.exchange().begin().await.map_err(from_sqlx)?;
         let fingerprint = purchase.fingerprint();
         if !idempotency::claim(&mut tx, key, &fingerprint, self.idempotency_ttl()).await? {
             let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, key).await?;
-            drop(tx);
             if seen_fingerprint != fingerprint {
                 return Err(key.reused());
             }
-            return Ok(Recorded::Replayed(
-                self.purchase(PurchaseId::new(recorded)?).await?,
-            ));
+            let replayed = receipt(&mut tx, PurchaseId::new(recorded)?).await?;
+            tx.rollback().await.map_err(from_sqlx)?;
+            till.settle();
+            return Ok(Recorded::Replayed(replayed));
         }
         let recorded = insert_one(&mut tx, &purchase, customer).await?;
         idempotency::attach(&mut tx, key, recorded.id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
+        till.settle();
         Ok(Recorded::Created(recorded))
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
-        let rows: Vec<ReceiptRow> = sqlx::query_as(
-            "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price
-             FROM purchases p
-             JOIN purchase_lines l ON l.purchase_id = p.id
-             JOIN products pr ON pr.id = l.product_id
-             WHERE p.id = $1
-             ORDER BY l.position",
-        )
-        .bind(id.get())
-        .fetch_all(self.pool())
-        .await
-        .map_err(from_sqlx)?;
-        let Some(first) = rows.first() else {
-            return Err(Error::NotFound {
-                what: "purchase",
-                id: id.to_string(),
-            });
-        };
-        let (branch, customer, at) = (
-            BranchId::new(first.branch_id)?,
-            CustomerId::from_uuid(first.customer_id),
-            first.purchased_at,
-        );
-        let lines = rows
-            .iter()
-            .map(|row| {
-                Ok(PurchaseLine::new(
-                    ProductId::new(row.product_id)?,
-                    &row.name,
-                    Money::new(row.unit_price)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Purchase::new(
-            id,
-            PricedPurchase::new(branch, customer, at, lines)?,
-        ))
+        receipt(&mut *self.connection().await?, id).await
     }
 
     async fn has_purchases(&self) -> Result<bool> {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM purchases)")
             .fetch_one(self.pool())
             .await
-            .map_err(from_sqlx)
+            .map_err(|error| from_pool(self.pool(), error))
     }
 
     async fn begin_import(&self) -> Result<Option<Box<dyn ImportSession + '_>>> {

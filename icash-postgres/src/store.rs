@@ -7,7 +7,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
 
-use crate::error::from_sqlx;
+use crate::error::{from_pool, from_sqlx};
 use crate::till::{self, Till, TillPool};
 
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
@@ -219,7 +219,10 @@ impl PgStore {
 
     /// A connection from the pool, or unavailable after the configured wait.
     pub(crate) async fn connection(&self) -> Result<PoolConnection<Postgres>> {
-        self.pool.acquire().await.map_err(from_sqlx)
+        self.pool
+            .acquire()
+            .await
+            .map_err(|error| from_pool(self.pool(), error))
     }
 
     /// A till connection, or unavailable after the configured wait.

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, WeakPool};
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, TimeoutType, WeakPool};
 use icash_core::{Error, Result};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -26,9 +26,19 @@ use crate::store::CHECK_IDLE_AFTER;
 pub(crate) type TillPool = managed::Pool<TillManager>;
 
 /// Opens till connections with the store's options, and checks them when they need it.
-#[derive(Debug)]
 pub(crate) struct TillManager {
     options: PgConnectOptions,
+}
+
+/// Not derived: the options' own `Debug` shows the database password, and a store's `Debug`
+/// shows its pools.
+impl std::fmt::Debug for TillManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TillManager")
+            .field("host", &self.options.get_host())
+            .field("database", &self.options.get_database())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A till connection, and whether its last exchange finished.
@@ -130,6 +140,8 @@ async fn close_idle(pool: WeakPool<TillManager>, idle: Duration) {
 pub(crate) async fn get(pool: &TillPool) -> Result<Till> {
     pool.get().await.map_err(|error| match error {
         PoolError::Backend(error) => from_sqlx(error),
+        // Every till connection is open and in use: busy, not down.
+        PoolError::Timeout(TimeoutType::Wait) => Error::busy(error),
         PoolError::Timeout(_) | PoolError::Closed => Error::unavailable(error),
         other => Error::internal(other),
     })

@@ -7,8 +7,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
-use icash_http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+use icash_http::{ApiConfig, ConnectionLimits, Cors, DEFAULT_BODY_LIMIT};
 use icash_postgres::PgConfig;
+
+use super::DatabaseUrl;
 
 /// Serves the icash HTTP API.
 ///
@@ -21,7 +23,7 @@ pub struct Config {
     /// PostgreSQL URL, such as postgres://user:password@host:5432/icash. When unset, the
     /// in-memory store is used and nothing is kept when the server stops.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
 
     /// Directory of products_list.csv and purchases.csv, loaded into the store at start when
     /// it has no purchases yet.
@@ -58,6 +60,29 @@ pub struct Config {
     /// Origins allowed by CORS, comma-separated; any origin when unset.
     #[arg(long, env = "ICASH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// How long a client may take to send a request's head once its first byte arrived, in
+    /// seconds; then the connection is closed.
+    #[arg(long, env = "ICASH_HEAD_TIMEOUT_SECS", default_value_t = limits().head_timeout.as_secs())]
+    pub head_timeout_secs: u64,
+
+    /// How long a connection may stay idle between requests, in seconds, before it is closed.
+    #[arg(long, env = "ICASH_KEEP_ALIVE_SECS", default_value_t = limits().keep_alive.as_secs())]
+    pub keep_alive_secs: u64,
+
+    /// How long writing a response may make no progress (the client reads nothing), in
+    /// seconds, before the connection is closed and what the response holds is freed.
+    #[arg(long, env = "ICASH_WRITE_TIMEOUT_SECS", default_value_t = limits().write_timeout.as_secs())]
+    pub write_timeout_secs: u64,
+
+    /// How many connections are served at once; further ones wait in the listener's queue.
+    #[arg(long, env = "ICASH_MAX_CONNECTIONS", default_value_t = limits().max_connections)]
+    pub max_connections: usize,
+
+    /// How long a shutdown waits for the requests in flight, in seconds, before it drops the
+    /// connections left and exits.
+    #[arg(long, env = "ICASH_SHUTDOWN_TIMEOUT_SECS", default_value_t = limits().shutdown_timeout.as_secs())]
+    pub shutdown_timeout_secs: u64,
 
     /// Log format; the level is set by RUST_LOG (default info).
     #[arg(long, env = "ICASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -99,6 +124,18 @@ impl Config {
         }
     }
 
+    /// How connections are served: the defaults, with this configuration's limits.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            head_timeout: Duration::from_secs(self.head_timeout_secs),
+            keep_alive: Duration::from_secs(self.keep_alive_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
+            max_connections: self.max_connections,
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ..ConnectionLimits::default()
+        }
+    }
+
     /// The HTTP API's settings: the defaults, with this configuration's body limit and CORS.
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
@@ -110,5 +147,37 @@ impl Config {
             },
             ..ApiConfig::default()
         }
+    }
+}
+
+/// The default connection limits, which the flags' defaults show.
+fn limits() -> ConnectionLimits {
+    ConnectionLimits::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let config = Config::try_parse_from([
+            "server",
+            "--database-url",
+            "postgres://icash:s3cret-pw@db:5432/icash",
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret-pw"), "{debug}");
+        assert!(
+            debug.contains("postgres://icash:***@db:5432/icash"),
+            "{debug}"
+        );
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://icash:s3cret-pw@db:5432/icash")
+        );
     }
 }

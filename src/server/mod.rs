@@ -19,6 +19,7 @@
 //! ```
 
 mod config;
+mod database_url;
 mod progress;
 
 use std::net::SocketAddr;
@@ -28,11 +29,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use icash_core::{MemoryStore, Store};
-use icash_http::DEFAULT_DRAIN;
 use icash_postgres::PgStore;
 use tracing_subscriber::EnvFilter;
 
 pub use config::{Config, LogFormat};
+pub use database_url::DatabaseUrl;
 
 use crate::data::{DataError, LoadProgress, load_dir_with_progress};
 
@@ -159,7 +160,8 @@ pub async fn run_until(
     };
     // Not warp's own graceful shutdown: it resets connections whose request is sent but not
     // read yet (see icash_http::serve).
-    let serving = icash_http::serve(listener, api, stop, DEFAULT_DRAIN);
+    let limits = config.connection_limits();
+    let serving = icash_http::serve(listener, api, stop, &limits);
     let mut serving = std::pin::pin!(serving);
     let loading = load_data(store.as_ref(), &config);
     let loaded = tokio::select! {

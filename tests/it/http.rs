@@ -501,7 +501,10 @@ async fn cors_preflights_and_request_ids(store: SharedStore) {
             .path("/cash-register/purchase")
             .header("origin", "https://till.example")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type"),
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            ),
     )
     .await;
     assert_eq!(preflight.status, 200, "{}", preflight.text());

@@ -8,6 +8,7 @@
 
 mod api;
 mod concurrency;
+mod connections;
 mod data_dir;
 mod equivalence;
 mod faults;
@@ -16,6 +17,7 @@ mod hostile;
 mod http;
 mod idempotency;
 mod probes;
+mod secrets;
 mod seed_data;
 mod server;
 mod support;
