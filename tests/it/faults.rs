@@ -300,6 +300,10 @@ fn graceful_shutdown_finishes_requests_in_flight() {
                             report.unexpected.push(format!("connect failed before SIGTERM: {error}"));
                             break;
                         }
+                        // The same reset, arriving before the request was written.
+                        Err(RawFailure::Write(_)) if sent_after_sigterm => {
+                            report.unanswered.push(customer);
+                        }
                         Err(RawFailure::Write(error)) => report.unexpected.push(format!(
                             "the request could not be written ({since_sigterm:?} after SIGTERM): {error}"
                         )),
