@@ -29,6 +29,7 @@ mod config;
 mod context;
 pub mod dto;
 pub mod error;
+pub mod metrics;
 mod openapi;
 pub mod query;
 mod routes;

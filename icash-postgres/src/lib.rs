@@ -35,6 +35,7 @@ mod catalog;
 mod error;
 mod idempotency;
 mod import;
+pub mod pool_metrics;
 mod purchase;
 mod store;
 #[cfg(feature = "testing")]

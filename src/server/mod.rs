@@ -18,6 +18,7 @@
 //! ```
 
 mod config;
+mod metrics;
 mod progress;
 
 use std::net::SocketAddr;
@@ -65,6 +66,9 @@ pub enum StartError {
     /// The listening socket has no local address.
     #[error("{0}")]
     LocalAddr(std::io::Error),
+    /// The Prometheus recorder cannot be installed (another `metrics` recorder is).
+    #[error("cannot record metrics: {0}")]
+    Metrics(String),
 }
 
 /// Runs the server as a program: sets up the logs as `config` says (see [`init_logs`]), runs
@@ -110,6 +114,14 @@ pub async fn run_until(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    // Before the database and the load, so that the load's progress can be watched.
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(metrics::listen(addr).await?),
+        None => None,
+    };
+    let exposition = metrics
+        .as_ref()
+        .map(|(exposition, _)| Arc::clone(exposition));
     let mut postgres = None;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
@@ -119,6 +131,9 @@ pub async fn run_until(
                 .map_err(StartError::Database)?;
             tracing::info!("connected to PostgreSQL and applied the migrations");
             tokio::spawn(purge_expired_keys(store.clone()));
+            if let Some(exposition) = &exposition {
+                exposition.set_store(store.clone());
+            }
             postgres = Some(store.clone());
             Arc::new(store)
         }
@@ -129,7 +144,13 @@ pub async fn run_until(
             Arc::new(MemoryStore::new().with_idempotency_ttl(config.idempotency_ttl()))
         }
     };
-    load_data(store.as_ref(), &config).await?;
+    let progress = exposition
+        .as_ref()
+        .map_or_else(Arc::default, |exposition| exposition.load_progress());
+    load_data(store.as_ref(), &config, progress).await?;
+    if let Some(exposition) = &exposition {
+        exposition.load_done();
+    }
     if let Some(postgres) = postgres {
         tokio::spawn(validate_foreign_keys(postgres));
     }
@@ -146,18 +167,24 @@ pub async fn run_until(
     // Not warp's own graceful shutdown: it resets connections whose request is sent but not
     // read yet (see icash_http::serve).
     icash_http::serve(listener, api, shutdown, DEFAULT_DRAIN).await;
+    if let Some((_, listener)) = metrics {
+        listener.stop().await;
+    }
     tracing::info!("stopped after the requests in flight finished");
     Ok(())
 }
 
 /// Loads the data directory into an empty store; a missing directory only means nothing to load.
-async fn load_data(store: &dyn Store, config: &Config) -> Result<(), StartError> {
+async fn load_data(
+    store: &dyn Store,
+    config: &Config,
+    progress: Arc<LoadProgress>,
+) -> Result<(), StartError> {
     let dir = &config.data_dir;
     if !dir.is_dir() {
         tracing::warn!(dir = %dir.display(), "no data directory: nothing loaded");
         return Ok(());
     }
-    let progress = Arc::new(LoadProgress::default());
     let display = tokio::spawn(progress::show(Arc::clone(&progress)));
     let started = Instant::now();
     let loaded = load_dir_with_progress(store, dir, config.import_policy(), progress).await;
