@@ -15,6 +15,7 @@ mod harness;
 mod hostile;
 mod http;
 mod idempotency;
+mod metrics;
 mod seed_data;
 mod server;
 mod support;
