@@ -5,7 +5,7 @@
 //! call below is a no-op. A host that wants them installs a recorder before the API answers
 //! its first request (the server installs the Prometheus one when asked to serve `/metrics`):
 //! the handles are taken from the recorder on first use and kept, so that a request costs a few
-//! atomic additions on handles it already holds, with no lookup, lock or allocation of its own.
+//! atomic operations on handles it already holds, with no lookup in the recorder and no lock.
 //!
 //! The `route` label is the path template of the OpenAPI document (`/cash-register/purchases/{id}`),
 //! never the path a client sent, so the number of series stays bounded whatever clients send.
