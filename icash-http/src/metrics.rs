@@ -19,7 +19,8 @@ use warp::reply::Response;
 
 use crate::routes::cash_register::IDEMPOTENT_REPLAYED;
 
-/// Requests answered, by `route` and `status`.
+/// Requests answered, by `route` and `status`; `route` is `none` for those no route answered (a
+/// path or method the API does not have, a CORS preflight or refusal).
 pub const REQUESTS: &str = "icash_http_requests_total";
 /// Time from a request's route being matched to its response's head, by `route`, in seconds.
 pub const REQUEST_DURATION: &str = "icash_http_request_duration_seconds";
@@ -52,6 +53,9 @@ const STATUSES: [(u16, &str); 18] = [
 
 /// The label of a route the OpenAPI document does not list (which a test forbids).
 const UNLISTED: &str = "unlisted";
+/// The label of a request no route answered: a path or method the API does not have, or one
+/// that CORS answered (a preflight) or refused. Their latency is not measured.
+const NO_ROUTE: &str = "none";
 
 /// One route's handles, each taken from the recorder when first needed.
 struct RouteMetrics {
@@ -100,6 +104,10 @@ impl RouteMetrics {
                 || metrics::histogram!(REQUEST_DURATION, "route" => self.template.as_str()),
             )
             .record(elapsed.as_secs_f64());
+        self.count(status);
+    }
+
+    fn count(&'static self, status: StatusCode) {
         let code = status.as_u16();
         match STATUSES.iter().position(|(known, _)| *known == code) {
             Some(index) => self.statuses[index]
@@ -121,6 +129,7 @@ impl RouteMetrics {
 struct ApiMetrics {
     routes: Vec<RouteMetrics>,
     unlisted: RouteMetrics,
+    no_route: RouteMetrics,
     recorded: Counter,
     replayed: Counter,
     refused: Counter,
@@ -148,6 +157,7 @@ static METRICS: LazyLock<ApiMetrics> = LazyLock::new(|| {
     ApiMetrics {
         routes,
         unlisted: RouteMetrics::new(UNLISTED.to_owned()),
+        no_route: RouteMetrics::new(NO_ROUTE.to_owned()),
         recorded: purchases("recorded"),
         replayed: purchases("replayed"),
         refused: purchases("refused"),
@@ -165,6 +175,12 @@ pub(crate) fn answered(path: &str, status: StatusCode, elapsed: Duration) {
         .find(|route| route.ends(path))
         .unwrap_or(&metrics.unlisted);
     route.record(status, elapsed);
+}
+
+/// Counts a request that no route answered (see [`NO_ROUTE`]), by its status.
+pub(crate) fn answered_without_route(status: StatusCode) {
+    let metrics: &'static ApiMetrics = &METRICS;
+    metrics.no_route.count(status);
 }
 
 /// Counts a purchase request by what its response says of it.

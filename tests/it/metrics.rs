@@ -114,6 +114,8 @@ fn metrics_count_purchases_requests_pools_and_the_load_on_their_own_address() {
     let purchases = r#"icash_http_requests_total{route="/cash-register/purchase",status="201"}"#;
     assert_eq!(sample(&scrape, purchases), 3.0);
     assert!(!scrape.contains("/cash-register/purchases/1"), "{scrape}");
+    let unrouted = r#"icash_http_requests_total{route="none",status="404"}"#;
+    assert_eq!(sample(&scrape, unrouted), 1.0);
     let latency = r#"icash_http_request_duration_seconds_count{route="/cash-register/purchase"}"#;
     assert_eq!(sample(&scrape, latency), 4.0);
     assert!(
