@@ -5,6 +5,8 @@
 //! message; its cause is kept as [`std::error::Error::source`] for the logs and never shown to a
 //! client.
 
+use crate::access::Forbidden;
+use crate::actor::Role;
 use crate::id::{BranchId, ProductId};
 
 /// A boxed cause, kept for the logs.
@@ -30,6 +32,9 @@ pub enum Error {
     /// The request contradicts what the store holds; nothing was written.
     #[error("{0}")]
     Conflict(String),
+    /// The actor's role may not do what the request asks; nothing was done.
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The store could not do its part; the client's request may well be fine.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -103,6 +108,33 @@ pub enum ValidationError {
     /// An idempotency key that is empty, too long, or not visible ASCII.
     #[error("the idempotency key must be 1 to 255 visible ASCII characters, such as a UUID")]
     InvalidIdempotencyKey,
+    /// A role's name that is none of the roles.
+    #[error("role {0:?} is not valid: expected till, manager, analyst or admin")]
+    InvalidRole(String),
+    /// A till key without its branch.
+    #[error("a till key needs a branch")]
+    TillWithoutBranch,
+    /// An analyst or admin key given a branch.
+    #[error("a key of role {0} covers every branch and takes none")]
+    RoleTakesNoBranch(Role),
+    /// A key name that is empty, too long or has other characters than the allowed ones.
+    #[error("key name {0:?} is not valid: expected 1 to 64 letters, digits, '.', '_' or '-'")]
+    InvalidKeyName(String),
+    /// A secret given from outside that is too short, too long or not visible ASCII. The
+    /// sentence never repeats the secret.
+    #[error("an API key must be 32 to 256 visible ASCII characters")]
+    InvalidSecret,
+    /// A kind of audit entry that icash does not know.
+    #[error("audit entry kind {0:?} is not valid")]
+    InvalidAuditKind(String),
+    /// A page size out of its bounds.
+    #[error("limit {limit} is not valid: expected 1 to {max}")]
+    InvalidPageLimit {
+        /// The size asked for.
+        limit: u32,
+        /// The largest page.
+        max: u32,
+    },
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

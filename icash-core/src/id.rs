@@ -63,6 +63,17 @@ positive_id!(
     "purchase id"
 );
 
+positive_id!(
+    /// An API key, numbered by the store in the order keys are created.
+    KeyId(i64),
+    "key id"
+);
+positive_id!(
+    /// An entry of the audit trail, numbered by the store in the order changes are made.
+    AuditId(i64),
+    "audit entry id"
+);
+
 impl BranchId {
     /// The branch code of the data files, `SMKT` and the number padded to three digits.
     pub fn code(self) -> String {

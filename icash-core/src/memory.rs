@@ -7,17 +7,20 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::actor::Actor;
 use crate::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, Filter, LoyalCustomers,
     LoyalQuery, ProductSales, Statistics, TopCustomersQuery,
 };
+use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
 use crate::error::{Error, Result, ValidationError};
-use crate::id::{BranchId, CustomerId, ProductId, PurchaseId};
+use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
+use crate::key::{KeyHash, KeyInfo, KeyName, NewKey};
 use crate::money::Money;
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
-use crate::store::{Analytics, Catalog, ImportSession, Purchases};
+use crate::store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases};
 
 /// A complete store in memory, safe to share between tasks (`Arc<MemoryStore>`).
 ///
@@ -48,6 +51,10 @@ struct State {
     keys: HashMap<IdempotencyKey, KeyRecord>,
     /// The keys in the order they were stored, so that the expired ones are found first.
     key_order: VecDeque<(Instant, IdempotencyKey)>,
+    /// API key `n` is at index `n - 1`, with its hash.
+    api_keys: Vec<(KeyInfo, KeyHash)>,
+    /// Audit entry `n` is at index `n - 1`.
+    audit: Vec<AuditEntry>,
 }
 
 impl State {
@@ -103,6 +110,23 @@ impl State {
             },
         );
         self.key_order.push_back((now, key.clone()));
+    }
+
+    fn api_key(&self, name: &KeyName) -> Option<&(KeyInfo, KeyHash)> {
+        self.api_keys.iter().find(|(info, _)| info.name == *name)
+    }
+
+    fn write_audit(&mut self, entry: NewAuditEntry) {
+        let id = AuditId::new(self.audit.len() as i64 + 1).expect("ids count up from 1");
+        self.audit.push(AuditEntry {
+            id,
+            at: chrono::Utc::now(),
+            actor: entry.origin.by(),
+            kind: entry.kind,
+            target: entry.target,
+            details: entry.details,
+            client: entry.origin.client,
+        });
     }
 
     fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a PricedPurchase> + 'a {
@@ -425,6 +449,89 @@ impl Analytics for MemoryStore {
                     .is_none_or(|after| after.top_order(entry).is_lt())
             })
             .take(query.limit as usize)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Keys for MemoryStore {
+    async fn add_key(&self, key: &NewKey, hash: &KeyHash, origin: &Origin) -> Result<KeyInfo> {
+        let mut state = self.write();
+        if state.api_key(key.name()).is_some() {
+            return Err(key.name_taken());
+        }
+        if state.api_keys.iter().any(|(_, held)| held == hash) {
+            return Err(KeyHash::taken());
+        }
+        if let Some(branch) = key.scope().branch()
+            && !state.branches.contains(&branch)
+        {
+            return Err(ValidationError::UnknownBranch(branch).into());
+        }
+        let info = KeyInfo {
+            id: KeyId::new(state.api_keys.len() as i64 + 1).expect("ids count up from 1"),
+            name: key.name().clone(),
+            role: key.role(),
+            scope: key.scope(),
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+        };
+        state.api_keys.push((info.clone(), *hash));
+        state.write_audit(NewAuditEntry::key_created(key, origin));
+        Ok(info)
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        Ok(self
+            .read()
+            .api_keys
+            .iter()
+            .map(|(info, _)| info.clone())
+            .collect())
+    }
+
+    async fn revoke_key(&self, name: &KeyName, origin: &Origin) -> Result<KeyInfo> {
+        let mut state = self.write();
+        let index = state
+            .api_keys
+            .iter()
+            .position(|(info, _)| info.name == *name)
+            .ok_or_else(|| name.unknown())?;
+        let info = &mut state.api_keys[index].0;
+        if info.revoked_at.is_some() {
+            return Ok(info.clone());
+        }
+        info.revoked_at = Some(chrono::Utc::now());
+        let info = info.clone();
+        state.write_audit(NewAuditEntry::key_revoked(name, origin));
+        Ok(info)
+    }
+
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Actor>> {
+        Ok(self
+            .read()
+            .api_keys
+            .iter()
+            .find(|(info, held)| held == hash && info.is_active())
+            .map(|(info, _)| info.actor()))
+    }
+
+    async fn has_keys(&self) -> Result<bool> {
+        Ok(!self.read().api_keys.is_empty())
+    }
+}
+
+#[async_trait]
+impl Audit for MemoryStore {
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .read()
+            .audit
+            .iter()
+            .rev()
+            .filter(|entry| query.admits(entry.id))
+            .take(query.limit as usize)
+            .cloned()
             .collect())
     }
 }

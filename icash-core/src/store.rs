@@ -1,4 +1,5 @@
-//! The ports every store implements: the catalog, the purchases, and the analytics.
+//! The ports every store implements: the catalog, the purchases, the analytics, the API keys
+//! and the audit trail.
 //!
 //! Each method is one unit of work of the store: atomic, and never spanning two calls. The
 //! analytics methods return aggregates (one row per customer, product or branch), computed where
@@ -6,13 +7,16 @@
 
 use async_trait::async_trait;
 
+use crate::actor::Actor;
 use crate::analytics::{
     CustomerPurchases, Dashboard, Filter, LoyalCustomers, LoyalQuery, LoyalStream, ProductSales,
     RankedProduct, Statistics, TopCustomersQuery, rank_top_products,
 };
+use crate::audit::{AuditEntry, AuditQuery, Origin};
 use crate::error::Result;
 use crate::id::PurchaseId;
 use crate::idempotency::{IdempotencyKey, Recorded};
+use crate::key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 
@@ -132,8 +136,60 @@ pub trait Analytics: Send + Sync {
     async fn dashboard(&self, filter: &Filter) -> Result<Dashboard>;
 }
 
-/// Everything icash needs of a store; implemented by every type that has the three ports, and
-/// usable as `Arc<dyn Store>`.
-pub trait Store: Catalog + Purchases + Analytics {}
+/// The API keys: created, listed, revoked, and looked up by the hash of a presented secret.
+///
+/// The caller decides whether the origin's actor may manage keys
+/// ([`Action::ManageKeys`](crate::Action::ManageKeys)); a store records what it is asked to,
+/// with its audit entry ([`NewAuditEntry`](crate::audit::NewAuditEntry)) in the same atomic
+/// operation. A store never sees a secret, only its [`KeyHash`].
+#[async_trait]
+pub trait Keys: Send + Sync {
+    /// Adds the key whose secret hashes to `hash`, and its `key.created` entry in the audit
+    /// trail naming `origin`, atomically.
+    ///
+    /// Fails with [`Error::Conflict`](crate::Error::Conflict) when a key (revoked ones
+    /// included: names are never reused) has the name, or the hash;
+    /// [`Error::Invalid`](crate::Error::Invalid) when the key's branch does not exist. Either
+    /// way nothing is written, the audit entry included.
+    async fn add_key(&self, key: &NewKey, hash: &KeyHash, origin: &Origin) -> Result<KeyInfo>;
 
-impl<T: Catalog + Purchases + Analytics + ?Sized> Store for T {}
+    /// Creates a key with a new random secret (see [`Keys::add_key`] for the rest): the secret
+    /// is returned here once, and kept nowhere.
+    async fn create_key(&self, key: &NewKey, origin: &Origin) -> Result<(KeyInfo, ApiKeySecret)> {
+        let secret = ApiKeySecret::generate();
+        let info = self.add_key(key, &secret.hash(), origin).await?;
+        Ok((info, secret))
+    }
+
+    /// Every key, revoked ones included, in id (creation) order.
+    async fn keys(&self) -> Result<Vec<KeyInfo>>;
+
+    /// Revokes the key named `name`, and writes its `key.revoked` entry naming `origin`,
+    /// atomically; returns the key as it is now.
+    ///
+    /// Revoking is idempotent: a key already revoked is returned unchanged (with the time of
+    /// its first revocation), and nothing is written. Fails with
+    /// [`Error::NotFound`](crate::Error::NotFound) when no key has the name.
+    async fn revoke_key(&self, name: &KeyName, origin: &Origin) -> Result<KeyInfo>;
+
+    /// Who the key whose secret hashes to `hash` authenticates, or `None` when no key has that
+    /// hash or the key is revoked.
+    async fn authenticate(&self, hash: &KeyHash) -> Result<Option<Actor>>;
+
+    /// Whether the store has any key, revoked ones included: a server creates the first
+    /// administrator key only in a store that never had one.
+    async fn has_keys(&self) -> Result<bool>;
+}
+
+/// Reading the audit trail, which each store writes with the changes it records.
+#[async_trait]
+pub trait Audit: Send + Sync {
+    /// A page of the trail, newest entries first, starting after `query.after`.
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+}
+
+/// Everything icash needs of a store; implemented by every type that has the five ports, and
+/// usable as `Arc<dyn Store>`.
+pub trait Store: Catalog + Purchases + Analytics + Keys + Audit {}
+
+impl<T: Catalog + Purchases + Analytics + Keys + Audit + ?Sized> Store for T {}

@@ -63,6 +63,9 @@ impl ApiError {
             ApiError::Domain(error @ Error::Conflict(_)) => {
                 (StatusCode::CONFLICT, error.to_string())
             }
+            ApiError::Domain(error @ Error::Forbidden(_)) => {
+                (StatusCode::FORBIDDEN, error.to_string())
+            }
             ApiError::Domain(Error::Store(StoreError::Unavailable(_))) => {
                 (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE.to_owned())
             }

@@ -6,7 +6,7 @@
 //! transaction of binary COPYs that builds indexes and aggregates once at its end, and leaves
 //! the foreign keys for [`PgStore::validate_foreign_keys`] to prove afterwards.
 //!
-//! The schema is five migrations (in `migrations/`), one per concern:
+//! The schema is six migrations (in `migrations/`), one per concern:
 //! - `schema`: the catalog, the customers with their counters, the purchases and their lines;
 //! - `idempotency`: the idempotency keys of purchases;
 //! - `aggregates`: the tables that statement-level triggers keep with every purchase (per
@@ -14,7 +14,9 @@
 //! - `period_functions`: the SQL functions that sum a period from those aggregates and the
 //!   purchases at its edges;
 //! - `bulk_load`: the functions a bulk load begins and ends with, and the one that validates its
-//!   foreign keys afterwards.
+//!   foreign keys afterwards;
+//! - `keys_and_audit`: the API keys, kept as hashes of their secrets, and the audit trail,
+//!   written in the transaction of each change it records.
 //!
 //! ```no_run
 //! use icash_core::{Analytics, Filter};
@@ -31,10 +33,12 @@
 //! With the `testing` feature, `testing::TestDb` gives each test a fresh, migrated database.
 
 mod analytics;
+mod audit;
 mod catalog;
 mod error;
 mod idempotency;
 mod import;
+mod keys;
 pub mod pool_metrics;
 mod purchase;
 mod store;

@@ -11,18 +11,21 @@
 //!
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
-//! `import`, idempotency keys in `idempotency`; `fixture` holds the catalog and the purchases
+//! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
+//! [`Audit`](crate::Audit) in `keys`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
 mod fixture;
 mod idempotency;
 mod import;
+mod keys;
 mod purchases;
 
 pub use analytics::*;
 pub use idempotency::*;
 pub use import::*;
+pub use keys::*;
 pub use purchases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression evaluated
@@ -51,6 +54,13 @@ macro_rules! conformance_suite {
             a_key_reused_for_another_purchase_is_a_conflict,
             racing_requests_with_one_key_record_one_purchase,
             a_refused_purchase_does_not_use_up_its_key,
+            a_key_authenticates_until_revoked,
+            a_key_added_with_its_hash_authenticates,
+            a_key_name_is_never_reused,
+            a_key_for_a_missing_branch_is_refused,
+            revoking_an_unknown_key_is_not_found,
+            key_changes_are_audited_with_their_actor,
+            the_audit_trail_pages,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
