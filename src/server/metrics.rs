@@ -1,5 +1,5 @@
 //! `/metrics`, in Prometheus's text format, on a listen address of its own
-//! ([`Config::metrics_addr`]): it answers without a key, so it is for a private interface only,
+//! ([`Config::metrics_addr`](super::Config::metrics_addr)): it answers without a key, so it is for a private interface only,
 //! never the API's public address.
 //!
 //! The server installs the Prometheus recorder of the `metrics` facade when (and only when) it

@@ -5,7 +5,8 @@
 //! [`Config::database_url`] is unset), loads the data directory into an empty store, then
 //! serves until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
 //! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
-//! purges expired idempotency keys in the background. [`main`] adds what a program needs
+//! purges expired idempotency keys in the background. With [`Config::metrics_addr`] set, it
+//! serves `/metrics` there from the start, the load's progress included. [`main`] adds what a program needs
 //! around it: logging, and an exit status.
 //!
 //! ```no_run
