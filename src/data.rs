@@ -30,12 +30,13 @@ pub enum DataError {
     Import(#[from] ImportError),
 }
 
-/// How far a load has read its purchases file, for a progress display: updated by the load,
-/// read by whoever shows it.
+/// How far a load has read its purchases file, and how many purchases it has handed to the
+/// store, for a progress display: updated by the load, read by whoever shows it.
 #[derive(Debug, Default)]
 pub struct LoadProgress {
     read: AtomicU64,
     total: AtomicU64,
+    loaded: AtomicU64,
 }
 
 impl LoadProgress {
@@ -47,6 +48,11 @@ impl LoadProgress {
     /// The purchases file's size in bytes (0 until the load has opened it).
     pub fn total_bytes(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
+    }
+
+    /// Purchases handed to the store so far (visible once the whole load commits).
+    pub fn purchases_loaded(&self) -> u64 {
+        self.loaded.load(Ordering::Relaxed)
     }
 
     /// Whether the whole purchases file has been read: what is left of the load is the store's
@@ -109,15 +115,16 @@ pub async fn load_dir_with_progress(
         1 << 20,
         Counted {
             inner: purchases,
-            progress,
+            progress: Arc::clone(&progress),
         },
     );
     let label = |name: &str| dir.join(name).display().to_string();
-    Ok(import::load(
+    Ok(import::load_counting(
         store,
         (products, &label(PRODUCTS_FILE)),
         (purchases, &label(PURCHASES_FILE)),
         policy,
+        &progress.loaded,
     )
     .await?)
 }

@@ -114,7 +114,9 @@ where
         };
         set_request_id(&mut response, &context.id);
         let status = response.status();
-        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = started.elapsed();
+        crate::metrics::answered(&context.path, status, elapsed);
+        let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), elapsed_us, "answered");
         } else {

@@ -212,6 +212,7 @@ pub(crate) fn ensure_request_id(client_id: Option<String>, response: impl Reply)
             .filter(|id| crate::context::is_acceptable_id(id))
             .unwrap_or_else(new_id);
         set_request_id(&mut response, &id);
+        crate::metrics::answered_without_route(response.status());
     }
     response
 }

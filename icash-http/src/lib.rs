@@ -30,6 +30,7 @@ mod connection;
 mod context;
 pub mod dto;
 pub mod error;
+pub mod metrics;
 mod openapi;
 pub mod query;
 mod request_head;

@@ -146,6 +146,11 @@ pub fn document() -> String {
         .expect("the OpenAPI document serializes")
 }
 
+/// The document's path templates (`/cash-register/purchases/{id}`), which label the metrics.
+pub(crate) fn templates() -> Vec<String> {
+    ApiDoc::openapi().paths.paths.into_keys().collect()
+}
+
 /// Each path of the document, as segments (`None` for a `{parameter}`), with the methods it
 /// answers, as an `Allow` header lists them.
 static METHODS: LazyLock<Vec<(Vec<Option<String>>, String)>> = LazyLock::new(|| {

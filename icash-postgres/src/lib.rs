@@ -39,6 +39,7 @@ mod error;
 mod idempotency;
 mod import;
 mod keys;
+pub mod pool_metrics;
 mod purchase;
 mod store;
 #[cfg(feature = "testing")]

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
 
 use crate::error::{from_pool, from_sqlx};
+use crate::pool_metrics::{self, Pool};
 use crate::till::{self, Till, TillPool};
 
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
@@ -219,14 +220,18 @@ impl PgStore {
 
     /// A connection from the pool, or unavailable after the configured wait.
     pub(crate) async fn connection(&self) -> Result<PoolConnection<Postgres>> {
-        self.pool
-            .acquire()
+        pool_metrics::acquire(Pool::Main, self.pool.acquire())
             .await
             .map_err(|error| from_pool(self.pool(), error))
     }
 
     /// A till connection, or unavailable after the configured wait.
     pub(crate) async fn till(&self) -> Result<Till> {
-        till::get(&self.tills).await
+        pool_metrics::acquire(Pool::Till, till::get(&self.tills)).await
+    }
+
+    /// The till connections' pool.
+    pub(crate) fn tills(&self) -> &TillPool {
+        &self.tills
     }
 }

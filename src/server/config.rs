@@ -34,6 +34,11 @@ pub struct Config {
     #[arg(long, env = "ICASH_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
 
+    /// Address to serve /metrics on, in Prometheus's text format, without a key: bind it to a
+    /// private interface only. Unset: no metrics are kept or served.
+    #[arg(long, env = "ICASH_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Load the good rows of the data files and report the bad ones, instead of refusing
     /// files that have any bad row.
     #[arg(long, env = "ICASH_LENIENT_IMPORT")]

@@ -6,7 +6,8 @@
 //! while only the probes and the index answer (`/readyz` says 503 until the load has
 //! finished), then serves every endpoint until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
 //! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
-//! purges expired idempotency keys in the background. [`main`] adds what a program needs
+//! purges expired idempotency keys in the background. With [`Config::metrics_addr`] set, it
+//! serves `/metrics` there from the start, the load's progress included. [`main`] adds what a program needs
 //! around it: logging, and an exit status.
 //!
 //! ```no_run
@@ -20,6 +21,7 @@
 
 mod config;
 mod database_url;
+mod metrics;
 mod progress;
 
 use std::net::SocketAddr;
@@ -67,6 +69,9 @@ pub enum StartError {
     /// The listening socket has no local address.
     #[error("{0}")]
     LocalAddr(std::io::Error),
+    /// The Prometheus recorder cannot be installed (another `metrics` recorder is).
+    #[error("cannot record metrics: {0}")]
+    Metrics(String),
 }
 
 /// Runs the server as a program: sets up the logs as `config` says (see [`init_logs`]), runs
@@ -113,6 +118,14 @@ pub async fn run_until(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    // Before the database and the load, so that the load's progress can be watched.
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(metrics::listen(addr, config.connection_limits()).await?),
+        None => None,
+    };
+    let exposition = metrics
+        .as_ref()
+        .map(|(exposition, _)| Arc::clone(exposition));
     let mut postgres = None;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
@@ -122,6 +135,9 @@ pub async fn run_until(
                 .map_err(StartError::Database)?;
             tracing::info!("connected to PostgreSQL and applied the migrations");
             tokio::spawn(purge_expired_keys(store.clone()));
+            if let Some(exposition) = &exposition {
+                exposition.set_store(store.clone());
+            }
             postgres = Some(store.clone());
             Arc::new(store)
         }
@@ -163,38 +179,56 @@ pub async fn run_until(
     let limits = config.connection_limits();
     let serving = icash_http::serve(listener, api, stop, &limits);
     let mut serving = std::pin::pin!(serving);
-    let loading = load_data(store.as_ref(), &config);
+    let progress = exposition
+        .as_ref()
+        .map_or_else(Arc::default, |exposition| exposition.load_progress());
+    let loading = load_data(store.as_ref(), &config, progress);
     let loaded = tokio::select! {
-        loaded = loading => loaded,
+        loaded = loading => Some(loaded),
         // Stopped during the start-up: the load's import is dropped, and discarded with it.
-        () = &mut serving => {
+        () = &mut serving => None,
+    };
+    let served = match loaded {
+        None => {
             tracing::info!("stopped during the start-up");
-            return Ok(());
+            Ok(())
+        }
+        Some(Err(error)) => {
+            let _ = load_failed.send(());
+            serving.await;
+            Err(error)
+        }
+        Some(Ok(())) => {
+            startup.finish();
+            if let Some(exposition) = &exposition {
+                exposition.load_done();
+            }
+            if let Some(postgres) = postgres {
+                tokio::spawn(validate_foreign_keys(postgres));
+            }
+            tracing::info!(%addr, "listening on http://{addr}");
+            serving.await;
+            tracing::info!("stopped after the requests in flight finished");
+            Ok(())
         }
     };
-    if let Err(error) = loaded {
-        let _ = load_failed.send(());
-        serving.await;
-        return Err(error);
+    if let Some((_, listener)) = metrics {
+        listener.stop().await;
     }
-    startup.finish();
-    if let Some(postgres) = postgres {
-        tokio::spawn(validate_foreign_keys(postgres));
-    }
-    tracing::info!(%addr, "listening on http://{addr}");
-    serving.await;
-    tracing::info!("stopped after the requests in flight finished");
-    Ok(())
+    served
 }
 
 /// Loads the data directory into an empty store; a missing directory only means nothing to load.
-async fn load_data(store: &dyn Store, config: &Config) -> Result<(), StartError> {
+async fn load_data(
+    store: &dyn Store,
+    config: &Config,
+    progress: Arc<LoadProgress>,
+) -> Result<(), StartError> {
     let dir = &config.data_dir;
     if !dir.is_dir() {
         tracing::warn!(dir = %dir.display(), "no data directory: nothing loaded");
         return Ok(());
     }
-    let progress = Arc::new(LoadProgress::default());
     let display = tokio::spawn(progress::show(Arc::clone(&progress)));
     let started = Instant::now();
     let loaded = load_dir_with_progress(store, dir, config.import_policy(), progress).await;

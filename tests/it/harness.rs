@@ -77,8 +77,21 @@ impl Server {
         }
     }
 
+    /// [`Server::start`], with more environment variables (`ICASH_...` settings).
+    pub fn start_with(database_url: Option<&str>, data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        match Server::spawn_with(database_url, data_dir, env).listen() {
+            Start::Listening(server) => server,
+            Start::Exited(status, logs) => panic!("the server exited ({status}): {logs}"),
+        }
+    }
+
     /// Starts the server process as [`Server::start`] does, without waiting for anything.
     pub fn spawn(database_url: Option<&str>, data_dir: &Path) -> Server {
+        Server::spawn_with(database_url, data_dir, &[])
+    }
+
+    /// [`Server::spawn`], with more environment variables.
+    pub fn spawn_with(database_url: Option<&str>, data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(server_binary());
         command
             .env_remove("DATABASE_URL")
@@ -92,6 +105,7 @@ impl Server {
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("the server starts");
         let logs = Arc::new(Mutex::new(String::new()));
         let (heard, listening) = std::sync::mpsc::channel();

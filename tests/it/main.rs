@@ -16,6 +16,7 @@ mod harness;
 mod hostile;
 mod http;
 mod idempotency;
+mod metrics;
 mod probes;
 mod secrets;
 mod seed_data;

@@ -21,6 +21,7 @@ mod samples;
 mod timestamp;
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -117,6 +118,22 @@ where
     P: Read + Send + 'static,
     Q: Read + Send + 'static,
 {
+    load_counting(store, products, purchases, policy, &AtomicU64::new(0)).await
+}
+
+/// [`load`], adding to `loaded` the purchases handed to the store as it goes, for a host that
+/// shows a long load's progress (they are visible only once the whole load commits).
+pub async fn load_counting<P, Q>(
+    store: &dyn Store,
+    products: (P, &str),
+    purchases: (Q, &str),
+    policy: Policy,
+    loaded: &AtomicU64,
+) -> Result<ImportReport, ImportError>
+where
+    P: Read + Send + 'static,
+    Q: Read + Send + 'static,
+{
     let Some(mut session) = store.begin_import().await? else {
         return Ok(ImportReport {
             skipped: true,
@@ -155,7 +172,9 @@ where
                     let refusing = policy == Policy::Strict && !report.rejected.is_empty();
                     if !refusing && !batch.is_empty() {
                         report.purchases += batch.len() as u64;
+                        let rows = batch.len() as u64;
                         session.write(batch).await?;
+                        loaded.fetch_add(rows, Ordering::Relaxed);
                     }
                 }
             }

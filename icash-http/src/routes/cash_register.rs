@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 
 use bytes::Buf;
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
 use icash_core::{
     BranchId, CustomerRef, IdempotencyKey, NewPurchase, ProductId, PurchaseId, ValidationError,
@@ -203,6 +203,7 @@ pub(crate) fn filters(
         .and(raw_body())
         .and_then(move |ctx, store, key, body| {
             respond(ctx, purchase(store, key, body, body_limit))
+                .inspect(|answer| answer.iter().for_each(crate::metrics::purchase_answered))
         });
     let receipt = warp::path!("cash-register" / "purchases" / String)
         .and(get())

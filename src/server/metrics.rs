@@ -1,0 +1,185 @@
+//! `/metrics`, in Prometheus's text format, on a listen address of its own
+//! ([`Config::metrics_addr`](super::Config::metrics_addr)): it answers without a key, so it is for a private interface only,
+//! never the API's public address.
+//!
+//! The server installs the Prometheus recorder of the `metrics` facade when (and only when) it
+//! is asked to serve `/metrics`; the libraries only call the facade. What is counted as it
+//! happens ([`icash_http::metrics`], [`icash_postgres::pool_metrics`]) costs the requests a few
+//! atomic additions; what can be read at any time (the pools' connections, the start-up load's
+//! progress) is read when `/metrics` is, and costs nothing in between.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use icash_http::metrics::REQUEST_DURATION;
+use icash_postgres::PgStore;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::http::header::{CONTENT_TYPE, HeaderValue};
+use warp::reply::Response;
+
+use super::StartError;
+use crate::data::LoadProgress;
+
+/// Purchases the start-up load has handed to the store.
+pub const LOAD_PURCHASES: &str = "icash_load_purchases";
+/// Bytes of the purchases file the start-up load has read, and its size.
+pub const LOAD_BYTES_READ: &str = "icash_load_bytes_read";
+/// The size of the purchases file the start-up load reads.
+pub const LOAD_BYTES_TOTAL: &str = "icash_load_bytes_total";
+/// 1 once the start-up load is over (done, skipped, or nothing to load), else 0.
+pub const LOAD_DONE: &str = "icash_load_done";
+
+/// The request latency histogram's bucket bounds, in seconds: from an idle connection's
+/// purchase to an analytic near the statement timeout.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often histogram samples not yet read by a scrape are folded into their buckets, so that
+/// memory stays bounded when nobody scrapes.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// What `/metrics` reads when it is asked: the recorder, the load's progress and the store's
+/// pools.
+pub(super) struct Exposition {
+    handle: PrometheusHandle,
+    load: Arc<LoadProgress>,
+    load_done: AtomicBool,
+    store: OnceLock<PgStore>,
+}
+
+impl Exposition {
+    /// The load's progress, as `/metrics` reports it.
+    pub(super) fn load_progress(&self) -> Arc<LoadProgress> {
+        Arc::clone(&self.load)
+    }
+
+    /// Marks the start-up load as over.
+    pub(super) fn load_done(&self) {
+        self.load_done.store(true, Ordering::Relaxed);
+    }
+
+    /// Gives `/metrics` the store whose pools it reports.
+    pub(super) fn set_store(&self, store: PgStore) {
+        let _ = self.store.set(store);
+    }
+
+    /// The text `/metrics` answers: the counters and histograms as recorded, the gauges as of now.
+    fn render(&self) -> String {
+        metrics::gauge!(LOAD_PURCHASES).set(self.load.purchases_loaded() as f64);
+        metrics::gauge!(LOAD_BYTES_READ).set(self.load.bytes_read() as f64);
+        metrics::gauge!(LOAD_BYTES_TOTAL).set(self.load.total_bytes() as f64);
+        let done = self.load_done.load(Ordering::Relaxed);
+        metrics::gauge!(LOAD_DONE).set(if done { 1.0 } else { 0.0 });
+        if let Some(store) = self.store.get() {
+            store.record_pool_metrics();
+        }
+        self.handle.render()
+    }
+}
+
+/// The `/metrics` listener, serving until dropped or [`Listener::stop`]ped.
+pub(super) struct Listener {
+    stop: oneshot::Sender<()>,
+    served: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Stops listening, letting a scrape in flight finish.
+    pub(super) async fn stop(self) {
+        drop(self.stop);
+        let _ = self.served.await;
+    }
+}
+
+/// Installs the Prometheus recorder (once per process) and serves `/metrics` on `addr`, each
+/// connection under `limits`.
+pub(super) async fn listen(
+    addr: SocketAddr,
+    limits: icash_http::ConnectionLimits,
+) -> Result<(Arc<Exposition>, Listener), StartError> {
+    let handle = recorder()?;
+    let exposition = Arc::new(Exposition {
+        handle: handle.clone(),
+        load: Arc::default(),
+        load_done: AtomicBool::new(false),
+        store: OnceLock::new(),
+    });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| StartError::Listen { addr, error })?;
+    let bound = listener.local_addr().map_err(StartError::LocalAddr)?;
+    tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let metrics_filter = filter(Arc::clone(&exposition));
+    // The API's limits serve here too: a scraper is a client like any other.
+    let serve = async move {
+        let limits = limits;
+        icash_http::serve(
+            listener,
+            metrics_filter,
+            async {
+                let _ = stopped.await;
+            },
+            &limits,
+        )
+        .await;
+    };
+    let upkeep = async move {
+        let mut every = tokio::time::interval(UPKEEP);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    };
+    // The upkeep never ends: it stops with the listener.
+    let served = tokio::spawn(async move {
+        tokio::select! {
+            () = serve => {}
+            () = upkeep => {}
+        }
+    });
+    Ok((exposition, Listener { stop, served }))
+}
+
+/// The process's Prometheus recorder, installed as the global `metrics` recorder the first
+/// time it is asked for: a host that runs the server twice reuses it.
+fn recorder() -> Result<PrometheusHandle, StartError> {
+    static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    RECORDER
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(REQUEST_DURATION.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|error| error.to_string())
+        })
+        .clone()
+        .map_err(StartError::Metrics)
+}
+
+/// `GET /metrics`; every other request is a 404.
+fn filter(exposition: Arc<Exposition>) -> warp::filters::BoxedFilter<(Response,)> {
+    let metrics = warp::path!("metrics").and(warp::get()).map(move || {
+        let mut response = Response::new(exposition.render().into());
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    });
+    let elsewhere = warp::any().map(|| {
+        let mut response = Response::new("only GET /metrics is served here\n".into());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    });
+    metrics.or(elsewhere).unify().boxed()
+}
