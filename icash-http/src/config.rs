@@ -1,6 +1,10 @@
-//! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout.
+//! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout,
+//! authentication.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::auth::{AuthMode, Authenticator};
 
 /// The default largest request body: 64 KiB, far above any real purchase.
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
@@ -14,14 +18,33 @@ pub struct ApiConfig {
     pub cors: Cors,
     /// How long `GET /health` waits for the store before it answers degraded.
     pub health_timeout: Duration,
+    /// Whether requests must authenticate.
+    pub auth: AuthMode,
+    /// Who authenticates requests when [`AuthMode::Required`]: `None` for the store's API keys
+    /// ([`StoreKeys`](crate::StoreKeys)), or the host's own identity system.
+    pub authenticator: Option<Arc<dyn Authenticator>>,
 }
 
 impl Default for ApiConfig {
+    /// The old contract: [`AuthMode::Off`], so that a host embedding the filters chooses to
+    /// require keys (the icash server does, unless `ICASH_AUTH=off`).
     fn default() -> ApiConfig {
         ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             cors: Cors::AnyOrigin,
             health_timeout: Duration::from_secs(2),
+            auth: AuthMode::Off,
+            authenticator: None,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The default settings with API keys required.
+    pub fn required() -> ApiConfig {
+        ApiConfig {
+            auth: AuthMode::Required,
+            ..ApiConfig::default()
         }
     }
 }

@@ -208,6 +208,9 @@ pub struct PurchaseBody {
     pub total_amount: f64,
     /// The lines, in the till's order.
     pub items: Vec<LineBody>,
+    /// The name of the API key that recorded it; `null` for purchases loaded from files or
+    /// recorded without authentication.
+    pub recorded_by: Option<String>,
 }
 
 /// One line of a purchase.
@@ -244,6 +247,7 @@ impl From<&Purchase> for PurchaseBody {
             timestamp: details.at(),
             total_amount: amount(purchase.total()),
             items: details.lines().iter().map(LineBody::from).collect(),
+            recorded_by: details.recorder().map(ToString::to_string),
         }
     }
 }

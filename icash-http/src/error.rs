@@ -9,7 +9,7 @@ use std::convert::Infallible;
 
 use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
-use warp::http::header::{ALLOW, HeaderValue};
+use warp::http::header::{ALLOW, HeaderValue, WWW_AUTHENTICATE};
 use warp::reject::{
     InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
     UnsupportedMediaType,
@@ -31,6 +31,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A body over the limit, in bytes.
     PayloadTooLarge(u64),
+    /// Authentication is required and the request's credentials name no one: none were
+    /// `presented`, or they are unknown or revoked.
+    Unauthorized {
+        /// Whether the request carried credentials.
+        presented: bool,
+    },
     /// A failure that is nobody's business but the log's (already logged).
     Internal,
 }
@@ -72,6 +78,14 @@ impl ApiError {
             ApiError::Domain(Error::Store(StoreError::Internal(_))) | ApiError::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.to_owned())
             }
+            ApiError::Unauthorized { presented: false } => (
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs an API key, sent as `Authorization: Bearer <key>`".to_owned(),
+            ),
+            ApiError::Unauthorized { presented: true } => (
+                StatusCode::UNAUTHORIZED,
+                "the API key is not valid: it is unknown or revoked".to_owned(),
+            ),
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -94,7 +108,19 @@ impl ApiError {
             tracing::error!(error = %error, cause = %cause, "the store failed");
         }
         let (status, message) = self.status_and_message();
-        json(status, &ErrorBody { error: message })
+        let mut response = json(status, &ErrorBody { error: message });
+        if let ApiError::Unauthorized { presented } = self {
+            // RFC 6750: the scheme to use, and why the credentials sent were refused.
+            let challenge = if presented {
+                r#"Bearer realm="icash", error="invalid_token""#
+            } else {
+                r#"Bearer realm="icash""#
+            };
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
     }
 }
 

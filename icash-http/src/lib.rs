@@ -24,6 +24,7 @@
 //! Layout: [`dto`] holds the JSON shapes, [`error`] the one table from errors to responses,
 //! `routes` the endpoints, [`query`] and `body` the reading of requests.
 
+pub mod auth;
 mod body;
 mod config;
 mod context;
@@ -43,6 +44,7 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+pub use auth::{AuthMode, Authenticator, StoreKeys};
 pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
 pub use context::REQUEST_ID;
 pub use openapi::document as openapi_document;
@@ -55,13 +57,15 @@ pub type SharedStore = Arc<dyn Store>;
 /// Every endpoint, without the finishing layers of [`api`]: a path it does not serve is
 /// rejected, so a host can chain its own filters after it.
 pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)> {
-    routes::gateway::filters(store.clone(), config.health_timeout)
+    let auth = auth::Auth::new(config, store.clone());
+    routes::gateway::filters(store.clone(), config.health_timeout, auth.clone())
         .or(routes::cash_register::filters(
             store.clone(),
             config.body_limit,
+            auth.clone(),
         ))
         .unify()
-        .or(routes::analytics::filters(store))
+        .or(routes::analytics::filters(store, auth))
         .unify()
         .boxed()
 }
@@ -92,7 +96,7 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(["content-type", REQUEST_ID, IDEMPOTENCY_KEY])
+        .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);
     match config {

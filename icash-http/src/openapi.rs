@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -32,7 +33,7 @@ use crate::routes::{analytics, cash_register, gateway};
         analytics::statistics,
     ),
     components(schemas(ErrorBody, ItemRequest)),
-    modifiers(&CommonErrors, &LinkFieldNames),
+    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
     tags(
         (name = "gateway", description = "The index, health and dashboard"),
         (name = "cash-register", description = "What the tills use"),
@@ -80,6 +81,50 @@ impl Modify for CommonErrors {
         }
     }
 }
+
+/// Declares the bearer API keys: the security scheme, and on every operation but those of the
+/// public paths, the requirement and its 401 and 403 answers.
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, document: &mut Document) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API key, as `Authorization: Bearer <key>`. Servers run with `ICASH_AUTH=off` \
+                 ask for none.",
+            ))
+            .build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+        for (path, item) in document.paths.paths.iter_mut() {
+            if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
+                add_error(
+                    operation,
+                    "401",
+                    "No API key, or one that is unknown or revoked (with `WWW-Authenticate: Bearer`)",
+                );
+                add_error(
+                    operation,
+                    "403",
+                    "The key's role may not do this; the sentence names what it may not do",
+                );
+            }
+        }
+    }
+}
+
+/// The name of the bearer security scheme.
+const BEARER: &str = "bearer";
 
 /// Writes the links' fields under their OpenAPI names. utoipa's `Link` serializes its fields in
 /// snake case (`operation_id`), which tools that follow links (Schemathesis's stateful phase)

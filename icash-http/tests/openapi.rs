@@ -357,3 +357,30 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
     }
     assert_eq!(links, 3);
 }
+
+#[tokio::test]
+async fn the_bearer_keys_and_their_refusals_are_declared() {
+    let (json, _) = served_document().await;
+    let scheme = &json["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    for (path, item) in json["paths"].as_object().unwrap() {
+        let public =
+            ["/", "/health", "/livez", "/readyz", "/openapi.json"].contains(&path.as_str());
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            assert_eq!(
+                operation["security"].is_array(),
+                !public,
+                "{method} {path} declares the key it needs"
+            );
+            for status in ["401", "403"] {
+                assert_eq!(
+                    responses.contains_key(status),
+                    !public,
+                    "{method} {path} documents {status}"
+                );
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! The tests that run the example server as a process share `harness`.
 
 mod api;
+mod auth;
 mod concurrency;
 mod data_dir;
 mod equivalence;

@@ -173,3 +173,25 @@ pub async fn concurrent_purchases_are_all_recorded(store: &dyn Store) {
             .all(|r| r.sales.units_sold == u64::from(tills * per_till))
     );
 }
+
+/// A purchase names the key that recorded it, on its answer and its receipt; one made without
+/// a key names none.
+pub async fn a_purchase_names_the_key_that_recorded_it(store: &dyn Store) {
+    store.put_products(&catalog()).await.unwrap();
+    let till = crate::key::KeyName::new("branch-2-till-7").unwrap();
+    let recorded = store
+        .record_purchase(
+            new_purchase(2, CustomerRef::New, &[MILK], day(0)).recorded_by(Some(till.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.details().recorder(), Some(&till));
+    let receipt = store.purchase(recorded.id()).await.unwrap();
+    assert_eq!(receipt.details().recorder(), Some(&till));
+    let anonymous = store
+        .record_purchase(new_purchase(2, CustomerRef::New, &[MILK], day(0)))
+        .await
+        .unwrap();
+    let receipt = store.purchase(anonymous.id()).await.unwrap();
+    assert_eq!(receipt.details().recorder(), None);
+}

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use icash_core::Action;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::{raw_query, with_store};
 use crate::SharedStore;
+use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{context, json, respond};
 use crate::dto::{
     AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index, IndexEndpoints,
@@ -91,8 +93,14 @@ pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Resp
                 "items": [{"product_id": "$response.body#/top_products/0/product_id"}]
             }),
             description = "A loyal customer buys a best seller again, at a branch of the chain"))))))]
-pub(crate) async fn dashboard(store: SharedStore, query: String) -> Result<Response, ApiError> {
+pub(crate) async fn dashboard(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let filter = parse::<FilterParams>(&query)?.filter()?;
+    caller.may(Action::ReadAnalytics(filter.branch()))?;
     let dashboard = store.dashboard(&filter).await?;
     Ok(json(StatusCode::OK, &DashboardBody::from(&dashboard)))
 }
@@ -113,6 +121,7 @@ pub(crate) async fn openapi(document: Arc<str>) -> Result<Response, ApiError> {
 pub(crate) fn filters(
     store: SharedStore,
     health_timeout: Duration,
+    auth: Auth,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let document: Arc<str> = crate::openapi::document().into();
     let index = warp::path::end()
@@ -129,7 +138,10 @@ pub(crate) fn filters(
         .and(context())
         .and(raw_query())
         .and(with_store(store))
-        .and_then(|ctx, query, store| respond(ctx, dashboard(store, query)));
+        .and(credentials(auth))
+        .and_then(|ctx, query, store, credentials| {
+            respond(ctx, dashboard(store, credentials, query))
+        });
     let openapi = warp::path!("openapi.json")
         .and(warp::get())
         .and(context())
