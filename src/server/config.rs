@@ -7,8 +7,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
-use icash_http::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+use icash_http::{ApiConfig, AuthMode, Cors, DEFAULT_BODY_LIMIT};
 use icash_postgres::PgConfig;
+
+use super::keys::{AdminKey, Auth, Command};
 
 /// Serves the icash HTTP API.
 ///
@@ -62,6 +64,22 @@ pub struct Config {
     /// Log format; the level is set by RUST_LOG (default info).
     #[arg(long, env = "ICASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Whether requests need an API key: `required`, or `off` for the old clients that have no
+    /// credentials (everything is then allowed to anyone who can reach the server).
+    #[arg(long, env = "ICASH_AUTH", value_enum, default_value_t = Auth::Required)]
+    pub auth: Auth,
+
+    /// An administrator API key to register at start instead of a generated one (for
+    /// automation: Docker Compose, tests), of at least 32 visible characters; empty for none.
+    /// Prefer the environment variable: other users of a machine can read a command line.
+    #[arg(long, env = "ICASH_ADMIN_KEY", hide_env_values = true, default_value = "",
+        hide_default_value = true, value_parser = AdminKey::parse)]
+    pub admin_key: AdminKey,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 /// How logs are written.
@@ -99,7 +117,8 @@ impl Config {
         }
     }
 
-    /// The HTTP API's settings: the defaults, with this configuration's body limit and CORS.
+    /// The HTTP API's settings: the defaults, with this configuration's body limit, CORS and
+    /// authentication.
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
             body_limit: self.body_limit,
@@ -107,6 +126,10 @@ impl Config {
                 Cors::AnyOrigin
             } else {
                 Cors::Origins(self.cors_origins.clone())
+            },
+            auth: match self.auth {
+                Auth::Required => AuthMode::Required,
+                Auth::Off => AuthMode::Off,
             },
             ..ApiConfig::default()
         }

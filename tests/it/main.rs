@@ -18,5 +18,6 @@ mod http;
 mod idempotency;
 mod seed_data;
 mod server;
+mod server_auth;
 mod support;
 mod tills;
