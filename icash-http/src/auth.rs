@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -187,12 +188,38 @@ impl Credentials {
         }
     }
 
+    /// The administrator asking for `action`: 401 or 403 as for [`Credentials::allow`], and
+    /// 403 when authentication is off, as keys made on an open server would be keys no one
+    /// vouched for.
+    pub(crate) async fn administrator(self, action: Action) -> Result<Actor, ApiError> {
+        match self.caller().await?.0 {
+            Some(actor) => {
+                actor.may(&action).map_err(Error::from)?;
+                Ok(actor)
+            }
+            None => Err(ApiError::KeysOff),
+        }
+    }
+
     /// Who is asking, once allowed `action` (401 or 403 otherwise).
     pub(crate) async fn allow(self, action: Action) -> Result<Caller, ApiError> {
         let caller = self.caller().await?;
         caller.may(action)?;
         Ok(caller)
     }
+}
+
+/// The client's address, as [`serve`](crate::serve) puts it in each request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub(crate) SocketAddr);
+
+/// The client's address: the one [`serve`](crate::serve) records, or warp's own server's.
+pub(crate) fn client() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<ClientAddr>()
+        .and(warp::addr::remote())
+        .map(|served: Option<ClientAddr>, remote: Option<SocketAddr>| {
+            served.map(|ClientAddr(addr)| addr).or(remote)
+        })
 }
 
 /// Who is asking: an actor, or no one when authentication is off.

@@ -37,6 +37,8 @@ pub enum ApiError {
         /// Whether the request carried credentials.
         presented: bool,
     },
+    /// An administration endpoint on a server whose authentication is off.
+    KeysOff,
     /// A failure that is nobody's business but the log's (already logged).
     Internal,
 }
@@ -85,6 +87,11 @@ impl ApiError {
             ApiError::Unauthorized { presented: true } => (
                 StatusCode::UNAUTHORIZED,
                 "the API key is not valid: it is unknown or revoked".to_owned(),
+            ),
+            ApiError::KeysOff => (
+                StatusCode::FORBIDDEN,
+                "API keys are off on this server (ICASH_AUTH=off): keys and the audit trail are managed only where keys are required"
+                    .to_owned(),
             ),
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             ApiError::UnsupportedMediaType => (

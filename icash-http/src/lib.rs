@@ -65,7 +65,9 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             auth.clone(),
         ))
         .unify()
-        .or(routes::analytics::filters(store, auth))
+        .or(routes::analytics::filters(store.clone(), auth.clone()))
+        .unify()
+        .or(routes::admin::filters(store, config.body_limit, auth))
         .unify()
         .boxed()
 }
@@ -95,7 +97,7 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseB
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{analytics, cash_register, gateway};
+use crate::routes::{admin, analytics, cash_register, gateway};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,10 @@ use crate::routes::{analytics, cash_register, gateway};
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        admin::create_key,
+        admin::keys,
+        admin::revoke_key,
+        admin::audit,
     ),
     components(schemas(ErrorBody, ItemRequest)),
     modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
@@ -38,6 +42,7 @@ use crate::routes::{analytics, cash_register, gateway};
         (name = "gateway", description = "The index, health and dashboard"),
         (name = "cash-register", description = "What the tills use"),
         (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
+        (name = "admin", description = "API keys and the audit trail, for admin keys only"),
     )
 )]
 struct ApiDoc;
@@ -48,7 +53,10 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
                 if has_input {

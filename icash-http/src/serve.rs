@@ -73,6 +73,16 @@ fn spawn_connection(
     connections: &GracefulShutdown,
 ) {
     let service = TowerToHyperService::new(warp::service(api.clone()));
+    // Each request carries its client's address, which the audit trail records.
+    let peer = stream.peer_addr().ok();
+    let service = hyper::service::service_fn(move |mut request| {
+        if let Some(peer) = peer {
+            request
+                .extensions_mut()
+                .insert(crate::auth::ClientAddr(peer));
+        }
+        hyper::service::Service::call(&service, request)
+    });
     let connection =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let connection = connections.watch(connection);

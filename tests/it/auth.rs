@@ -117,6 +117,7 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
     const CATALOG: [u16; 7] = [401, 200, 200, 200, 200, 200, 401];
     const BRANCH_1: [u16; 7] = [401, 403, 403, 200, 200, 200, 401];
     const CHAIN: [u16; 7] = [401, 403, 403, 403, 200, 200, 401];
+    const ADMIN: [u16; 7] = [401, 403, 403, 403, 403, 200, 401];
     let mut matrix: Vec<(&str, String, [u16; 7])> = vec![
         ("GET", "/".into(), OPEN),
         ("GET", "/health".into(), OPEN),
@@ -129,6 +130,8 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ),
         ("GET", receipt_path, [401, 200, 403, 200, 403, 200, 401]),
         ("GET", "/cash-register/customers".into(), CHAIN),
+        ("GET", "/admin/keys".into(), ADMIN),
+        ("GET", "/admin/audit".into(), ADMIN),
     ];
     for path in [
         "/dashboard",

@@ -6,6 +6,7 @@
 //! were skipped when neither is there (see `support::seed_dir`); `.ci/run` always provides them.
 //! The tests that run the example server as a process share `harness`.
 
+mod admin;
 mod api;
 mod auth;
 mod concurrency;

@@ -98,6 +98,21 @@ fn the_keys_commands_manage_the_keys_a_running_server_checks() {
         "ICASH_ADMIN_KEY is an admin: {}",
         reply.body
     );
+    let admin = server.client_with_key(admin_key);
+    let created = admin
+        .request(
+            "POST",
+            "/admin/keys",
+            Some(r#"{"name": "analyst-1", "role": "analyst"}"#),
+        )
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let trail = admin.request("GET", "/admin/audit", None).unwrap().json();
+    assert_eq!(trail["entries"][0]["target"], "analyst-1");
+    assert_eq!(
+        trail["entries"][0]["client"], "127.0.0.1",
+        "the audit trail records the client's address"
+    );
     let till_client = server.client_with_key(&till);
     let purchase = r#"{"supermarket_id": 2, "user_id": "new", "items": [{"product_id": 1}]}"#;
     let reply = till_client

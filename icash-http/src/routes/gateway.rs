@@ -13,7 +13,8 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{context, json, respond};
 use crate::dto::{
-    AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index, IndexEndpoints,
+    AdminEndpoints, AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index,
+    IndexEndpoints,
 };
 use crate::error::ApiError;
 use crate::query::{FilterParams, parse};
@@ -42,6 +43,12 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     statistics: "GET /analytics/statistics",
                 },
                 openapi: "GET /openapi.json",
+                admin: AdminEndpoints {
+                    create_key: "POST /admin/keys",
+                    keys: "GET /admin/keys",
+                    revoke_key: "DELETE /admin/keys/{name}",
+                    audit: "GET /admin/audit",
+                },
             },
         },
     ))
