@@ -23,6 +23,7 @@ use warp::http::header::AUTHORIZATION;
 
 use crate::SharedStore;
 use crate::error::ApiError;
+use crate::limits::Limiters;
 
 /// The paths that answer without credentials, so that load balancers, monitors and API tools
 /// keep working.
@@ -137,6 +138,7 @@ impl Authenticator for StoreKeys {
 pub(crate) struct Auth {
     mode: AuthMode,
     authenticator: Arc<dyn Authenticator>,
+    limits: Arc<Limiters>,
 }
 
 impl Auth {
@@ -149,6 +151,7 @@ impl Auth {
         Auth {
             mode: config.auth,
             authenticator,
+            limits: Arc::new(Limiters::new(config.rate_limits)),
         }
     }
 }
@@ -159,16 +162,20 @@ impl Auth {
 pub(crate) struct Credentials {
     auth: Auth,
     headers: HeaderMap,
+    client: Option<SocketAddr>,
 }
 
 /// Extracts the request's credentials.
 pub(crate) fn credentials(
     auth: Auth,
 ) -> impl Filter<Extract = (Credentials,), Error = Infallible> + Clone {
-    warp::header::headers_cloned().map(move |headers| Credentials {
-        auth: auth.clone(),
-        headers,
-    })
+    warp::header::headers_cloned()
+        .and(client())
+        .map(move |headers, client| Credentials {
+            auth: auth.clone(),
+            headers,
+            client,
+        })
 }
 
 impl Credentials {
@@ -177,9 +184,19 @@ impl Credentials {
         match self.auth.mode {
             AuthMode::Off => Ok(Caller(None)),
             AuthMode::Required => {
+                let limits = &self.auth.limits;
+                let client = self.client.map(|addr| addr.ip());
+                let presented = self.headers.contains_key(AUTHORIZATION);
+                if presented {
+                    limits.check_address(client)?;
+                }
                 match self.auth.authenticator.authenticate(&self.headers).await? {
-                    Some(actor) => Ok(Caller(Some(actor))),
-                    None if self.headers.contains_key(AUTHORIZATION) => {
+                    Some(actor) => {
+                        limits.request(actor.key())?;
+                        Ok(Caller(Some(actor)))
+                    }
+                    None if presented => {
+                        limits.failed(client)?;
                         Err(ApiError::Unauthorized { presented: true })
                     }
                     None => Err(ApiError::Unauthorized { presented: false }),

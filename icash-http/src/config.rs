@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{AuthMode, Authenticator};
+use crate::limits::RateLimits;
 
 /// The default largest request body: 64 KiB, far above any real purchase.
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
@@ -23,6 +24,8 @@ pub struct ApiConfig {
     /// Who authenticates requests when [`AuthMode::Required`]: `None` for the store's API keys
     /// ([`StoreKeys`](crate::StoreKeys)), or the host's own identity system.
     pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// The rate limits of keys and of failed authentications (none by default).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ApiConfig {
@@ -35,6 +38,7 @@ impl Default for ApiConfig {
             health_timeout: Duration::from_secs(2),
             auth: AuthMode::Off,
             authenticator: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }

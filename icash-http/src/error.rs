@@ -9,7 +9,7 @@ use std::convert::Infallible;
 
 use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
-use warp::http::header::{ALLOW, HeaderValue, WWW_AUTHENTICATE};
+use warp::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::reject::{
     InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
     UnsupportedMediaType,
@@ -37,6 +37,10 @@ pub enum ApiError {
         /// Whether the request carried credentials.
         presented: bool,
     },
+    /// The key made more requests than its rate allows; it may retry after the wait.
+    TooManyRequests(std::time::Duration),
+    /// The client's address failed to authenticate too often; it may retry after the wait.
+    TooManyFailures(std::time::Duration),
     /// An administration endpoint on a server whose authentication is off.
     KeysOff,
     /// A failure that is nobody's business but the log's (already logged).
@@ -88,6 +92,20 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "the API key is not valid: it is unknown or revoked".to_owned(),
             ),
+            ApiError::TooManyRequests(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this API key made more requests than its rate allows; retry in {} s",
+                    crate::limits::retry_after_secs(*wait)
+                ),
+            ),
+            ApiError::TooManyFailures(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed authentications from this address; retry in {} s",
+                    crate::limits::retry_after_secs(*wait)
+                ),
+            ),
             ApiError::KeysOff => (
                 StatusCode::FORBIDDEN,
                 "API keys are off on this server (ICASH_AUTH=off): keys and the audit trail are managed only where keys are required"
@@ -116,6 +134,12 @@ impl ApiError {
         }
         let (status, message) = self.status_and_message();
         let mut response = json(status, &ErrorBody { error: message });
+        if let ApiError::TooManyRequests(wait) | ApiError::TooManyFailures(wait) = self {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(crate::limits::retry_after_secs(wait)),
+            );
+        }
         if let ApiError::Unauthorized { presented } = self {
             // RFC 6750: the scheme to use, and why the credentials sent were refused.
             let challenge = if presented {

@@ -126,6 +126,11 @@ impl Modify for BearerKeys {
                     "403",
                     "The key's role may not do this; the sentence names what it may not do",
                 );
+                add_error(
+                    operation,
+                    "429",
+                    "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry",
+                );
             }
         }
     }

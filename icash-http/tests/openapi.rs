@@ -376,7 +376,7 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
                 !public,
                 "{method} {path} declares the key it needs"
             );
-            for status in ["401", "403"] {
+            for status in ["401", "403", "429"] {
                 assert_eq!(
                     responses.contains_key(status),
                     !public,

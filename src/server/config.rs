@@ -1,13 +1,14 @@
 //! The server's settings: each a command-line flag and an environment variable, with its default.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
-use icash_http::{ApiConfig, AuthMode, Cors, DEFAULT_BODY_LIMIT};
+use icash_http::{ApiConfig, AuthMode, Cors, DEFAULT_BODY_LIMIT, RateLimits};
 use icash_postgres::PgConfig;
 
 use super::keys::{AdminKey, Auth, Command};
@@ -77,6 +78,15 @@ pub struct Config {
         hide_default_value = true, value_parser = AdminKey::parse)]
     pub admin_key: AdminKey,
 
+    /// Requests per second each API key may make, in bursts of as many; 0 for no limit.
+    #[arg(long, env = "ICASH_KEY_RATE_PER_SEC", default_value_t = 200)]
+    pub key_rate_per_sec: u32,
+
+    /// Failed authentications per minute a client address may make, in bursts of as many,
+    /// before it is answered 429 until its budget refills; 0 for no limit.
+    #[arg(long, env = "ICASH_AUTH_FAILURES_PER_MIN", default_value_t = 10)]
+    pub auth_failures_per_min: u32,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -126,6 +136,10 @@ impl Config {
                 Cors::AnyOrigin
             } else {
                 Cors::Origins(self.cors_origins.clone())
+            },
+            rate_limits: RateLimits {
+                per_key_per_second: NonZeroU32::new(self.key_rate_per_sec),
+                failures_per_minute: NonZeroU32::new(self.auth_failures_per_min),
             },
             auth: match self.auth {
                 Auth::Required => AuthMode::Required,

@@ -17,6 +17,7 @@ mod harness;
 mod hostile;
 mod http;
 mod idempotency;
+mod limits;
 mod seed_data;
 mod server;
 mod server_auth;
