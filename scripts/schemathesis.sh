@@ -13,6 +13,10 @@
 #   SCHEMATHESIS_MAX_EXAMPLES=500 bash scripts/schemathesis.sh
 #   SCHEMATHESIS_SEED=42 bash scripts/schemathesis.sh   # replay a run
 #
+# The server requires API keys, and Schemathesis sends an administrator key (registered at start
+# through ICASH_ADMIN_KEY, a random one per run), which may call every operation; its
+# `ignored_auth` check also sends requests without it, which must be refused with 401. The rate
+# limits are off: a tool sending thousands of requests as fast as it can is what they slow.
 # Every check runs, `positive_data_acceptance` in the form of scripts/schemathesis_hooks.py,
 # which also accepts a 400 whose sentence names a rule the document can state only in words
 # (a product that exists, no product twice, `from` before `to`, the body limit in bytes,
@@ -42,8 +46,10 @@ log=$(mktemp)
 # Schemathesis keeps its crash files under .schemathesis/ in its working directory: a
 # temporary one, kept when something fails so that `schemathesis replay` can use it.
 work=$(mktemp -d)
+admin_key=$(python3 -c 'import secrets; print("schemathesis_" + secrets.token_hex(32))')
 # `cargo run` replaces itself with the server, so $! is the server's pid.
 env -u DATABASE_URL ICASH_ADDR="127.0.0.1:$port" ICASH_DATA_DIR=data RUST_LOG=warn \
+  ICASH_AUTH=required ICASH_ADMIN_KEY="$admin_key" ICASH_KEY_RATE_PER_SEC=0 ICASH_AUTH_FAILURES_PER_MIN=0 \
   cargo run --quiet --example server >"$log" 2>&1 &
 server=$!
 
@@ -106,5 +112,6 @@ SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$scripts${PYTHONPATH:+:$PYTHON
   --request-timeout 10 \
   --wait-for-schema 10 \
   --warnings off \
+  --header "Authorization: Bearer $admin_key" \
   "${seed_args[@]}" \
   "$@"

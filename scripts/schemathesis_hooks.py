@@ -5,6 +5,8 @@ of the contract it can only state in words, and a request that breaks one of the
 JSON Schema yet refused by the server with a 400 and a sentence naming the rule:
 
 - a branch or product must exist: which ones do is the catalog's data, not the document's;
+- a new API key's branch goes with its role: a till needs one, an analyst or an admin takes
+  none (JSON Schema could say so only by repeating the body once per role);
 - no `product_id` twice in `items`: `uniqueItems` compares whole items, and two items may differ
   in a field the server ignores or in a null `quantity`;
 - `from` before `to`: JSON Schema compares no two parameters;
@@ -32,6 +34,8 @@ RULES_IN_WORDS = re.compile(
     r"|^field `(supermarket_id|items\[\d+\]\.(product_id|quantity))` is not valid: "
     r"invalid type: floating point `[^`]+`"
     r"|^the request body is larger than the limit of \d+ bytes$"
+    r"|^a till key needs a branch$"
+    r"|^a key of role \w+ covers every branch and takes none$"
 )
 
 

@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, ValidationError};
+use crate::key::KeyName;
 use crate::purchase::{NewPurchase, Purchase};
 
 /// How long a store keeps a key unless configured otherwise: a day, as payment APIs do.
@@ -84,6 +85,13 @@ impl Recorded {
 }
 
 impl NewPurchase {
+    /// Whose idempotency keys the purchase's key is one of: the recording key's name, or the
+    /// empty scope of unauthenticated requests. Two tills that send the same key value never
+    /// collide, as each key lives in its sender's scope.
+    pub fn idempotency_scope(&self) -> &str {
+        self.recorder().map_or("", KeyName::as_str)
+    }
+
     /// What makes two requests "the same" for an idempotency key: the branch, the customer as
     /// the till named it, and the products in the till's order. The instant is not part of it:
     /// a retry is made later.

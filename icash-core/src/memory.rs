@@ -41,6 +41,9 @@ struct KeyRecord {
     at: Instant,
 }
 
+/// An idempotency key in its sender's scope.
+type ScopedKey = (String, IdempotencyKey);
+
 #[derive(Debug, Default)]
 struct State {
     products: BTreeMap<ProductId, Product>,
@@ -48,9 +51,10 @@ struct State {
     customers: HashSet<CustomerId>,
     /// Purchase `n` is at index `n - 1`.
     purchases: Vec<Purchase>,
-    keys: HashMap<IdempotencyKey, KeyRecord>,
+    /// The idempotency keys, each in its scope ([`NewPurchase::idempotency_scope`]).
+    keys: HashMap<ScopedKey, KeyRecord>,
     /// The keys in the order they were stored, so that the expired ones are found first.
-    key_order: VecDeque<(Instant, IdempotencyKey)>,
+    key_order: VecDeque<(Instant, ScopedKey)>,
     /// API key `n` is at index `n - 1`, with its hash.
     api_keys: Vec<(KeyInfo, KeyHash)>,
     /// Audit entry `n` is at index `n - 1`.
@@ -96,7 +100,7 @@ impl State {
 
     fn remember(
         &mut self,
-        key: &IdempotencyKey,
+        key: &ScopedKey,
         fingerprint: String,
         purchase: PurchaseId,
         now: Instant,
@@ -312,11 +316,12 @@ impl Purchases for MemoryStore {
     ) -> Result<Recorded> {
         let now = Instant::now();
         let mut state = self.write();
-        if let Some(key) = key {
+        let key = key.map(|key| (purchase.idempotency_scope().to_owned(), key.clone()));
+        if let Some(key) = &key {
             state.expire_keys(self.idempotency_ttl, now);
             if let Some(seen) = state.keys.get(key) {
                 if seen.fingerprint != purchase.fingerprint() {
-                    return Err(key.reused());
+                    return Err(key.1.reused());
                 }
                 let recorded = state
                     .get(seen.purchase)
@@ -329,7 +334,7 @@ impl Purchases for MemoryStore {
         }
         let priced = purchase.price(purchase.customer().resolve(), |id| state.products.get(&id))?;
         let recorded = state.push(priced);
-        if let Some(key) = key {
+        if let Some(key) = &key {
             state.remember(key, purchase.fingerprint(), recorded.id(), now);
         }
         Ok(Recorded::Created(recorded))

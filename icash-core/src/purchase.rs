@@ -4,6 +4,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::ValidationError;
 use crate::id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
+use crate::key::KeyName;
 use crate::money::Money;
 use crate::product::Product;
 
@@ -19,6 +20,7 @@ pub struct NewPurchase {
     customer: CustomerRef,
     products: Vec<ProductId>,
     at: DateTime<Utc>,
+    recorded_by: Option<KeyName>,
 }
 
 impl NewPurchase {
@@ -38,7 +40,20 @@ impl NewPurchase {
             customer,
             products,
             at: stored_precision(at),
+            recorded_by: None,
         })
+    }
+
+    /// The same purchase, made by the key named `key` (`None` when no one is authenticated):
+    /// the receipt names it, and the purchase's idempotency key belongs to it.
+    pub fn recorded_by(mut self, key: Option<KeyName>) -> NewPurchase {
+        self.recorded_by = key;
+        self
+    }
+
+    /// The key that makes it, if any.
+    pub fn recorder(&self) -> Option<&KeyName> {
+        self.recorded_by.as_ref()
     }
 
     /// The branch it is made at.
@@ -84,7 +99,8 @@ impl NewPurchase {
                 ))
             })
             .collect::<Result<Vec<_>, ValidationError>>()?;
-        PricedPurchase::new(self.branch, customer, self.at, lines)
+        Ok(PricedPurchase::new(self.branch, customer, self.at, lines)?
+            .recorded_by(self.recorded_by.clone()))
     }
 }
 
@@ -168,6 +184,7 @@ pub struct PricedPurchase {
     lines: Vec<PurchaseLine>,
     /// The sum of the lines' prices, added up once.
     total: Money,
+    recorded_by: Option<KeyName>,
 }
 
 impl PricedPurchase {
@@ -185,7 +202,20 @@ impl PricedPurchase {
             at: stored_precision(at),
             total: lines.iter().map(PurchaseLine::unit_price).sum(),
             lines,
+            recorded_by: None,
         })
+    }
+
+    /// The same purchase, recorded by the key named `key` (`None` for a purchase loaded from
+    /// files or made without authentication).
+    pub fn recorded_by(mut self, key: Option<KeyName>) -> PricedPurchase {
+        self.recorded_by = key;
+        self
+    }
+
+    /// The key that recorded it, if any.
+    pub fn recorder(&self) -> Option<&KeyName> {
+        self.recorded_by.as_ref()
     }
 
     /// The branch it was made at.

@@ -1,8 +1,11 @@
 //! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout,
-//! and the host's start-up it waits for.
+//! the host's start-up it waits for, and authentication.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::{AuthMode, Authenticator};
+use crate::limits::RateLimits;
 use crate::startup::Startup;
 
 /// The default largest request body: 64 KiB, far above any real purchase.
@@ -20,15 +23,37 @@ pub struct ApiConfig {
     /// The host's start-up: `GET /readyz` answers 503, and the endpoints that use the store
     /// answer 503, until it has finished. The default has nothing to wait for.
     pub startup: Startup,
+    /// Whether requests must authenticate.
+    pub auth: AuthMode,
+    /// Who authenticates requests when [`AuthMode::Required`]: `None` for the store's API keys
+    /// ([`StoreKeys`](crate::StoreKeys)), or the host's own identity system.
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// The rate limits of keys and of failed authentications (none by default).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ApiConfig {
+    /// The old contract: [`AuthMode::Off`], so that a host embedding the filters chooses to
+    /// require keys (the icash server does, unless `ICASH_AUTH=off`).
     fn default() -> ApiConfig {
         ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             cors: Cors::AnyOrigin,
             health_timeout: Duration::from_secs(2),
             startup: Startup::default(),
+            auth: AuthMode::Off,
+            authenticator: None,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The default settings with API keys required.
+    pub fn required() -> ApiConfig {
+        ApiConfig {
+            auth: AuthMode::Required,
+            ..ApiConfig::default()
         }
     }
 }

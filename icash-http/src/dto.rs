@@ -12,7 +12,7 @@ use icash_core::analytics::{
     RankedProduct, Statistics,
 };
 use icash_core::purchase::MAX_ITEMS;
-use icash_core::{Money, Product, Purchase, PurchaseLine};
+use icash_core::{AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,6 +55,8 @@ pub struct IndexEndpoints {
     pub analytics: AnalyticsEndpoints,
     /// This API's OpenAPI 3 document.
     pub openapi: &'static str,
+    /// API keys and the audit trail (admin keys only).
+    pub admin: AdminEndpoints,
 }
 
 /// The till's endpoints.
@@ -248,6 +250,9 @@ pub struct PurchaseBody {
     pub total_amount: f64,
     /// The lines, in the till's order.
     pub items: Vec<LineBody>,
+    /// The name of the API key that recorded it; `null` for purchases loaded from files or
+    /// recorded without authentication.
+    pub recorded_by: Option<String>,
 }
 
 /// One line of a purchase.
@@ -284,6 +289,7 @@ impl From<&Purchase> for PurchaseBody {
             timestamp: details.at(),
             total_amount: amount(purchase.total()),
             items: details.lines().iter().map(LineBody::from).collect(),
+            recorded_by: details.recorder().map(ToString::to_string),
         }
     }
 }
@@ -592,4 +598,152 @@ mod tests {
             "never a complete body"
         );
     }
+}
+
+/// The administration endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminEndpoints {
+    /// Creating an API key.
+    pub create_key: &'static str,
+    /// Listing the API keys.
+    pub keys: &'static str,
+    /// Revoking an API key.
+    pub revoke_key: &'static str,
+    /// The audit trail.
+    pub audit: &'static str,
+}
+
+/// A key's role, as clients write it.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// A cash register of one branch.
+    Till,
+    /// The manager of one branch, or of every branch.
+    Manager,
+    /// Reads every analytic; records nothing.
+    Analyst,
+    /// Everything, keys included.
+    Admin,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Role {
+        match role {
+            RoleName::Till => Role::Till,
+            RoleName::Manager => Role::Manager,
+            RoleName::Analyst => Role::Analyst,
+            RoleName::Admin => Role::Admin,
+        }
+    }
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> RoleName {
+        match role {
+            Role::Till => RoleName::Till,
+            Role::Manager => RoleName::Manager,
+            Role::Analyst => RoleName::Analyst,
+            Role::Admin => RoleName::Admin,
+        }
+    }
+}
+
+/// `POST /admin/keys`: the key to create. Fields a client adds are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a key object with name and role")]
+#[schema(example = json!({"name": "branch-2-till-7", "role": "till", "supermarket_id": 2}))]
+pub struct NewKeyRequest {
+    /// A unique name: 1 to 64 letters, digits, '.', '_' or '-'.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub name: String,
+    /// What the key is for.
+    pub role: RoleName,
+    /// The branch of a till (required) or of a manager (every branch without it); none for an
+    /// analyst or an admin.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub supermarket_id: Option<i32>,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyBody {
+    /// Its id.
+    pub id: i64,
+    /// Its unique name.
+    pub name: String,
+    /// Its role.
+    pub role: RoleName,
+    /// Its branch; `null` for every branch.
+    pub supermarket_id: Option<i32>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; `null` while it is active.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&KeyInfo> for KeyBody {
+    fn from(info: &KeyInfo) -> KeyBody {
+        KeyBody {
+            id: info.id.get(),
+            name: info.name.to_string(),
+            role: info.role.into(),
+            supermarket_id: info.scope.branch().map(|branch| branch.get()),
+            created_at: info.created_at,
+            revoked_at: info.revoked_at,
+        }
+    }
+}
+
+/// A key just created, with its secret: the only answer that ever shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKeyBody {
+    /// The secret, to send as `Authorization: Bearer <api_key>`; shown only here.
+    pub api_key: String,
+    /// The key.
+    pub key: KeyBody,
+}
+
+/// One change of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryBody {
+    /// The entry's id; later entries have greater ids.
+    pub id: i64,
+    /// When the change was made.
+    pub at: DateTime<Utc>,
+    /// The name of the key that made it; `null` for the system (the first key, the command
+    /// line).
+    pub actor: Option<String>,
+    /// What kind of change: `key.created` or `key.revoked`.
+    pub kind: String,
+    /// What it changed, such as a key's name.
+    pub target: String,
+    /// Its particulars, in a few words.
+    pub details: String,
+    /// The address it came from, when it came over the network.
+    pub client: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditEntryBody {
+    fn from(entry: &AuditEntry) -> AuditEntryBody {
+        AuditEntryBody {
+            id: entry.id.get(),
+            at: entry.at,
+            actor: entry.actor.as_ref().map(|actor| actor.name.to_string()),
+            kind: entry.kind.to_string(),
+            target: entry.target.clone(),
+            details: entry.details.clone(),
+            client: entry.client.map(|client| client.to_string()),
+        }
+    }
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPageBody {
+    /// The entries.
+    pub entries: Vec<AuditEntryBody>,
+    /// The `after` of the next page, when the page is full and older entries may follow.
+    pub next_after: Option<i64>,
 }

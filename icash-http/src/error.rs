@@ -9,7 +9,7 @@ use std::convert::Infallible;
 
 use icash_core::{Error, StoreError};
 use warp::http::StatusCode;
-use warp::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use warp::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::reject::{
     InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge,
     UnsupportedMediaType,
@@ -37,6 +37,18 @@ pub enum ApiError {
     UnsupportedContentEncoding(String),
     /// A request that needs the store while the host's start-up is under way.
     StartingUp,
+    /// Authentication is required and the request's credentials name no one: none were
+    /// `presented`, or they are unknown or revoked.
+    Unauthorized {
+        /// Whether the request carried credentials.
+        presented: bool,
+    },
+    /// The key made more requests than its rate allows; it may retry after the wait.
+    TooManyRequests(std::time::Duration),
+    /// The client's address failed to authenticate too often; it may retry after the wait.
+    TooManyFailures(std::time::Duration),
+    /// An administration endpoint on a server whose authentication is off.
+    KeysOff,
     /// A failure that is nobody's business but the log's (already logged).
     Internal,
 }
@@ -91,6 +103,33 @@ impl ApiError {
             ApiError::Domain(Error::Store(StoreError::Internal(_))) | ApiError::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.to_owned())
             }
+            ApiError::Unauthorized { presented: false } => (
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs an API key, sent as `Authorization: Bearer <key>`".to_owned(),
+            ),
+            ApiError::Unauthorized { presented: true } => (
+                StatusCode::UNAUTHORIZED,
+                "the API key is not valid: it is unknown or revoked".to_owned(),
+            ),
+            ApiError::TooManyRequests(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this API key made more requests than its rate allows; retry in {} s",
+                    crate::limits::retry_after_secs(*wait)
+                ),
+            ),
+            ApiError::TooManyFailures(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed authentications from this address; retry in {} s",
+                    crate::limits::retry_after_secs(*wait)
+                ),
+            ),
+            ApiError::KeysOff => (
+                StatusCode::FORBIDDEN,
+                "API keys are off on this server (ICASH_AUTH=off): keys and the audit trail are managed only where keys are required"
+                    .to_owned(),
+            ),
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -131,6 +170,23 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        if let ApiError::TooManyRequests(wait) | ApiError::TooManyFailures(wait) = self {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(crate::limits::retry_after_secs(wait)),
+            );
+        }
+        if let ApiError::Unauthorized { presented } = self {
+            // RFC 6750: the scheme to use, and why the credentials sent were refused.
+            let challenge = if presented {
+                r#"Bearer realm="icash", error="invalid_token""#
+            } else {
+                r#"Bearer realm="icash""#
+            };
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }

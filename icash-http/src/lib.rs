@@ -24,12 +24,14 @@
 //! Layout: [`dto`] holds the JSON shapes, [`error`] the one table from errors to responses,
 //! `routes` the endpoints, [`query`] and `body` the reading of requests.
 
+pub mod auth;
 mod body;
 mod config;
 mod connection;
 mod context;
 pub mod dto;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 mod openapi;
 pub mod query;
@@ -47,9 +49,11 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+pub use auth::{AuthMode, Authenticator, StoreKeys};
 pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
 pub use connection::{ConnectionLimits, DEFAULT_DRAIN};
 pub use context::REQUEST_ID;
+pub use limits::RateLimits;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
 pub use serve::serve;
@@ -64,6 +68,7 @@ pub type SharedStore = Arc<dyn Store>;
 /// (503 through [`error::handle_rejection`]); `/`, `/health`, `/livez`, `/readyz` and
 /// `/openapi.json` always answer.
 pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)> {
+    let auth = auth::Auth::new(config, store.clone());
     let always = routes::gateway::filters(store.clone(), config.health_timeout)
         .or(routes::probes::filters(
             store.clone(),
@@ -71,13 +76,16 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             config.health_timeout,
         ))
         .unify();
-    let after_startup = routes::gateway::dashboard_filter(store.clone())
+    let after_startup = routes::gateway::dashboard_filter(store.clone(), auth.clone())
         .or(routes::cash_register::filters(
             store.clone(),
             config.body_limit,
+            auth.clone(),
         ))
         .unify()
-        .or(routes::analytics::filters(store))
+        .or(routes::analytics::filters(store.clone(), auth.clone()))
+        .unify()
+        .or(routes::admin::filters(store, config.body_limit, auth))
         .unify();
     request_head::check()
         .and(
@@ -115,7 +123,7 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);

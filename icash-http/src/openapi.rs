@@ -4,11 +4,12 @@
 use std::sync::LazyLock;
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{analytics, cash_register, gateway, probes};
+use crate::routes::{admin, analytics, cash_register, gateway, probes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,13 +35,18 @@ use crate::routes::{analytics, cash_register, gateway, probes};
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        admin::create_key,
+        admin::keys,
+        admin::revoke_key,
+        admin::audit,
     ),
     components(schemas(ErrorBody, ItemRequest)),
-    modifiers(&CommonErrors, &LinkFieldNames),
+    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
         (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
+        (name = "admin", description = "API keys and the audit trail, for admin keys only"),
     )
 )]
 struct ApiDoc;
@@ -51,7 +57,10 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
                 if has_input {
@@ -84,6 +93,55 @@ impl Modify for CommonErrors {
         }
     }
 }
+
+/// Declares the bearer API keys: the security scheme, and on every operation but those of the
+/// public paths, the requirement and its 401 and 403 answers.
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, document: &mut Document) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API key, as `Authorization: Bearer <key>`. Servers run with `ICASH_AUTH=off` \
+                 ask for none.",
+            ))
+            .build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+        for (path, item) in document.paths.paths.iter_mut() {
+            if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
+                add_error(
+                    operation,
+                    "401",
+                    "No API key, or one that is unknown or revoked (with `WWW-Authenticate: Bearer`)",
+                );
+                add_error(
+                    operation,
+                    "403",
+                    "The key's role may not do this; the sentence names what it may not do",
+                );
+                add_error(
+                    operation,
+                    "429",
+                    "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry",
+                );
+            }
+        }
+    }
+}
+
+/// The name of the bearer security scheme.
+const BEARER: &str = "bearer";
 
 /// Writes the links' fields under their OpenAPI names. utoipa's `Link` serializes its fields in
 /// snake case (`operation_id`), which tools that follow links (Schemathesis's stateful phase)

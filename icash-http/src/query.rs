@@ -29,7 +29,7 @@ fn bad(name: &str, expected: &str, value: &str) -> ApiError {
 }
 
 /// A whole number in `range`.
-fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+pub(crate) fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
     name: &str,
     value: &str,
     range: std::ops::RangeInclusive<T>,

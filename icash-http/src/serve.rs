@@ -125,7 +125,14 @@ fn spawn_connection(
     tasks: &mut JoinSet<()>,
 ) {
     let api = TowerToHyperService::new(warp::service(api.clone()));
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    // Each request carries its client's address, which the audit trail records.
+    let peer = stream.peer_addr().ok();
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        if let Some(peer) = peer {
+            request
+                .extensions_mut()
+                .insert(crate::auth::ClientAddr(peer));
+        }
         match crate::request_head::host_refusal(&request) {
             Some(refusal) => Either::Left(std::future::ready(Ok(refusal))),
             None => Either::Right(api.call(request)),

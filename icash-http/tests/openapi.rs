@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 14);
+    assert_eq!(endpoints.len(), 18);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -69,11 +69,13 @@ async fn the_document_describes_every_endpoint_of_the_index() {
             );
         }
     }
-    assert_eq!(
-        json["paths"].as_object().unwrap().len(),
-        endpoints.len(),
-        "and nothing else"
-    );
+    let operations: usize = json["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, endpoints.len(), "and nothing else");
 }
 
 #[tokio::test]
@@ -355,5 +357,32 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
             }
         }
     }
-    assert_eq!(links, 3);
+    assert_eq!(links, 4, "the audit trail's next page too");
+}
+
+#[tokio::test]
+async fn the_bearer_keys_and_their_refusals_are_declared() {
+    let (json, _) = served_document().await;
+    let scheme = &json["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    for (path, item) in json["paths"].as_object().unwrap() {
+        let public =
+            ["/", "/health", "/livez", "/readyz", "/openapi.json"].contains(&path.as_str());
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            assert_eq!(
+                operation["security"].is_array(),
+                !public,
+                "{method} {path} declares the key it needs"
+            );
+            for status in ["401", "403", "429"] {
+                assert_eq!(
+                    responses.contains_key(status),
+                    !public,
+                    "{method} {path} documents {status}"
+                );
+            }
+        }
+    }
 }

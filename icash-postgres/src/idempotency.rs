@@ -16,13 +16,14 @@ use crate::store::PgStore;
 /// end: a concurrent retry sees the first request's outcome instead of racing it.
 pub(crate) async fn claim(
     conn: &mut PgConnection,
+    scope: &str,
     key: &IdempotencyKey,
     fingerprint: &str,
     ttl: Duration,
 ) -> Result<bool> {
     let claimed: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, now())
-         ON CONFLICT (key) DO UPDATE
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($4, $1, $2, now())
+         ON CONFLICT (scope, key) DO UPDATE
              SET fingerprint = excluded.fingerprint, purchase_id = NULL, created_at = excluded.created_at
              WHERE idempotency_keys.created_at < now() - make_interval(secs => $3)
          RETURNING true",
@@ -30,6 +31,7 @@ pub(crate) async fn claim(
     .bind(key.as_str())
     .bind(fingerprint)
     .bind(ttl.as_secs_f64())
+    .bind(scope)
     .fetch_optional(conn)
     .await
     .map_err(from_sqlx)?;
@@ -37,13 +39,19 @@ pub(crate) async fn claim(
 }
 
 /// The fingerprint and purchase a live key was stored with.
-pub(crate) async fn seen(conn: &mut PgConnection, key: &IdempotencyKey) -> Result<(String, i64)> {
-    let (fingerprint, purchase): (String, Option<i64>) =
-        sqlx::query_as("SELECT fingerprint, purchase_id FROM idempotency_keys WHERE key = $1")
-            .bind(key.as_str())
-            .fetch_one(conn)
-            .await
-            .map_err(from_sqlx)?;
+pub(crate) async fn seen(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &IdempotencyKey,
+) -> Result<(String, i64)> {
+    let (fingerprint, purchase): (String, Option<i64>) = sqlx::query_as(
+        "SELECT fingerprint, purchase_id FROM idempotency_keys WHERE scope = $2 AND key = $1",
+    )
+    .bind(key.as_str())
+    .bind(scope)
+    .fetch_one(conn)
+    .await
+    .map_err(from_sqlx)?;
     // A claim and its purchase commit together, so a committed key always names its purchase.
     let purchase = purchase.ok_or_else(|| {
         icash_core::Error::internal(format!("idempotency key {key} has no purchase"))
@@ -54,12 +62,14 @@ pub(crate) async fn seen(conn: &mut PgConnection, key: &IdempotencyKey) -> Resul
 /// Attaches the recorded purchase to the claimed key.
 pub(crate) async fn attach(
     conn: &mut PgConnection,
+    scope: &str,
     key: &IdempotencyKey,
     purchase: i64,
 ) -> Result<()> {
-    sqlx::query("UPDATE idempotency_keys SET purchase_id = $2 WHERE key = $1")
+    sqlx::query("UPDATE idempotency_keys SET purchase_id = $2 WHERE scope = $3 AND key = $1")
         .bind(key.as_str())
         .bind(purchase)
+        .bind(scope)
         .execute(conn)
         .await
         .map_err(from_sqlx)?;

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use icash_core::{
-    BranchId, CustomerId, Error, IdempotencyKey, ImportSession, Money, NewPurchase, PricedPurchase,
-    Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Recorded, Result,
-    ValidationError,
+    BranchId, CustomerId, Error, IdempotencyKey, ImportSession, KeyName, Money, NewPurchase,
+    PricedPurchase, Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Recorded,
+    Result, ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
@@ -43,8 +43,8 @@ const RECORD_ONE: &str = "
         FROM wanted JOIN products ON products.id = wanted.id
     ),
     purchase AS (
-        INSERT INTO purchases (branch_id, customer_id, purchased_at, total)
-        SELECT $1, $2, $3, sum(price) FROM priced
+        INSERT INTO purchases (branch_id, customer_id, purchased_at, total, recorded_by)
+        SELECT $1, $2, $3, sum(price), $5 FROM priced
         HAVING count(*) = cardinality($4::integer[])
         RETURNING id
     ),
@@ -78,6 +78,7 @@ async fn insert_one(
         .bind(customer.uuid())
         .bind(purchase.at())
         .bind(&wanted)
+        .bind(purchase.recorder().map(KeyName::as_str))
         .fetch_all(conn)
         .await
         .map_err(|error| match violated_constraint(&error) {
@@ -112,12 +113,14 @@ struct ReceiptRow {
     product_id: i32,
     name: String,
     unit_price: Decimal,
+    recorded_by: Option<String>,
 }
 
 /// The receipt of purchase `id`, as it was recorded.
 async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
     let rows: Vec<ReceiptRow> = sqlx::query_as(
-        "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price
+        "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
+                p.recorded_by
          FROM purchases p
          JOIN purchase_lines l ON l.purchase_id = p.id
          JOIN products pr ON pr.id = l.product_id
@@ -139,6 +142,7 @@ async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
         CustomerId::from_uuid(first.customer_id),
         first.purchased_at,
     );
+    let recorder = first.recorded_by.as_deref().map(KeyName::new).transpose()?;
     let lines = rows
         .iter()
         .map(|row| {
@@ -151,7 +155,7 @@ async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
         .collect::<Result<Vec<_>>>()?;
     Ok(Purchase::new(
         id,
-        PricedPurchase::new(branch, customer, at, lines)?,
+        PricedPurchase::new(branch, customer, at, lines)?.recorded_by(recorder),
     ))
 }
 
@@ -176,8 +180,9 @@ impl Purchases for PgStore {
         let mut till = self.till().await?;
         let mut tx = till.exchange().begin().await.map_err(from_sqlx)?;
         let fingerprint = purchase.fingerprint();
-        if !idempotency::claim(&mut tx, key, &fingerprint, self.idempotency_ttl()).await? {
-            let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, key).await?;
+        let scope = purchase.idempotency_scope();
+        if !idempotency::claim(&mut tx, scope, key, &fingerprint, self.idempotency_ttl()).await? {
+            let (seen_fingerprint, recorded) = idempotency::seen(&mut tx, scope, key).await?;
             if seen_fingerprint != fingerprint {
                 return Err(key.reused());
             }
@@ -187,7 +192,7 @@ impl Purchases for PgStore {
             return Ok(Recorded::Replayed(replayed));
         }
         let recorded = insert_one(&mut tx, &purchase, customer).await?;
-        idempotency::attach(&mut tx, key, recorded.id().get()).await?;
+        idempotency::attach(&mut tx, scope, key, recorded.id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
         till.settle();
         Ok(Recorded::Created(recorded))

@@ -1,16 +1,18 @@
 //! The server's settings: each a command-line flag and an environment variable, with its default.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
-use icash_http::{ApiConfig, ConnectionLimits, Cors, DEFAULT_BODY_LIMIT};
+use icash_http::{ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BODY_LIMIT, RateLimits};
 use icash_postgres::PgConfig;
 
 use super::DatabaseUrl;
+use super::keys::{AdminKey, Auth, Command};
 
 /// Serves the icash HTTP API.
 ///
@@ -92,6 +94,31 @@ pub struct Config {
     /// Log format; the level is set by RUST_LOG (default info).
     #[arg(long, env = "ICASH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Whether requests need an API key: `required`, or `off` for the old clients that have no
+    /// credentials (everything is then allowed to anyone who can reach the server).
+    #[arg(long, env = "ICASH_AUTH", value_enum, default_value_t = Auth::Required)]
+    pub auth: Auth,
+
+    /// An administrator API key to register at start instead of a generated one (for
+    /// automation: Docker Compose, tests), of at least 32 visible characters; empty for none.
+    /// Prefer the environment variable: other users of a machine can read a command line.
+    #[arg(long, env = "ICASH_ADMIN_KEY", hide_env_values = true, default_value = "",
+        hide_default_value = true, value_parser = AdminKey::parse)]
+    pub admin_key: AdminKey,
+
+    /// Requests per second each API key may make, in bursts of as many; 0 for no limit.
+    #[arg(long, env = "ICASH_KEY_RATE_PER_SEC", default_value_t = 200)]
+    pub key_rate_per_sec: u32,
+
+    /// Failed authentications per minute a client address may make, in bursts of as many,
+    /// before it is answered 429 until its budget refills; 0 for no limit.
+    #[arg(long, env = "ICASH_AUTH_FAILURES_PER_MIN", default_value_t = 10)]
+    pub auth_failures_per_min: u32,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 /// How logs are written.
@@ -141,7 +168,8 @@ impl Config {
         }
     }
 
-    /// The HTTP API's settings: the defaults, with this configuration's body limit and CORS.
+    /// The HTTP API's settings: the defaults, with this configuration's body limit, CORS and
+    /// authentication.
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
             body_limit: self.body_limit,
@@ -149,6 +177,14 @@ impl Config {
                 Cors::AnyOrigin
             } else {
                 Cors::Origins(self.cors_origins.clone())
+            },
+            rate_limits: RateLimits {
+                per_key_per_second: NonZeroU32::new(self.key_rate_per_sec),
+                failures_per_minute: NonZeroU32::new(self.auth_failures_per_min),
+            },
+            auth: match self.auth {
+                Auth::Required => AuthMode::Required,
+                Auth::Off => AuthMode::Off,
             },
             ..ApiConfig::default()
         }

@@ -21,6 +21,7 @@
 
 mod config;
 mod database_url;
+mod keys;
 mod metrics;
 mod progress;
 
@@ -36,6 +37,7 @@ use tracing_subscriber::EnvFilter;
 
 pub use config::{Config, LogFormat};
 pub use database_url::DatabaseUrl;
+pub use keys::{AdminKey, Auth, Command, KeysCommand};
 
 use crate::data::{DataError, LoadProgress, load_dir_with_progress};
 
@@ -72,13 +74,47 @@ pub enum StartError {
     /// The Prometheus recorder cannot be installed (another `metrics` recorder is).
     #[error("cannot record metrics: {0}")]
     Metrics(String),
+    /// A `keys` command without a database: the in-memory store lives only in a server.
+    #[error(
+        "the keys commands manage the keys of the database DATABASE_URL names; with the in-memory store, use POST /admin/keys on the running server"
+    )]
+    KeysInMemory,
+    /// Reading or changing the API keys failed.
+    #[error("{0}")]
+    Keys(icash_core::Error),
+    /// `ICASH_ADMIN_KEY` cannot be registered: it was revoked, or its name is taken.
+    #[error(
+        "ICASH_ADMIN_KEY cannot be registered: it is a revoked key, or another key has its name"
+    )]
+    AdminKeyRevoked,
+}
+
+impl From<icash_core::Error> for StartError {
+    fn from(error: icash_core::Error) -> StartError {
+        StartError::Keys(error)
+    }
 }
 
 /// Runs the server as a program: sets up the logs as `config` says (see [`init_logs`]), runs
 /// [`run`], and turns its outcome into the exit status, logging why it failed.
 pub async fn main(config: Config) -> ExitCode {
-    init_logs(config.log_format);
-    match run(config).await {
+    let outcome = match config.command.clone() {
+        Some(command) => {
+            // A command's standard output is its answer: the logs go to standard error.
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            keys::run(&config, command).await
+        }
+        None => {
+            init_logs(config.log_format);
+            run(config).await
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
@@ -148,6 +184,7 @@ pub async fn run_until(
             Arc::new(MemoryStore::new().with_idempotency_ttl(config.idempotency_ttl()))
         }
     };
+    keys::first_admin_key(store.as_ref(), &config).await?;
     // Listen before the load, so that the probes answer while it runs: `/livez` says the
     // process is up, `/readyz` says it is not ready yet, and the endpoints that use the store
     // answer 503 until the load has finished.

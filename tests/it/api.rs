@@ -82,3 +82,17 @@ pub fn purchase_request(body: &str) -> warp::test::RequestBuilder {
         .header("content-length", body.len().to_string())
         .body(body)
 }
+
+/// The API over `store` with `config`.
+pub fn api_with(store: SharedStore, config: ApiConfig) -> Api {
+    icash::http::api(store, config)
+}
+
+/// A request of `method` to `path` with `key` as its bearer key, if any.
+pub fn request_with_key(method: &str, path: &str, key: Option<&str>) -> warp::test::RequestBuilder {
+    let request = warp::test::request().method(method).path(path);
+    match key {
+        Some(key) => request.header("authorization", format!("Bearer {key}")),
+        None => request,
+    }
+}

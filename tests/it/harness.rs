@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{CONNECTION, CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -47,6 +47,24 @@ fn server_binary() -> &'static Path {
     })
 }
 
+/// Runs the example server's `keys` command with `args` on the database at `database_url`:
+/// its exit status, standard output and standard error.
+pub fn keys_command(database_url: &str, args: &[&str]) -> (ExitStatus, String, String) {
+    let output = Command::new(server_binary())
+        .arg("keys")
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env_remove("ICASH_ADMIN_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the keys command runs");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A server process and what it has logged so far.
 pub struct Server {
     child: Child,
@@ -71,13 +89,10 @@ impl Server {
     /// data directory `data_dir`, on a free port, and waits until it listens; panics with its
     /// logs if it exits instead.
     pub fn start(database_url: Option<&str>, data_dir: &Path) -> Server {
-        match Server::spawn(database_url, data_dir).listen() {
-            Start::Listening(server) => server,
-            Start::Exited(status, logs) => panic!("the server exited ({status}): {logs}"),
-        }
+        Server::start_with(database_url, data_dir, &[])
     }
 
-    /// [`Server::start`], with more environment variables (`ICASH_...` settings).
+    /// [`Server::start`] with more environment variables, which override the harness's.
     pub fn start_with(database_url: Option<&str>, data_dir: &Path, env: &[(&str, &str)]) -> Server {
         match Server::spawn_with(database_url, data_dir, env).listen() {
             Start::Listening(server) => server,
@@ -90,11 +105,15 @@ impl Server {
         Server::spawn_with(database_url, data_dir, &[])
     }
 
-    /// [`Server::spawn`], with more environment variables.
+    /// [`Server::spawn`] with more environment variables, which override the harness's. The
+    /// harness runs servers with `ICASH_AUTH=off`, the old clients' contract, unless told
+    /// otherwise.
     pub fn spawn_with(database_url: Option<&str>, data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(server_binary());
         command
             .env_remove("DATABASE_URL")
+            .env_remove("ICASH_ADMIN_KEY")
+            .env("ICASH_AUTH", "off")
             .env("ICASH_DATA_DIR", data_dir)
             .env("ICASH_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
@@ -151,7 +170,7 @@ impl Server {
             .probing
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| panic!("the server did not answer probes: {}", self.logs()));
-        Client { addr }
+        Client { addr, key: None }
     }
 
     /// Waits until the server listens, or exits.
@@ -185,6 +204,15 @@ impl Server {
     pub fn client(&self) -> Client {
         Client {
             addr: self.addr().to_owned(),
+            key: None,
+        }
+    }
+
+    /// A client of the server that sends `key` as its bearer key.
+    pub fn client_with_key(&self, key: &str) -> Client {
+        Client {
+            addr: self.addr().to_owned(),
+            key: Some(key.to_owned()),
         }
     }
 
@@ -274,6 +302,8 @@ impl Drop for Server {
 #[derive(Clone, Debug)]
 pub struct Client {
     addr: String,
+    /// The bearer key it sends, if any.
+    key: Option<String>,
 }
 
 /// A complete HTTP response.
@@ -326,12 +356,16 @@ impl Client {
             .await
             .map_err(Failure::Exchange)?;
         tokio::spawn(connection);
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("an HTTP method"))
             .uri(path)
             .header(HOST, &self.addr)
             .header(CONNECTION, "close")
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(key) = &self.key {
+            request = request.header(AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .expect("a valid request");
         let response = sender

@@ -6,7 +6,9 @@
 //! were skipped when neither is there (see `support::seed_dir`); `.ci/run` always provides them.
 //! The tests that run the example server as a process share `harness`.
 
+mod admin;
 mod api;
+mod auth;
 mod concurrency;
 mod connections;
 mod data_dir;
@@ -16,10 +18,12 @@ mod harness;
 mod hostile;
 mod http;
 mod idempotency;
+mod limits;
 mod metrics;
 mod probes;
 mod secrets;
 mod seed_data;
 mod server;
+mod server_auth;
 mod support;
 mod tills;

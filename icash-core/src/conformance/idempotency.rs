@@ -142,3 +142,45 @@ pub async fn a_refused_purchase_does_not_use_up_its_key(store: &dyn Store) {
         .unwrap();
     assert!(matches!(corrected, Recorded::Created(_)), "{corrected:?}");
 }
+
+/// Two keys that send the same idempotency key value keep apart: each records its own
+/// purchase, and each retry replays its sender's.
+pub async fn idempotency_keys_are_scoped_to_their_sender(store: &dyn Store) {
+    store.put_products(&catalog()).await.unwrap();
+    let by = |name: &str| Some(crate::key::KeyName::new(name).unwrap());
+    let same = key("0001");
+    let first = store
+        .record(
+            new_purchase(1, CustomerRef::New, &[MILK], day(0)).recorded_by(by("till-1")),
+            Some(&same),
+        )
+        .await
+        .unwrap();
+    let second = store
+        .record(
+            new_purchase(2, CustomerRef::New, &[EGGS], day(0)).recorded_by(by("till-2")),
+            Some(&same),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(second, Recorded::Created(_)), "{second:?}");
+    assert_ne!(first.purchase().id(), second.purchase().id());
+    let unauthenticated = store
+        .record(
+            new_purchase(3, CustomerRef::New, &[BREAD], day(0)),
+            Some(&same),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(unauthenticated, Recorded::Created(_)));
+    let retry = store
+        .record(
+            new_purchase(2, CustomerRef::New, &[EGGS], day(1)).recorded_by(by("till-2")),
+            Some(&same),
+        )
+        .await
+        .unwrap();
+    assert!(retry.is_replay());
+    assert_eq!(retry.purchase(), second.purchase());
+    assert_eq!(purchase_count(store).await, 3);
+}

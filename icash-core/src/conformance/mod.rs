@@ -54,6 +54,8 @@ macro_rules! conformance_suite {
             a_key_reused_for_another_purchase_is_a_conflict,
             racing_requests_with_one_key_record_one_purchase,
             a_refused_purchase_does_not_use_up_its_key,
+            idempotency_keys_are_scoped_to_their_sender,
+            a_purchase_names_the_key_that_recorded_it,
             a_key_authenticates_until_revoked,
             a_key_added_with_its_hash_authenticates,
             a_key_name_is_never_reused,

@@ -179,3 +179,25 @@ pub async fn a_fresh_store_answers_and_lacks_no_migration(store: &dyn Store) {
     store.ping().await.expect("a fresh store answers");
     assert_eq!(store.missing_migrations().await.expect("asked"), 0);
 }
+
+/// A purchase names the key that recorded it, on its answer and its receipt; one made without
+/// a key names none.
+pub async fn a_purchase_names_the_key_that_recorded_it(store: &dyn Store) {
+    store.put_products(&catalog()).await.unwrap();
+    let till = crate::key::KeyName::new("branch-2-till-7").unwrap();
+    let recorded = store
+        .record_purchase(
+            new_purchase(2, CustomerRef::New, &[MILK], day(0)).recorded_by(Some(till.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.details().recorder(), Some(&till));
+    let receipt = store.purchase(recorded.id()).await.unwrap();
+    assert_eq!(receipt.details().recorder(), Some(&till));
+    let anonymous = store
+        .record_purchase(new_purchase(2, CustomerRef::New, &[MILK], day(0)))
+        .await
+        .unwrap();
+    let receipt = store.purchase(anonymous.id()).await.unwrap();
+    assert_eq!(receipt.details().recorder(), None);
+}

@@ -1,5 +1,6 @@
 //! The owner's analytics, each with the optional filter (branch, period).
 
+use icash_core::Action;
 use icash_core::analytics::LoyalQuery;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -8,6 +9,7 @@ use warp::{Filter, Rejection};
 use super::cash_register::set_next_page;
 use super::{get, raw_query, with_store};
 use crate::SharedStore;
+use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{RequestContext, context, json, json_chunks, respond};
 use crate::dto::{
     LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
@@ -20,9 +22,12 @@ use crate::query::{FilterParams, LoyalParams, PageParams, RankParams, encode_loy
     responses((status = 200, description = "Distinct customers", body = UniqueCustomersBody)))]
 pub(crate) async fn unique_customers(
     store: SharedStore,
+    credentials: Credentials,
     query: String,
 ) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let filter = parse::<FilterParams>(&query)?.filter()?;
+    caller.may(Action::ReadAnalytics(filter.branch()))?;
     let unique_customers = store.unique_customers(&filter).await?;
     Ok(json(
         StatusCode::OK,
@@ -42,9 +47,11 @@ pub(crate) async fn unique_customers(
             description = "The next page (with the request's other parameters), when `next_cursor` is present"))))))]
 pub(crate) async fn loyal_customers(
     store: SharedStore,
+    credentials: Credentials,
     path: String,
     query: String,
 ) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let page: PageParams = parse(&query)?;
     let loyal_query = LoyalQuery {
         min_purchases: parse::<LoyalParams>(&query)?.min_purchases()?,
@@ -52,6 +59,7 @@ pub(crate) async fn loyal_customers(
         limit: page.limit()?,
         after: page.loyal_cursor()?,
     };
+    caller.may(Action::ReadAnalytics(loyal_query.filter.branch()))?;
     if loyal_query.limit.is_none() {
         // The whole list can be as long as the customers are many: sent as it is read.
         let loyal = store.loyal_customers_stream(&loyal_query).await?;
@@ -77,8 +85,14 @@ pub(crate) async fn loyal_customers(
 /// The best sellers: every product ranked 3 or better, with competition ranking (1, 1, 3).
 #[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams),
     responses((status = 200, description = "Best sellers", body = TopProductsBody)))]
-pub(crate) async fn top_products(store: SharedStore, query: String) -> Result<Response, ApiError> {
+pub(crate) async fn top_products(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let filter = parse::<FilterParams>(&query)?.filter()?;
+    caller.may(Action::ReadAnalytics(filter.branch()))?;
     let max_rank = parse::<RankParams>(&query)?.max_rank()?;
     let ranked = store.top_products(&filter, max_rank).await?;
     Ok(json(
@@ -92,8 +106,14 @@ pub(crate) async fn top_products(store: SharedStore, query: String) -> Result<Re
 /// Purchases, revenue and customers, in all and per branch.
 #[utoipa::path(get, path = "/analytics/statistics", tag = "analytics", params(FilterParams),
     responses((status = 200, description = "The chain's figures", body = StatisticsBody)))]
-pub(crate) async fn statistics(store: SharedStore, query: String) -> Result<Response, ApiError> {
+pub(crate) async fn statistics(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let filter = parse::<FilterParams>(&query)?.filter()?;
+    caller.may(Action::ReadAnalytics(filter.branch()))?;
     let statistics = store.statistics(&filter).await?;
     Ok(json(StatusCode::OK, &StatisticsBody::from(&statistics)))
 }
@@ -101,6 +121,7 @@ pub(crate) async fn statistics(store: SharedStore, query: String) -> Result<Resp
 /// The analytics filters.
 pub(crate) fn filters(
     store: SharedStore,
+    auth: Auth,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let base = move |name: &'static str| {
         warp::path("analytics")
@@ -110,17 +131,22 @@ pub(crate) fn filters(
             .and(context())
             .and(raw_query())
             .and(with_store(store.clone()))
+            .and(credentials(auth.clone()))
     };
-    let unique = base("unique-customers")
-        .and_then(|ctx, query, store| respond(ctx, unique_customers(store, query)));
-    let loyal = base("loyal-customers").and_then(|ctx: RequestContext, query, store| {
-        let path = ctx.path().to_owned();
-        respond(ctx, loyal_customers(store, path, query))
+    let unique = base("unique-customers").and_then(|ctx, query, store, credentials| {
+        respond(ctx, unique_customers(store, credentials, query))
     });
-    let top =
-        base("top-products").and_then(|ctx, query, store| respond(ctx, top_products(store, query)));
-    let statistics =
-        base("statistics").and_then(|ctx, query, store| respond(ctx, statistics(store, query)));
+    let loyal =
+        base("loyal-customers").and_then(|ctx: RequestContext, query, store, credentials| {
+            let path = ctx.path().to_owned();
+            respond(ctx, loyal_customers(store, credentials, path, query))
+        });
+    let top = base("top-products").and_then(|ctx, query, store, credentials| {
+        respond(ctx, top_products(store, credentials, query))
+    });
+    let statistics = base("statistics").and_then(|ctx, query, store, credentials| {
+        respond(ctx, statistics(store, credentials, query))
+    });
     unique
         .or(loyal)
         .unify()

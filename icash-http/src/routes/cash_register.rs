@@ -6,7 +6,8 @@ use bytes::Buf;
 use futures::{FutureExt, Stream};
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
 use icash_core::{
-    BranchId, CustomerRef, IdempotencyKey, NewPurchase, ProductId, PurchaseId, ValidationError,
+    Action, BranchId, CustomerRef, IdempotencyKey, NewPurchase, ProductId, PurchaseId,
+    ValidationError,
 };
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -14,6 +15,7 @@ use warp::{Filter, Rejection};
 
 use super::{get, raw_query, with_store};
 use crate::SharedStore;
+use crate::auth::{Auth, Credentials, credentials};
 use crate::body::{RawBody, raw_body};
 use crate::context::{context, json, respond};
 use crate::dto::{CustomerBody, ErrorBody, ProductBody, PurchaseBody, PurchaseRequest};
@@ -26,7 +28,11 @@ pub const NEXT_CURSOR: &str = "x-next-cursor";
 /// The catalog, in id order.
 #[utoipa::path(get, path = "/cash-register/products", tag = "cash-register",
     responses((status = 200, description = "Every product", body = [ProductBody])))]
-pub(crate) async fn products(store: SharedStore) -> Result<Response, ApiError> {
+pub(crate) async fn products(
+    store: SharedStore,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    credentials.allow(Action::ReadCatalog).await?;
     let products = store.products().await?;
     Ok(json(
         StatusCode::OK,
@@ -81,6 +87,7 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
     ))]
 pub(crate) async fn purchase<S, B>(
     store: SharedStore,
+    credentials: Credentials,
     key: Option<HeaderValue>,
     body: RawBody<S>,
     body_limit: u64,
@@ -89,6 +96,7 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     B: Buf,
 {
+    let caller = credentials.caller().await?;
     let key = key
         .map(|value| {
             value
@@ -98,7 +106,10 @@ where
         })
         .transpose()?;
     let request: PurchaseRequest = body.json(body_limit).await?;
-    let recorded = store.record(new_purchase(request)?, key.as_ref()).await?;
+    let purchase = new_purchase(request)?;
+    caller.may(Action::RecordPurchase(purchase.branch()))?;
+    let purchase = purchase.recorded_by(caller.key_name());
+    let recorded = store.record(purchase, key.as_ref()).await?;
     let purchase = recorded.purchase();
     let mut response = json(StatusCode::CREATED, &PurchaseBody::from(purchase));
     tracing::Span::current().record("purchase_id", purchase.id().get());
@@ -118,7 +129,12 @@ where
         (status = 200, description = "The receipt", body = PurchaseBody),
         (status = 404, description = "No such purchase", body = ErrorBody),
     ))]
-pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, ApiError> {
+pub(crate) async fn receipt(
+    store: SharedStore,
+    credentials: Credentials,
+    id: String,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let id = id
         .parse::<i64>()
         .map_err(|_| ValidationError::InvalidId {
@@ -127,6 +143,7 @@ pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, 
         })
         .and_then(PurchaseId::new)?;
     let purchase = store.purchase(id).await?;
+    caller.may(Action::ReadReceipt(purchase.details().branch()))?;
     Ok(json(StatusCode::OK, &PurchaseBody::from(&purchase)))
 }
 
@@ -143,9 +160,11 @@ pub(crate) async fn receipt(store: SharedStore, id: String) -> Result<Response, 
         ))))]
 pub(crate) async fn customers(
     store: SharedStore,
+    credentials: Credentials,
     path: String,
     query: String,
 ) -> Result<Response, ApiError> {
+    credentials.allow(Action::ListCustomers).await?;
     let page: PageParams = parse(&query)?;
     let limit = page.limit()?.unwrap_or(DEFAULT_TOP_CUSTOMERS);
     let entries = store
@@ -189,36 +208,43 @@ fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = In
 pub(crate) fn filters(
     store: SharedStore,
     body_limit: u64,
+    auth: Auth,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let products = warp::path!("cash-register" / "products")
         .and(get())
         .and(context())
         .and(with_store(store.clone()))
-        .and_then(|ctx, store| respond(ctx, products(store)));
+        .and(credentials(auth.clone()))
+        .and_then(|ctx, store, credentials| respond(ctx, products(store, credentials)));
     let purchase = warp::path!("cash-register" / "purchase")
         .and(warp::post())
         .and(context())
         .and(with_store(store.clone()))
+        .and(credentials(auth.clone()))
         .and(idempotency_key())
         .and(raw_body())
-        .and_then(move |ctx, store, key, body| {
-            respond(ctx, purchase(store, key, body, body_limit))
+        .and_then(move |ctx, store, credentials, key, body| {
+            respond(ctx, purchase(store, credentials, key, body, body_limit))
                 .inspect(|answer| answer.iter().for_each(crate::metrics::purchase_answered))
         });
     let receipt = warp::path!("cash-register" / "purchases" / String)
         .and(get())
         .and(context())
         .and(with_store(store.clone()))
-        .and_then(|id, ctx, store| respond(ctx, receipt(store, id)));
+        .and(credentials(auth.clone()))
+        .and_then(|id, ctx, store, credentials| respond(ctx, receipt(store, credentials, id)));
     let customers = warp::path!("cash-register" / "customers")
         .and(get())
         .and(context())
         .and(raw_query())
         .and(with_store(store))
-        .and_then(|ctx: crate::context::RequestContext, query, store| {
-            let path = ctx.path().to_owned();
-            respond(ctx, customers(store, path, query))
-        });
+        .and(credentials(auth))
+        .and_then(
+            |ctx: crate::context::RequestContext, query, store, credentials| {
+                let path = ctx.path().to_owned();
+                respond(ctx, customers(store, credentials, path, query))
+            },
+        );
     products
         .or(purchase)
         .unify()

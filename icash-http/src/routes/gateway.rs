@@ -3,16 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use icash_core::Action;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::{get, raw_query, with_store};
 use crate::SharedStore;
+use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{context, json, respond};
 use crate::dto::{
-    AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index, IndexEndpoints,
-    Services,
+    AdminEndpoints, AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index,
+    IndexEndpoints, Services,
 };
 use crate::error::ApiError;
 use crate::query::{FilterParams, parse};
@@ -45,6 +47,12 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     statistics: "GET /analytics/statistics",
                 },
                 openapi: "GET /openapi.json",
+                admin: AdminEndpoints {
+                    create_key: "POST /admin/keys",
+                    keys: "GET /admin/keys",
+                    revoke_key: "DELETE /admin/keys/{name}",
+                    audit: "GET /admin/audit",
+                },
             },
         },
     ))
@@ -107,8 +115,14 @@ pub(crate) async fn health(store: SharedStore, timeout: Duration) -> Result<Resp
                 "items": [{"product_id": "$response.body#/top_products/0/product_id"}]
             }),
             description = "A loyal customer buys a best seller again, at a branch of the chain"))))))]
-pub(crate) async fn dashboard(store: SharedStore, query: String) -> Result<Response, ApiError> {
+pub(crate) async fn dashboard(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
     let filter = parse::<FilterParams>(&query)?.filter()?;
+    caller.may(Action::ReadAnalytics(filter.branch()))?;
     let dashboard = store.dashboard(&filter).await?;
     Ok(json(StatusCode::OK, &DashboardBody::from(&dashboard)))
 }
@@ -152,11 +166,15 @@ pub(crate) fn filters(
 /// `GET /dashboard`'s filter.
 pub(crate) fn dashboard_filter(
     store: SharedStore,
+    auth: Auth,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("dashboard")
         .and(get())
         .and(context())
         .and(raw_query())
         .and(with_store(store))
-        .and_then(|ctx, query, store| respond(ctx, dashboard(store, query)))
+        .and(credentials(auth))
+        .and_then(|ctx, query, store, credentials| {
+            respond(ctx, dashboard(store, credentials, query))
+        })
 }

@@ -1,5 +1,6 @@
 //! The endpoints, one module per group, each a filter with its handler beside it.
 
+pub(crate) mod admin;
 pub(crate) mod analytics;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
