@@ -201,6 +201,30 @@ pub(crate) fn purchase_answered(response: &Response) {
     counter.increment(1);
 }
 
+/// `GET /metrics`, answering what `render` writes in Prometheus's text format; every other
+/// request is a 404. For a listen address of its own: it asks for no credentials.
+pub fn exposition_filter(
+    render: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> warp::filters::BoxedFilter<(Response,)> {
+    use warp::Filter as _;
+    use warp::http::header::{CONTENT_TYPE, HeaderValue};
+
+    let metrics = warp::path!("metrics").and(warp::get()).map(move || {
+        let mut response = Response::new(render().into());
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    });
+    let elsewhere = warp::any().map(|| {
+        let mut response = Response::new("only GET /metrics is served here\n".into());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
+    });
+    metrics.or(elsewhere).unify().boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::RouteMetrics;

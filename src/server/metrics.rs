@@ -9,7 +9,6 @@
 //! progress) is read when `/metrics` is, and costs nothing in between.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -18,10 +17,6 @@ use icash_postgres::PgStore;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use warp::Filter;
-use warp::http::StatusCode;
-use warp::http::header::{CONTENT_TYPE, HeaderValue};
-use warp::reply::Response;
 
 use super::StartError;
 use crate::data::LoadProgress;
@@ -50,7 +45,7 @@ const UPKEEP: Duration = Duration::from_secs(5);
 pub(super) struct Exposition {
     handle: PrometheusHandle,
     load: Arc<LoadProgress>,
-    load_done: AtomicBool,
+    startup: icash_http::Startup,
     store: OnceLock<PgStore>,
 }
 
@@ -58,11 +53,6 @@ impl Exposition {
     /// The load's progress, as `/metrics` reports it.
     pub(super) fn load_progress(&self) -> Arc<LoadProgress> {
         Arc::clone(&self.load)
-    }
-
-    /// Marks the start-up load as over.
-    pub(super) fn load_done(&self) {
-        self.load_done.store(true, Ordering::Relaxed);
     }
 
     /// Gives `/metrics` the store whose pools it reports.
@@ -75,7 +65,7 @@ impl Exposition {
         metrics::gauge!(LOAD_PURCHASES).set(self.load.purchases_loaded() as f64);
         metrics::gauge!(LOAD_BYTES_READ).set(self.load.bytes_read() as f64);
         metrics::gauge!(LOAD_BYTES_TOTAL).set(self.load.total_bytes() as f64);
-        let done = self.load_done.load(Ordering::Relaxed);
+        let done = self.startup.is_finished();
         metrics::gauge!(LOAD_DONE).set(if done { 1.0 } else { 0.0 });
         if let Some(store) = self.store.get() {
             store.record_pool_metrics();
@@ -99,16 +89,17 @@ impl Listener {
 }
 
 /// Installs the Prometheus recorder (once per process) and serves `/metrics` on `addr`, each
-/// connection under `limits`.
+/// connection under `limits`; the load counts as done once `startup` has finished.
 pub(super) async fn listen(
     addr: SocketAddr,
     limits: icash_http::ConnectionLimits,
+    startup: icash_http::Startup,
 ) -> Result<(Arc<Exposition>, Listener), StartError> {
     let handle = recorder()?;
     let exposition = Arc::new(Exposition {
         handle: handle.clone(),
         load: Arc::default(),
-        load_done: AtomicBool::new(false),
+        startup,
         store: OnceLock::new(),
     });
     let listener = tokio::net::TcpListener::bind(addr)
@@ -117,7 +108,10 @@ pub(super) async fn listen(
     let bound = listener.local_addr().map_err(StartError::LocalAddr)?;
     tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
     let (stop, stopped) = oneshot::channel::<()>();
-    let metrics_filter = filter(Arc::clone(&exposition));
+    let metrics_filter = icash_http::metrics::exposition_filter({
+        let exposition = Arc::clone(&exposition);
+        move || exposition.render()
+    });
     // The API's limits serve here too: a scraper is a client like any other.
     let serve = async move {
         let limits = limits;
@@ -164,22 +158,4 @@ fn recorder() -> Result<PrometheusHandle, StartError> {
         })
         .clone()
         .map_err(StartError::Metrics)
-}
-
-/// `GET /metrics`; every other request is a 404.
-fn filter(exposition: Arc<Exposition>) -> warp::filters::BoxedFilter<(Response,)> {
-    let metrics = warp::path!("metrics").and(warp::get()).map(move || {
-        let mut response = Response::new(exposition.render().into());
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        );
-        response
-    });
-    let elsewhere = warp::any().map(|| {
-        let mut response = Response::new("only GET /metrics is served here\n".into());
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        response
-    });
-    metrics.or(elsewhere).unify().boxed()
 }

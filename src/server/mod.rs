@@ -154,9 +154,13 @@ pub async fn run_until(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    // Finished once the data files are loaded: what `/readyz` and the metrics both report.
+    let startup = icash_http::Startup::pending();
     // Before the database and the load, so that the load's progress can be watched.
     let metrics = match config.metrics_addr {
-        Some(addr) => Some(metrics::listen(addr, config.connection_limits()).await?),
+        Some(addr) => {
+            Some(metrics::listen(addr, config.connection_limits(), startup.clone()).await?)
+        }
         None => None,
     };
     let exposition = metrics
@@ -188,7 +192,6 @@ pub async fn run_until(
     // Listen before the load, so that the probes answer while it runs: `/livez` says the
     // process is up, `/readyz` says it is not ready yet, and the endpoints that use the store
     // answer 503 until the load has finished.
-    let startup = icash_http::Startup::pending();
     let api = icash_http::api(
         store.clone(),
         icash_http::ApiConfig {
@@ -237,9 +240,6 @@ pub async fn run_until(
         }
         Some(Ok(())) => {
             startup.finish();
-            if let Some(exposition) = &exposition {
-                exposition.load_done();
-            }
             if let Some(postgres) = postgres {
                 tokio::spawn(validate_foreign_keys(postgres));
             }
