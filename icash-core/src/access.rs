@@ -9,7 +9,7 @@
 //! | change the catalog's prices | no | of every branch | no | yes |
 //! | read the analytics of branch B | no | of B | yes | yes |
 //! | read the analytics of every branch, list the customers | no | of every branch | yes | yes |
-//! | manage keys, read the audit trail | no | no | no | yes |
+//! | manage keys, read the audit trail, read the server's metrics | no | no | no | yes |
 //!
 //! A manager "of B" is the manager of branch B or of every branch. Receipts and the customer
 //! lists name customers: only the roles that need them read them.
@@ -42,6 +42,8 @@ pub enum Action {
     ManageKeys,
     /// Reading the audit trail.
     ReadAudit,
+    /// Reading the server's operational metrics (`/metrics`).
+    ReadMetrics,
 }
 
 impl Action {
@@ -62,6 +64,7 @@ impl Action {
             Action::ChangePrices(None) => write!(f, "change the catalog's prices"),
             Action::ManageKeys => write!(f, "manage API keys"),
             Action::ReadAudit => write!(f, "read the audit trail"),
+            Action::ReadMetrics => write!(f, "read the server's metrics"),
         }
     }
 }
@@ -79,7 +82,8 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             | Action::VoidPurchase(_)
             | Action::ChangePrices(_)
             | Action::ManageKeys
-            | Action::ReadAudit => false,
+            | Action::ReadAudit
+            | Action::ReadMetrics => false,
         },
         Role::Manager => match action {
             Action::ReadCatalog => true,
@@ -92,7 +96,7 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             Action::ListCustomers | Action::ReadAnalytics(None) | Action::ChangePrices(None) => {
                 scope == Scope::AllBranches
             }
-            Action::ManageKeys | Action::ReadAudit => false,
+            Action::ManageKeys | Action::ReadAudit | Action::ReadMetrics => false,
         },
         Role::Till => match action {
             Action::ReadCatalog => true,
@@ -103,7 +107,8 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             | Action::VoidPurchase(_)
             | Action::ChangePrices(_)
             | Action::ManageKeys
-            | Action::ReadAudit => false,
+            | Action::ReadAudit
+            | Action::ReadMetrics => false,
         },
     }
 }
@@ -185,6 +190,7 @@ mod tests {
             Action::ChangePrices(None),
             Action::ManageKeys,
             Action::ReadAudit,
+            Action::ReadMetrics,
         ]
     }
 
@@ -206,12 +212,12 @@ mod tests {
     /// [`actions`], in order: `Y` allowed, `n` refused.
     #[rustfmt::skip]
     const MATRIX: [(&str, Role, Option<i32>, &str); 5] = [
-        //                              cat rec rcp cus a2  a*  ref voi p2  p*  key aud
-        ("till of 2", Role::Till, Some(2), "Y   Y   Y   n   n   n   n   n   n   n   n   n"),
-        ("manager of 2", Role::Manager, Some(2), "Y   Y   Y   n   Y   n   Y   Y   Y   n   n   n"),
-        ("manager of all", Role::Manager, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   n   n"),
-        ("analyst", Role::Analyst, None, "Y   n   n   Y   Y   Y   n   n   n   n   n   n"),
-        ("admin", Role::Admin, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y"),
+        //                              cat rec rcp cus a2  a*  ref voi p2  p*  key aud met
+        ("till of 2", Role::Till, Some(2), "Y   Y   Y   n   n   n   n   n   n   n   n   n   n"),
+        ("manager of 2", Role::Manager, Some(2), "Y   Y   Y   n   Y   n   Y   Y   Y   n   n   n   n"),
+        ("manager of all", Role::Manager, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   n   n   n"),
+        ("analyst", Role::Analyst, None, "Y   n   n   Y   Y   Y   n   n   n   n   n   n   n"),
+        ("admin", Role::Admin, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y"),
     ];
 
     #[test]
@@ -283,6 +289,11 @@ mod tests {
                 actor(Role::Analyst, None),
                 Action::ReadAudit,
                 "an analyst may not read the audit trail",
+            ),
+            (
+                actor(Role::Analyst, None),
+                Action::ReadMetrics,
+                "an analyst may not read the server's metrics",
             ),
             (
                 actor(Role::Analyst, None),

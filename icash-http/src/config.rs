@@ -1,11 +1,12 @@
 //! How the API behaves where the contract leaves a choice: body limit, CORS, health timeout,
-//! the host's start-up it waits for, and authentication.
+//! the host's start-up it waits for, authentication, and the metrics it serves.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{AuthMode, Authenticator};
 use crate::limits::RateLimits;
+use crate::metrics::Scrape;
 use crate::startup::Startup;
 
 /// The default largest request body: 64 KiB, far above any real purchase.
@@ -30,6 +31,9 @@ pub struct ApiConfig {
     pub authenticator: Option<Arc<dyn Authenticator>>,
     /// The rate limits of keys and of failed authentications (none by default).
     pub rate_limits: RateLimits,
+    /// What `GET /metrics` answers, to admin keys; `None` (the default): the API has no
+    /// `/metrics`.
+    pub metrics: Option<Scrape>,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +48,7 @@ impl Default for ApiConfig {
             auth: AuthMode::Off,
             authenticator: None,
             rate_limits: RateLimits::default(),
+            metrics: None,
         }
     }
 }

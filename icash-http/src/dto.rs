@@ -611,6 +611,8 @@ pub struct AdminEndpoints {
     pub revoke_key: &'static str,
     /// The audit trail.
     pub audit: &'static str,
+    /// The server's metrics, in Prometheus's text format (when the host keeps them).
+    pub metrics: &'static str,
 }
 
 /// A key's role, as clients write it.

@@ -65,8 +65,8 @@ pub type SharedStore = Arc<dyn Store>;
 /// Every endpoint, without the finishing layers of [`api`]: a path it does not serve is
 /// rejected, so a host can chain its own filters after it. `GET` routes answer `HEAD` too.
 /// Until [`ApiConfig::startup`] has finished, the endpoints that use the store are rejected
-/// (503 through [`error::handle_rejection`]); `/`, `/health`, `/livez`, `/readyz` and
-/// `/openapi.json` always answer.
+/// (503 through [`error::handle_rejection`]); `/`, `/health`, `/livez`, `/readyz`,
+/// `/openapi.json` and `/metrics` always answer.
 pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)> {
     let auth = auth::Auth::new(config, store.clone());
     let always = routes::gateway::filters(store.clone(), config.health_timeout)
@@ -74,6 +74,12 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             store.clone(),
             config.startup.clone(),
             config.health_timeout,
+        ))
+        .unify()
+        // Before the start-up ends too: a scrape follows the load's progress.
+        .or(routes::metrics::filter(
+            config.metrics.clone(),
+            auth.clone(),
         ))
         .unify();
     let after_startup = routes::gateway::dashboard_filter(store.clone(), auth.clone())

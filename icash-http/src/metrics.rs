@@ -3,18 +3,21 @@
 //!
 //! The crate installs no recorder: without one (an embedder that did not ask for metrics) every
 //! call below is a no-op. A host that wants them installs a recorder before the API answers
-//! its first request (the server installs the Prometheus one when asked to serve `/metrics`):
-//! the handles are taken from the recorder on first use and kept, so that a request costs a few
-//! atomic operations on handles it already holds, with no lookup in the recorder and no lock.
+//! its first request (the icash server installs the Prometheus one): the handles are taken from
+//! the recorder on first use and kept, so that a request costs a few atomic operations on
+//! handles it already holds, with no lookup in the recorder and no lock. The host serves them on
+//! the API's own `/metrics`, to admin keys ([`Scrape`]), or on an address of its own
+//! ([`exposition_filter`]), or both.
 //!
 //! The `route` label is the path template of the OpenAPI document (`/cash-register/purchases/{id}`),
 //! never the path a client sent, so the number of series stays bounded whatever clients send.
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Histogram, Unit};
 use warp::http::StatusCode;
+use warp::http::header::{CONTENT_TYPE, HeaderValue};
 use warp::reply::Response;
 
 use crate::routes::cash_register::IDEMPOTENT_REPLAYED;
@@ -201,22 +204,43 @@ pub(crate) fn purchase_answered(response: &Response) {
     counter.increment(1);
 }
 
-/// `GET /metrics`, answering what `render` writes in Prometheus's text format; every other
-/// request is a 404. For a listen address of its own: it asks for no credentials.
-pub fn exposition_filter(
-    render: impl Fn() -> String + Clone + Send + Sync + 'static,
-) -> warp::filters::BoxedFilter<(Response,)> {
-    use warp::Filter as _;
-    use warp::http::header::{CONTENT_TYPE, HeaderValue};
+/// What `GET /metrics` answers on the API's own address ([`ApiConfig::metrics`](crate::ApiConfig::metrics)):
+/// the host's function that writes its metrics in Prometheus's text format, called at each
+/// scrape. The API asks for an admin key before calling it.
+#[derive(Clone)]
+pub struct Scrape(Arc<dyn Fn() -> String + Send + Sync>);
 
-    let metrics = warp::path!("metrics").and(warp::get()).map(move || {
-        let mut response = Response::new(render().into());
+impl Scrape {
+    /// A scrape that answers what `render` writes.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Scrape {
+        Scrape(Arc::new(render))
+    }
+
+    /// The metrics as of now, as the response `/metrics` answers with.
+    pub(crate) fn response(&self) -> Response {
+        let mut response = Response::new((self.0)().into());
         response.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         response
-    });
+    }
+}
+
+impl std::fmt::Debug for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrape(..)")
+    }
+}
+
+/// `GET /metrics`, answering what `scrape` writes; every other request is a 404. For a listen
+/// address of its own: it asks for no credentials.
+pub fn exposition_filter(scrape: Scrape) -> warp::filters::BoxedFilter<(Response,)> {
+    use warp::Filter as _;
+
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .map(move || scrape.response());
     let elsewhere = warp::any().map(|| {
         let mut response = Response::new("only GET /metrics is served here\n".into());
         *response.status_mut() = StatusCode::NOT_FOUND;

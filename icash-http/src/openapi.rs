@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseB
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{admin, analytics, cash_register, gateway, probes};
+use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,7 @@ use crate::routes::{admin, analytics, cash_register, gateway, probes};
         admin::keys,
         admin::revoke_key,
         admin::audit,
+        metrics::metrics,
     ),
     components(schemas(ErrorBody, ItemRequest)),
     modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
@@ -46,7 +47,7 @@ use crate::routes::{admin, analytics, cash_register, gateway, probes};
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
         (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
-        (name = "admin", description = "API keys and the audit trail, for admin keys only"),
+        (name = "admin", description = "API keys, the audit trail and the metrics, for admin keys only"),
     )
 )]
 struct ApiDoc;

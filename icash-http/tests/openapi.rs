@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 18);
+    assert_eq!(endpoints.len(), 19);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");

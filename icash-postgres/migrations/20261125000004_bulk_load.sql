@@ -18,8 +18,17 @@
 -- memory is bounded: past its limit it hands partial sums over and starts again, so a customer
 -- may have several staged rows, which the finish then adds up; otherwise each staged row is a
 -- whole customer, and goes in as it is.
+--
+-- Setting keys, indexes and triggers aside is the schema owner's right, and a server may serve
+-- with a role that cannot change the schema (see the serving_role migration): the functions a
+-- load calls (begin, finish, and the validation of its foreign keys) run with their owner's
+-- rights (SECURITY DEFINER), only for the roles granted them. Each runs with the search path
+-- set here, this schema then the session's temporary tables, so that no caller can put a table
+-- of its own in front of the schema's.
+SELECT set_config('search_path', format('%I, pg_temp', current_schema()), true);
 
-CREATE FUNCTION icash_bulk_load_begin() RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION icash_bulk_load_begin() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     item record;
     keyed regclass[] := ARRAY['purchases', 'purchase_lines', 'customers', 'customer_branches',
@@ -60,6 +69,10 @@ BEGIN
         customer_id uuid NOT NULL,
         purchases bigint NOT NULL
     ) ON COMMIT DROP;
+    -- The loader COPYs into the staging tables as the caller, not as their owner. A session's
+    -- temporary tables are out of every other session's reach, so PUBLIC means the caller.
+    GRANT INSERT ON icash_load_branch_hours, icash_load_product_hours, icash_load_customers,
+        icash_load_customer_branches TO PUBLIC;
     FOR item IN
         SELECT c.conrelid::regclass AS tab, c.conname, c.contype, pg_get_constraintdef(c.oid) AS def
         FROM pg_constraint c
@@ -151,7 +164,7 @@ $$;
 -- Ends a load: the sequence past `last_id`, the aggregates from the staged sums, then what
 -- icash_bulk_load_begin set aside, and fresh statistics for the planner.
 CREATE FUNCTION icash_bulk_load_finish(last_id bigint, partial_sums boolean) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     item record;
 BEGIN
@@ -179,7 +192,8 @@ $$;
 
 -- Validates the foreign keys that a bulk load restored NOT VALID, and returns how many it
 -- validated. VALIDATE CONSTRAINT takes a lock that lets purchases and reads go on.
-CREATE FUNCTION icash_validate_foreign_keys() RETURNS integer LANGUAGE plpgsql AS $$
+CREATE FUNCTION icash_validate_foreign_keys() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     item record;
     validated integer := 0;
@@ -197,3 +211,7 @@ BEGIN
     RETURN validated;
 END;
 $$;
+
+-- Functions that run with their owner's rights are for the roles granted them only.
+REVOKE EXECUTE ON FUNCTION icash_bulk_load_begin(), icash_bulk_load_finish(bigint, boolean),
+    icash_validate_foreign_keys() FROM PUBLIC;

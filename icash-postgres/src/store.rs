@@ -51,6 +51,12 @@ pub struct PgConfig {
     /// PostgreSQL. It bounds a load's memory whatever the files' size: about 145 bytes a
     /// customer at the most. A load past it comes out the same, only slower by each hand-over.
     pub load_customer_sums: usize,
+    /// Whether [`PgStore::connect_with`] applies the migrations the database lacks (the
+    /// default), or leaves the schema alone: for a role that cannot change it, the schema's
+    /// owner having applied them (see [`PgStore::grant_serving_role`]). Then
+    /// [`Catalog::missing_migrations`](icash_core::Catalog::missing_migrations) tells whether
+    /// the owner has.
+    pub apply_migrations: bool,
 }
 
 impl Default for PgConfig {
@@ -61,6 +67,7 @@ impl Default for PgConfig {
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
             statement_timeout: Some(Duration::from_secs(30)),
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
+            apply_migrations: true,
         }
     }
 }
@@ -94,7 +101,8 @@ impl PgStore {
         options.options(SESSION_SETTINGS)
     }
 
-    /// Connects with explicit options, and migrates the database.
+    /// Connects with explicit options, and migrates the database unless
+    /// [`PgConfig::apply_migrations`] says not to.
     pub async fn connect_with(options: PgConnectOptions, config: &PgConfig) -> Result<PgStore> {
         let options = PgStore::session_options(options);
         let options = match config.statement_timeout {
@@ -121,7 +129,9 @@ impl PgStore {
         let store = PgStore::from_pool(pool)
             .with_idempotency_ttl(config.idempotency_ttl)
             .with_load_customer_sums(config.load_customer_sums);
-        store.migrate().await?;
+        if config.apply_migrations {
+            store.migrate().await?;
+        }
         Ok(store)
     }
 
@@ -211,6 +221,19 @@ impl PgStore {
             other => Error::internal(other),
         })?;
         self.put_branches(&Branch::defaults()).await
+    }
+
+    /// Lets `role` serve from this database: read and write its data, never change its
+    /// schema. Run by the schema's owner, after [`PgStore::migrate`] (and again after each
+    /// migration, as it grants on what exists). Fails, with PostgreSQL's sentence as the
+    /// cause, when no role has that name or this one may not grant.
+    pub async fn grant_serving_role(&self, role: &str) -> Result<()> {
+        sqlx::query("SELECT icash_grant_serving_role($1)")
+            .bind(role)
+            .execute(self.pool())
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
     }
 
     /// The pool, for an embedder's own queries.

@@ -5,14 +5,14 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
 use icash_http::{ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BODY_LIMIT, RateLimits};
 use icash_postgres::PgConfig;
 
 use super::DatabaseUrl;
-use super::keys::{AdminKey, Auth, Command};
+use super::keys::{AdminKey, Auth, KeysCommand};
 
 /// Serves the icash HTTP API.
 ///
@@ -37,7 +37,8 @@ pub struct Config {
     pub addr: SocketAddr,
 
     /// Address to serve /metrics on, in Prometheus's text format, without a key: bind it to a
-    /// private interface only. Unset: no metrics are kept or served.
+    /// private interface only. Unset: /metrics is served on the API's address only, to admin
+    /// keys.
     #[arg(long, env = "ICASH_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
@@ -116,9 +117,42 @@ pub struct Config {
     #[arg(long, env = "ICASH_AUTH_FAILURES_PER_MIN", default_value_t = 10)]
     pub auth_failures_per_min: u32,
 
+    /// Whether the server applies the migrations the database lacks at start (`apply`), or
+    /// leaves the schema alone (`check`): for a role that cannot change it, the schema's owner
+    /// having run `migrate --grant <role>`. With `check`, a database that lacks a migration is
+    /// refused at start.
+    #[arg(long, env = "ICASH_MIGRATIONS", value_enum, default_value_t = Migrations::Apply)]
+    pub migrations: Migrations,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// What the program does instead of serving.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Manages the API keys of the database DATABASE_URL names (with the in-memory store, use
+    /// the HTTP endpoints under /admin/keys).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Applies the migrations the database DATABASE_URL names lacks, as the schema's owner,
+    /// and exits.
+    Migrate {
+        /// A role to let serve from the database: read and write its data, never change its
+        /// schema (run `migrate --grant` again after each upgrade).
+        #[arg(long)]
+        grant: Option<String>,
+    },
+}
+
+/// Who changes the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Migrations {
+    /// The server applies the migrations the database lacks at start.
+    Apply,
+    /// The server never changes the schema, and refuses a database that lacks a migration.
+    Check,
 }
 
 /// How logs are written.
@@ -152,6 +186,7 @@ impl Config {
             statement_timeout: (self.statement_timeout_secs > 0)
                 .then(|| Duration::from_secs(self.statement_timeout_secs)),
             load_customer_sums: self.load_customer_sums,
+            apply_migrations: self.migrations == Migrations::Apply,
             ..PgConfig::default()
         }
     }

@@ -41,15 +41,6 @@ impl AdminKey {
     }
 }
 
-/// What the program does instead of serving.
-#[derive(Clone, Debug, Subcommand)]
-pub enum Command {
-    /// Manages the API keys of the database DATABASE_URL names (with the in-memory store, use
-    /// the HTTP endpoints under /admin/keys).
-    #[command(subcommand)]
-    Keys(KeysCommand),
-}
-
 /// The `keys` commands.
 #[derive(Clone, Debug, Subcommand)]
 pub enum KeysCommand {
@@ -75,8 +66,7 @@ pub enum KeysCommand {
 }
 
 /// Runs `command` on the store `config` names.
-pub(super) async fn run(config: &Config, command: Command) -> Result<(), StartError> {
-    let Command::Keys(command) = command;
+pub(super) async fn run(config: &Config, command: KeysCommand) -> Result<(), StartError> {
     let Some(url) = &config.database_url else {
         return Err(StartError::KeysInMemory);
     };

@@ -1,18 +1,18 @@
-//! `/metrics`, in Prometheus's text format, on a listen address of its own
-//! ([`Config::metrics_addr`](super::Config::metrics_addr)): it answers without a key, so it is for a private interface only,
-//! never the API's public address.
+//! `/metrics`, in Prometheus's text format: on the API's address for admin keys, and, when
+//! [`Config::metrics_addr`](super::Config::metrics_addr) asks for it, on a listen address of
+//! its own that answers without a key (for a private interface only, never a public one).
 //!
-//! The server installs the Prometheus recorder of the `metrics` facade when (and only when) it
-//! is asked to serve `/metrics`; the libraries only call the facade. What is counted as it
-//! happens ([`icash_http::metrics`], [`icash_postgres::pool_metrics`]) costs the requests a few
-//! atomic additions; what can be read at any time (the pools' connections, the start-up load's
-//! progress) is read when `/metrics` is, and costs nothing in between.
+//! The server installs the Prometheus recorder of the `metrics` facade at start; the libraries
+//! only call the facade. What is counted as it happens ([`icash_http::metrics`],
+//! [`icash_postgres::pool_metrics`]) costs the requests a few atomic additions; what can be
+//! read at any time (the pools' connections, the start-up load's progress) is read when
+//! `/metrics` is, and costs nothing in between.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use icash_http::metrics::REQUEST_DURATION;
+use icash_http::metrics::{REQUEST_DURATION, Scrape};
 use icash_postgres::PgStore;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::oneshot;
@@ -72,6 +72,34 @@ impl Exposition {
         }
         self.handle.render()
     }
+
+    /// Installs the Prometheus recorder (once per process) and keeps its histograms folded
+    /// until the returned task is aborted; the load counts as done once `startup` has finished.
+    pub(super) fn install(
+        startup: icash_http::Startup,
+    ) -> Result<(Arc<Exposition>, JoinHandle<()>), StartError> {
+        let handle = recorder()?;
+        let exposition = Arc::new(Exposition {
+            handle: handle.clone(),
+            load: Arc::default(),
+            startup,
+            store: OnceLock::new(),
+        });
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(UPKEEP);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+        Ok((exposition, upkeep))
+    }
+
+    /// What the API's `/metrics` answers.
+    pub(super) fn scrape(self: &Arc<Exposition>) -> Scrape {
+        let exposition = Arc::clone(self);
+        Scrape::new(move || exposition.render())
+    }
 }
 
 /// The `/metrics` listener, serving until dropped or [`Listener::stop`]ped.
@@ -88,33 +116,21 @@ impl Listener {
     }
 }
 
-/// Installs the Prometheus recorder (once per process) and serves `/metrics` on `addr`, each
-/// connection under `limits`; the load counts as done once `startup` has finished.
+/// Serves `exposition` as `/metrics` on `addr`, without a key, each connection under `limits`.
 pub(super) async fn listen(
     addr: SocketAddr,
     limits: icash_http::ConnectionLimits,
-    startup: icash_http::Startup,
-) -> Result<(Arc<Exposition>, Listener), StartError> {
-    let handle = recorder()?;
-    let exposition = Arc::new(Exposition {
-        handle: handle.clone(),
-        load: Arc::default(),
-        startup,
-        store: OnceLock::new(),
-    });
+    exposition: &Arc<Exposition>,
+) -> Result<Listener, StartError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|error| StartError::Listen { addr, error })?;
     let bound = listener.local_addr().map_err(StartError::LocalAddr)?;
     tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
     let (stop, stopped) = oneshot::channel::<()>();
-    let metrics_filter = icash_http::metrics::exposition_filter({
-        let exposition = Arc::clone(&exposition);
-        move || exposition.render()
-    });
+    let metrics_filter = icash_http::metrics::exposition_filter(exposition.scrape());
     // The API's limits serve here too: a scraper is a client like any other.
-    let serve = async move {
-        let limits = limits;
+    let served = tokio::spawn(async move {
         icash_http::serve(
             listener,
             metrics_filter,
@@ -124,22 +140,8 @@ pub(super) async fn listen(
             &limits,
         )
         .await;
-    };
-    let upkeep = async move {
-        let mut every = tokio::time::interval(UPKEEP);
-        loop {
-            every.tick().await;
-            handle.run_upkeep();
-        }
-    };
-    // The upkeep never ends: it stops with the listener.
-    let served = tokio::spawn(async move {
-        tokio::select! {
-            () = serve => {}
-            () = upkeep => {}
-        }
     });
-    Ok((exposition, Listener { stop, served }))
+    Ok(Listener { stop, served })
 }
 
 /// The process's Prometheus recorder, installed as the global `metrics` recorder the first

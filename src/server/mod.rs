@@ -6,8 +6,9 @@
 //! while only the probes and the index answer (`/readyz` says 503 until the load has
 //! finished), then serves every endpoint until Ctrl-C or SIGTERM ([`run_until`]: until a future of the caller's), letting the
 //! requests in flight finish. On PostgreSQL it also proves the loaded rows' foreign keys and
-//! purges expired idempotency keys in the background. With [`Config::metrics_addr`] set, it
-//! serves `/metrics` there from the start, the load's progress included. [`main`] adds what a program needs
+//! purges expired idempotency keys in the background. It keeps Prometheus metrics from the
+//! start, the load's progress included: `/metrics` answers admin keys on the API's address,
+//! and anyone on [`Config::metrics_addr`] when that is set. [`main`] adds what a program needs
 //! around it: logging, and an exit status.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@ mod config;
 mod database_url;
 mod keys;
 mod metrics;
+mod migrate;
 mod progress;
 
 use std::net::SocketAddr;
@@ -35,9 +37,9 @@ use icash_core::{MemoryStore, Store};
 use icash_postgres::PgStore;
 use tracing_subscriber::EnvFilter;
 
-pub use config::{Config, LogFormat};
+pub use config::{Command, Config, LogFormat, Migrations};
 pub use database_url::DatabaseUrl;
-pub use keys::{AdminKey, Auth, Command, KeysCommand};
+pub use keys::{AdminKey, Auth, KeysCommand};
 
 use crate::data::{DataError, LoadProgress, load_dir_with_progress};
 
@@ -74,6 +76,14 @@ pub enum StartError {
     /// The Prometheus recorder cannot be installed (another `metrics` recorder is).
     #[error("cannot record metrics: {0}")]
     Metrics(String),
+    /// With `ICASH_MIGRATIONS=check`, the database lacks migrations of this server.
+    #[error(
+        "the database lacks {0} of this server's migrations; ICASH_MIGRATIONS=check leaves the schema to its owner: apply them with the `migrate` command as the schema's owner"
+    )]
+    MissingMigrations(usize),
+    /// The `migrate` command without a database.
+    #[error("the migrate command applies the migrations of the database DATABASE_URL names")]
+    MigrateInMemory,
     /// A `keys` command without a database: the in-memory store lives only in a server.
     #[error(
         "the keys commands manage the keys of the database DATABASE_URL names; with the in-memory store, use POST /admin/keys on the running server"
@@ -107,7 +117,10 @@ pub async fn main(config: Config) -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            keys::run(&config, command).await
+            match command {
+                Command::Keys(command) => keys::run(&config, command).await,
+                Command::Migrate { grant } => migrate::run(&config, grant.as_deref()).await,
+            }
         }
         None => {
             init_logs(config.log_format);
@@ -157,15 +170,12 @@ pub async fn run_until(
     // Finished once the data files are loaded: what `/readyz` and the metrics both report.
     let startup = icash_http::Startup::pending();
     // Before the database and the load, so that the load's progress can be watched.
-    let metrics = match config.metrics_addr {
-        Some(addr) => {
-            Some(metrics::listen(addr, config.connection_limits(), startup.clone()).await?)
-        }
+    let (exposition, upkeep) = metrics::Exposition::install(startup.clone())?;
+    let upkeep = AbortOnDrop(upkeep);
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(metrics::listen(addr, config.connection_limits(), &exposition).await?),
         None => None,
     };
-    let exposition = metrics
-        .as_ref()
-        .map(|(exposition, _)| Arc::clone(exposition));
     let mut postgres = None;
     let store: Arc<dyn Store> = match &config.database_url {
         Some(url) => {
@@ -173,11 +183,14 @@ pub async fn run_until(
             let store = PgStore::connect_with(options, &config.pg_config())
                 .await
                 .map_err(StartError::Database)?;
-            tracing::info!("connected to PostgreSQL and applied the migrations");
-            tokio::spawn(purge_expired_keys(store.clone()));
-            if let Some(exposition) = &exposition {
-                exposition.set_store(store.clone());
+            if config.migrations == Migrations::Check {
+                migrate::check(&store).await?;
+                tracing::info!("connected to PostgreSQL; its schema has every migration");
+            } else {
+                tracing::info!("connected to PostgreSQL and applied the migrations");
             }
+            tokio::spawn(purge_expired_keys(store.clone()));
+            exposition.set_store(store.clone());
             postgres = Some(store.clone());
             Arc::new(store)
         }
@@ -196,6 +209,7 @@ pub async fn run_until(
         store.clone(),
         icash_http::ApiConfig {
             startup: startup.clone(),
+            metrics: Some(exposition.scrape()),
             ..config.api_config()
         },
     );
@@ -219,10 +233,7 @@ pub async fn run_until(
     let limits = config.connection_limits();
     let serving = icash_http::serve(listener, api, stop, &limits);
     let mut serving = std::pin::pin!(serving);
-    let progress = exposition
-        .as_ref()
-        .map_or_else(Arc::default, |exposition| exposition.load_progress());
-    let loading = load_data(store.as_ref(), &config, progress);
+    let loading = load_data(store.as_ref(), &config, exposition.load_progress());
     let loaded = tokio::select! {
         loaded = loading => Some(loaded),
         // Stopped during the start-up: the load's import is dropped, and discarded with it.
@@ -249,10 +260,20 @@ pub async fn run_until(
             Ok(())
         }
     };
-    if let Some((_, listener)) = metrics {
+    if let Some(listener) = metrics_listener {
         listener.stop().await;
     }
+    drop(upkeep);
     served
+}
+
+/// Aborts its task when dropped: a task that would otherwise outlive the server it serves.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Loads the data directory into an empty store; a missing directory only means nothing to load.

@@ -8,6 +8,7 @@ use icash::core::{
     ApiKeySecret, BranchId, CustomerRef, KeyName, NewKey, NewPurchase, Origin, ProductId, Role,
     Store,
 };
+use icash::http::metrics::Scrape;
 use icash::http::{ApiConfig, SharedStore, StoreKeys};
 use icash::postgres::PgStore;
 use icash::postgres::testing::TestDb;
@@ -103,7 +104,13 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         .unwrap()
         .id();
     let receipt_path = format!("/cash-register/purchases/{receipt}");
-    let api = api_with(store.clone(), ApiConfig::required());
+    let api = api_with(
+        store.clone(),
+        ApiConfig {
+            metrics: Some(Scrape::new(|| "icash_up 1\n".to_owned())),
+            ..ApiConfig::required()
+        },
+    );
     let columns: [Option<&ApiKeySecret>; 7] = [
         None,
         Some(&keys.till_1),
@@ -121,6 +128,8 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
     let mut matrix: Vec<(&str, String, [u16; 7])> = vec![
         ("GET", "/".into(), OPEN),
         ("GET", "/health".into(), OPEN),
+        ("GET", "/livez".into(), OPEN),
+        ("GET", "/readyz".into(), OPEN),
         ("GET", "/openapi.json".into(), OPEN),
         ("GET", "/cash-register/products".into(), CATALOG),
         (
@@ -132,6 +141,7 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ("GET", "/cash-register/customers".into(), CHAIN),
         ("GET", "/admin/keys".into(), ADMIN),
         ("GET", "/admin/audit".into(), ADMIN),
+        ("GET", "/metrics".into(), ADMIN),
     ];
     for path in [
         "/dashboard",

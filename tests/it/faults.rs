@@ -215,7 +215,8 @@ fn raw_send(
     }
 }
 
-/// The status and body of a complete response, or `None` when it is cut short.
+/// The status and body of a complete response (its headers are not read), or `None` when it is
+/// cut short.
 fn parse_response(received: &str) -> Option<Reply> {
     let (head, body) = received.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
@@ -226,6 +227,7 @@ fn parse_response(received: &str) -> Option<Reply> {
     })?;
     (body.len() == length).then(|| Reply {
         status,
+        headers: Default::default(),
         body: body.to_owned(),
     })
 }

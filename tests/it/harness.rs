@@ -50,8 +50,13 @@ fn server_binary() -> &'static Path {
 /// Runs the example server's `keys` command with `args` on the database at `database_url`:
 /// its exit status, standard output and standard error.
 pub fn keys_command(database_url: &str, args: &[&str]) -> (ExitStatus, String, String) {
+    server_command(database_url, &[&["keys"], args].concat())
+}
+
+/// Runs the example server with `args` (a command such as `migrate`, and its flags) on the
+/// database at `database_url`: its exit status, standard output and standard error.
+pub fn server_command(database_url: &str, args: &[&str]) -> (ExitStatus, String, String) {
     let output = Command::new(server_binary())
-        .arg("keys")
         .args(args)
         .env("DATABASE_URL", database_url)
         .env_remove("ICASH_ADMIN_KEY")
@@ -170,7 +175,11 @@ impl Server {
             .probing
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| panic!("the server did not answer probes: {}", self.logs()));
-        Client { addr, key: None }
+        Client {
+            addr,
+            key: None,
+            headers: Vec::new(),
+        }
     }
 
     /// Waits until the server listens, or exits.
@@ -205,6 +214,7 @@ impl Server {
         Client {
             addr: self.addr().to_owned(),
             key: None,
+            headers: Vec::new(),
         }
     }
 
@@ -213,6 +223,7 @@ impl Server {
         Client {
             addr: self.addr().to_owned(),
             key: Some(key.to_owned()),
+            headers: Vec::new(),
         }
     }
 
@@ -304,6 +315,8 @@ pub struct Client {
     addr: String,
     /// The bearer key it sends, if any.
     key: Option<String>,
+    /// More headers it sends with every request.
+    headers: Vec<(String, String)>,
 }
 
 /// A complete HTTP response.
@@ -311,6 +324,8 @@ pub struct Client {
 pub struct Reply {
     /// Its status code.
     pub status: u16,
+    /// Its headers.
+    pub headers: hyper::HeaderMap,
     /// Its body, its chunks joined.
     pub body: String,
 }
@@ -338,6 +353,12 @@ pub enum Failure {
 }
 
 impl Client {
+    /// The same client, sending `name: value` with every request too.
+    pub fn with_header(mut self, name: &str, value: &str) -> Client {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Sends a request (with a JSON body when there is one) and reads the whole response.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, Failure> {
         let exchange = self.exchange(method, path, body.unwrap_or("").to_owned());
@@ -365,6 +386,9 @@ impl Client {
         if let Some(key) = &self.key {
             request = request.header(AUTHORIZATION, format!("Bearer {key}"));
         }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
         let request = request
             .body(Full::new(Bytes::from(body)))
             .expect("a valid request");
@@ -373,6 +397,7 @@ impl Client {
             .await
             .map_err(Failure::Exchange)?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = response
             .into_body()
             .collect()
@@ -381,6 +406,7 @@ impl Client {
             .to_bytes();
         Ok(Reply {
             status,
+            headers,
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }

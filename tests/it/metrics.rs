@@ -1,6 +1,7 @@
-//! `/metrics`: served in Prometheus's text format on `ICASH_METRICS_ADDR` only, with the
+//! `/metrics`: served in Prometheus's text format on `ICASH_METRICS_ADDR` without a key, and on
+//! the API's own address to admin keys (the matrix in `auth.rs` checks who may), with the
 //! purchases' outcomes, the requests by route template and status, their latency, the pools and
-//! the start-up load; the API's own address does not serve it.
+//! the start-up load.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -86,8 +87,15 @@ fn metrics_count_purchases_requests_pools_and_the_load_on_their_own_address() {
     assert_eq!(get(addr, "/cash-register/purchases/1").0, 200);
     assert_eq!(get(addr, "/cash-register/purchases/2").0, 200);
 
-    // The API's address has no /metrics: it would answer anyone.
-    assert_eq!(get(addr, "/metrics").0, 404);
+    // The API's own /metrics answers as the caller's role allows (admin keys; anyone here,
+    // as this server runs with ICASH_AUTH=off).
+    let (status, on_the_api) = get(addr, "/metrics");
+    assert_eq!(status, 200, "{on_the_api}");
+    assert!(
+        on_the_api.contains(r#"icash_purchases_total{outcome="recorded"} 2"#),
+        "{on_the_api}"
+    );
+    assert_eq!(get(addr, "/no-such-page").0, 404);
 
     let (status, scrape) = get(&metrics_addr, "/metrics");
     assert_eq!(status, 200, "{scrape}");

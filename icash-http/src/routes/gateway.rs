@@ -52,6 +52,7 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     keys: "GET /admin/keys",
                     revoke_key: "DELETE /admin/keys/{name}",
                     audit: "GET /admin/audit",
+                    metrics: "GET /metrics",
                 },
             },
         },

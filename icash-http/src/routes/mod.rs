@@ -4,6 +4,7 @@ pub(crate) mod admin;
 pub(crate) mod analytics;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
+pub(crate) mod metrics;
 pub(crate) mod probes;
 
 use std::convert::Infallible;

@@ -1,0 +1,45 @@
+//! The schema's owner at work: the `migrate` command applies the migrations (and lets a serving
+//! role use the database), so that servers can run with `ICASH_MIGRATIONS=check` under a role
+//! that cannot change the schema.
+
+use icash_core::Catalog;
+use icash_postgres::PgStore;
+
+use super::StartError;
+use super::config::Config;
+
+/// Applies the migrations the database `config` names lacks and, with `grant`, lets that role
+/// serve from it.
+pub(super) async fn run(config: &Config, grant: Option<&str>) -> Result<(), StartError> {
+    let Some(url) = &config.database_url else {
+        return Err(StartError::MigrateInMemory);
+    };
+    let options = url.parse().map_err(StartError::DatabaseUrl)?;
+    let store = PgStore::connect_with(options, &config.pg_config())
+        .await
+        .map_err(StartError::Database)?;
+    // Whatever ICASH_MIGRATIONS says: applying them is this command's purpose.
+    store.migrate().await.map_err(StartError::Database)?;
+    println!("the database has every migration of this server");
+    if let Some(role) = grant {
+        store
+            .grant_serving_role(role)
+            .await
+            .map_err(StartError::Database)?;
+        println!("{role} may serve from it: read and write its data, never change its schema");
+    }
+    Ok(())
+}
+
+/// Refuses a database that lacks migrations of this server, whose schema the server may not
+/// change.
+pub(super) async fn check(store: &PgStore) -> Result<(), StartError> {
+    match store
+        .missing_migrations()
+        .await
+        .map_err(StartError::Database)?
+    {
+        0 => Ok(()),
+        missing => Err(StartError::MissingMigrations(missing)),
+    }
+}
