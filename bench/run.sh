@@ -60,6 +60,8 @@ WORK=${BENCH_WORK:-$ROOT/target/bench/$PURCHASES}
 BIN=$ROOT/target/release/examples
 PGB=$ROOT/bench/pgbench
 RESULTS=$WORK/results.jsonl
+# The administrator key of the server run with keys required (a bench database's only key).
+BENCH_KEY=icash_bench_administrator_key_0123456789abcdef
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now() { date +%s.%N; }
@@ -153,10 +155,12 @@ start_server() {
     local server_log=$1
     : >"$server_log"
     STARTED=$(now)
-    # Open (ICASH_AUTH=off): loadgen sends no key. With keys required, a key check is a lookup
-    # in the server's key cache, not a database round trip.
+    # Open (ICASH_AUTH=off, loadgen sends no key) unless SERVER_AUTH=required: then BENCH_KEY is
+    # its administrator key, and the key's rate limit is checked but never reached.
     DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" ICASH_DATA_DIR="$WORK/data" ICASH_ADDR="$ADDR" \
-        ICASH_STATEMENT_TIMEOUT_SECS="$STATEMENT_TIMEOUT" ICASH_AUTH=off RUST_LOG=info "$BIN/server" >"$server_log" 2>&1 &
+        ICASH_STATEMENT_TIMEOUT_SECS="$STATEMENT_TIMEOUT" ICASH_AUTH="${SERVER_AUTH:-off}" \
+        ICASH_ADMIN_KEY="$BENCH_KEY" ICASH_KEY_RATE_PER_SEC=1000000 \
+        RUST_LOG=info "$BIN/server" >"$server_log" 2>&1 &
     SERVER_PID=$!
     (
         while kill -0 "$SERVER_PID" 2>/dev/null; do
@@ -421,6 +425,23 @@ for clients in 8 32; do
         settle
         pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
     done
+done
+
+# --- What a key check costs ------------------------------------------------------------------
+
+# The same purchases at 8 clients on a server run open and on one that requires keys (loadgen
+# sending an administrator key: every role's check is the same cached lookup and rate check),
+# taking turns on restarted servers.
+for round in $(seq "$PURCHASE_ROUNDS"); do
+    log "purchases with and without a key, round $round of $PURCHASE_ROUNDS"
+    stop_server
+    SERVER_AUTH=off start_server "$WORK/server-open.log"
+    settle
+    loadgen "POST /cash-register/purchase, open" 8 $P --scenario purchase
+    stop_server
+    SERVER_AUTH=required start_server "$WORK/server-keyed.log"
+    settle
+    ICASH_LOADGEN_KEY="$BENCH_KEY" loadgen "POST /cash-register/purchase, with a key" 8 $P --scenario purchase
 done
 
 # --- The table -------------------------------------------------------------------------------

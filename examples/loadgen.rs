@@ -111,6 +111,12 @@ struct Args {
     #[arg(long)]
     label: Option<String>,
 
+    /// An API key to send as `Authorization: Bearer <key>` (prefer the environment variable:
+    /// a command line is visible to other users); none by default, for a server run with
+    /// `ICASH_AUTH=off`.
+    #[arg(long, env = "ICASH_LOADGEN_KEY", hide_env_values = true)]
+    key: Option<String>,
+
     /// Print the report as one JSON object instead of a line of text.
     #[arg(long)]
     json: bool,
@@ -212,6 +218,8 @@ struct Shared {
     new_customers: f64,
     /// How long a request may take before it counts as failed (its connection is dropped).
     timeout: Duration,
+    /// The `Authorization` header's value, when a key is sent.
+    authorization: Option<String>,
 }
 
 impl Shared {
@@ -249,7 +257,10 @@ fn purchase_body(rng: &mut impl Rng, pool: &[String], new_customers: f64) -> Str
 
 /// Builds the next request of a client.
 fn next_request(shared: &Shared, rng: &mut impl Rng) -> Request<Full<Bytes>> {
-    let builder = Request::builder().header(hyper::header::HOST, &shared.target.addr);
+    let mut builder = Request::builder().header(hyper::header::HOST, &shared.target.addr);
+    if let Some(authorization) = &shared.authorization {
+        builder = builder.header(hyper::header::AUTHORIZATION, authorization);
+    }
     let request = match &shared.scenario {
         Scenario::Purchase => builder
             .method(Method::POST)
@@ -575,6 +586,7 @@ async fn run(args: &Args) -> Result<Summary, String> {
         pool,
         new_customers: args.new_customers,
         timeout: to_duration(args.timeout, "timeout")?,
+        authorization: args.key.as_ref().map(|key| format!("Bearer {key}")),
     });
     let clients: Vec<_> = (0..args.clients as u64)
         .map(|id| tokio::spawn(client(shared.clone(), id, args.seed)))
