@@ -18,7 +18,9 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::body::{RawBody, raw_body};
 use crate::context::{context, json, respond};
-use crate::dto::{CustomerBody, ErrorBody, ProductBody, PurchaseBody, PurchaseRequest};
+use crate::dto::{
+    CustomerBody, ErrorBody, ProductBody, PurchaseBody, PurchaseRequest, ReceiptBody,
+};
 use crate::error::ApiError;
 use crate::query::{PageParams, encode_customers_cursor, next_link, parse};
 
@@ -122,11 +124,21 @@ where
     Ok(response)
 }
 
-/// A recorded purchase, as the purchase endpoint returned it.
+/// A purchase id from a path, with a sentence when it is not one.
+pub(crate) fn purchase_id(id: &str) -> Result<PurchaseId, ValidationError> {
+    id.parse::<i64>()
+        .map_err(|_| ValidationError::InvalidId {
+            what: "purchase id",
+            value: id.to_owned(),
+        })
+        .and_then(PurchaseId::new)
+}
+
+/// A recorded purchase, as the purchase endpoint returned it, with its status and refunds.
 #[utoipa::path(get, path = "/cash-register/purchases/{id}", tag = "cash-register",
     params(("id" = i64, Path, description = "The purchase id", minimum = 1, maximum = 9223372036854775807_i64)),
     responses(
-        (status = 200, description = "The receipt", body = PurchaseBody),
+        (status = 200, description = "The receipt", body = ReceiptBody),
         (status = 404, description = "No such purchase", body = ErrorBody),
     ))]
 pub(crate) async fn receipt(
@@ -135,16 +147,10 @@ pub(crate) async fn receipt(
     id: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| ValidationError::InvalidId {
-            what: "purchase id",
-            value: id.clone(),
-        })
-        .and_then(PurchaseId::new)?;
-    let purchase = store.purchase(id).await?;
-    caller.may(Action::ReadReceipt(purchase.details().branch()))?;
-    Ok(json(StatusCode::OK, &PurchaseBody::from(&purchase)))
+    let id = purchase_id(&id)?;
+    let receipt = store.receipt(id).await?;
+    caller.may(Action::ReadReceipt(receipt.purchase.details().branch()))?;
+    Ok(json(StatusCode::OK, &ReceiptBody::from(&receipt)))
 }
 
 /// The customers with the most purchases (20 unless `limit` says otherwise).
@@ -197,7 +203,7 @@ pub(crate) fn set_next_page(response: &mut Response, path: &str, query: &str, cu
 
 /// The `Idempotency-Key` header as sent, so that a value that is not text is refused by the
 /// key's own rule, with its sentence.
-fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
+pub(crate) fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
     warp::header::value(IDEMPOTENCY_KEY)
         .map(Some)
         .or(warp::any().map(|| None))

@@ -5,6 +5,7 @@ pub(crate) mod analytics;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
 pub(crate) mod probes;
+pub(crate) mod refunds;
 
 use std::convert::Infallible;
 
