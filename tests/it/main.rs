@@ -21,6 +21,7 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod probes;
+mod refunds;
 mod secrets;
 mod seed_data;
 mod server;
