@@ -145,7 +145,9 @@ pub enum ValidationError {
         max: u32,
     },
     /// A void's reason that is blank or too long.
-    #[error("field `reason` is not valid: expected 1 to {max} characters saying why the purchase is voided")]
+    #[error(
+        "field `reason` is not valid: expected 1 to {max} characters saying why the purchase is voided"
+    )]
     InvalidVoidReason {
         /// The most characters a reason may have.
         max: usize,

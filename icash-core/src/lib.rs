@@ -60,16 +60,12 @@ pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
 pub use error::{Error, Result, StoreError, ValidationError};
-pub use id::{
-    AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId,
-};
+pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId};
 pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
 pub use product::{Branch, Product};
 pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
-pub use refund::{
-    NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason,
-};
+pub use refund::{NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason};
 pub use store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Refunds, Store};

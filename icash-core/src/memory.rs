@@ -294,10 +294,7 @@ impl State {
                     };
             }
         }
-        Statistics::from_branches(
-            customers.len() as u64,
-            by_branch.into_values().collect(),
-        )
+        Statistics::from_branches(customers.len() as u64, by_branch.into_values().collect())
     }
 }
 

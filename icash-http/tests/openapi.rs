@@ -325,8 +325,8 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
         "receipt"
     );
 
-    let refund = &json["paths"]["/cash-register/purchases/{id}/refunds"]["post"]["responses"]
-        ["201"]["links"]["receipt"];
+    let refund = &json["paths"]["/cash-register/purchases/{id}/refunds"]["post"]["responses"]["201"]
+        ["links"]["receipt"];
     assert_eq!(refund["operationId"], "receipt");
     assert_eq!(refund["parameters"]["id"], "$response.body#/purchase_id");
 
@@ -362,7 +362,10 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
             }
         }
     }
-    assert_eq!(links, 5, "the audit trail's next page and the refund's receipt too");
+    assert_eq!(
+        links, 5,
+        "the audit trail's next page and the refund's receipt too"
+    );
 }
 
 #[tokio::test]

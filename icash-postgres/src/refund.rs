@@ -57,7 +57,8 @@ struct RefundLineRow {
 
 /// Refunds read back, one per id, from their lines in the order of `rows`.
 fn refunds_from(purchase: PurchaseId, rows: Vec<RefundLineRow>) -> Result<Vec<Refund>> {
-    let mut refunds: Vec<(i64, DateTime<Utc>, Option<String>, Vec<PurchaseLine>)> = Vec::new();
+    // Each refund's first row, which names it, and its lines.
+    let mut refunds: Vec<(RefundLineRow, Vec<PurchaseLine>)> = Vec::new();
     for row in rows {
         let line = PurchaseLine::new(
             ProductId::new(row.product_id)?,
@@ -65,15 +66,21 @@ fn refunds_from(purchase: PurchaseId, rows: Vec<RefundLineRow>) -> Result<Vec<Re
             Money::new(row.unit_price)?,
         );
         match refunds.last_mut() {
-            Some(last) if last.0 == row.id => last.3.push(line),
-            _ => refunds.push((row.id, row.refunded_at, row.refunded_by, vec![line])),
+            Some((first, lines)) if first.id == row.id => lines.push(line),
+            _ => refunds.push((row, vec![line])),
         }
     }
     refunds
         .into_iter()
-        .map(|(id, at, by, lines)| {
-            let by = by.as_deref().map(KeyName::new).transpose()?;
-            Ok(Refund::new(RefundId::new(id)?, purchase, at, lines, by))
+        .map(|(first, lines)| {
+            let by = first.refunded_by.as_deref().map(KeyName::new).transpose()?;
+            Ok(Refund::new(
+                RefundId::new(first.id)?,
+                purchase,
+                first.refunded_at,
+                lines,
+                by,
+            ))
         })
         .collect()
 }
@@ -170,7 +177,8 @@ async fn replay(
         return Err(key_reused_for_another_refund(key));
     }
     // A claim and its refund commit together, so a committed key always names its refund.
-    let refund = refund.ok_or_else(|| Error::internal(format!("refund key {key} has no refund")))?;
+    let refund =
+        refund.ok_or_else(|| Error::internal(format!("refund key {key} has no refund")))?;
     let purchase: i64 = sqlx::query_scalar("SELECT purchase_id FROM refunds WHERE id = $1")
         .bind(refund)
         .fetch_one(&mut *conn)
@@ -274,7 +282,11 @@ impl Refunds for PgStore {
         lock_purchase(&mut tx, refund.purchase()).await?;
         let lines = refund.lines(&receipt(&mut tx, refund.purchase()).await?)?;
         let recorded = insert_refund(&mut tx, refund, lines, by.clone()).await?;
-        audit::record(&mut tx, &NewAuditEntry::purchase_refunded(&recorded, origin)).await?;
+        audit::record(
+            &mut tx,
+            &NewAuditEntry::purchase_refunded(&recorded, origin),
+        )
+        .await?;
         if let Some(key) = key {
             sqlx::query(
                 "UPDATE refund_idempotency_keys SET refund_id = $3 WHERE scope = $1 AND key = $2",

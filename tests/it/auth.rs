@@ -170,12 +170,25 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
     let changes: [(&str, i32, &str, [u16; 7]); 4] = [
         ("refunds", 1, "{}", [401, 403, 403, 201, 403, 201, 401]),
         ("refunds", 2, "{}", [401, 403, 403, 403, 403, 201, 401]),
-        ("void", 1, r#"{"reason": "mistake"}"#, [401, 403, 403, 200, 403, 200, 401]),
-        ("void", 2, r#"{"reason": "mistake"}"#, [401, 403, 403, 403, 403, 200, 401]),
+        (
+            "void",
+            1,
+            r#"{"reason": "mistake"}"#,
+            [401, 403, 403, 200, 403, 200, 401],
+        ),
+        (
+            "void",
+            2,
+            r#"{"reason": "mistake"}"#,
+            [401, 403, 403, 403, 403, 200, 401],
+        ),
     ];
     for (action, branch_id, body, expected) in changes {
         for ((key, name), expected) in columns.iter().zip(names).zip(expected) {
-            let path = format!("/cash-register/purchases/{}/{action}", sale(branch_id).await);
+            let path = format!(
+                "/cash-register/purchases/{}/{action}",
+                sale(branch_id).await
+            );
             let request = request_with_key("POST", &path, key.map(ApiKeySecret::expose))
                 .header("content-type", "application/json")
                 .body(body);

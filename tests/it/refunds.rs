@@ -27,15 +27,23 @@ fn post(path: &str, body: &str) -> warp::test::RequestBuilder {
         .method("POST")
         .path(path)
         .header("content-type", "application/json")
-        .body(body.to_owned())
+        .body(body)
 }
 
 async fn refund(api: &Api, id: &Value, body: &str) -> Answer {
-    send(api, post(&format!("/cash-register/purchases/{id}/refunds"), body)).await
+    send(
+        api,
+        post(&format!("/cash-register/purchases/{id}/refunds"), body),
+    )
+    .await
 }
 
 async fn void(api: &Api, id: &Value, body: &str) -> Answer {
-    send(api, post(&format!("/cash-register/purchases/{id}/void"), body)).await
+    send(
+        api,
+        post(&format!("/cash-register/purchases/{id}/void"), body),
+    )
+    .await
 }
 
 async fn a_refund_and_a_void_show_on_the_receipt_and_in_the_statistics(store: SharedStore) {
@@ -56,13 +64,15 @@ async fn a_refund_and_a_void_show_on_the_receipt_and_in_the_statistics(store: Sh
     );
     assert_eq!(body["amount"], json!(3.0));
     assert_eq!(body["refunded_by"], Value::Null);
-    assert!(
-        chrono::DateTime::parse_from_rfc3339(body["refunded_at"].as_str().unwrap()).is_ok()
-    );
+    assert!(chrono::DateTime::parse_from_rfc3339(body["refunded_at"].as_str().unwrap()).is_ok());
 
     let rest = refund(&api, kept_id, "{}").await;
     assert_eq!(rest.status, 201, "{}", rest.text());
-    assert_eq!(rest.json()["amount"], json!(1.6), "milk and gum: 1.50 + 0.10");
+    assert_eq!(
+        rest.json()["amount"],
+        json!(1.6),
+        "milk and gum: 1.50 + 0.10"
+    );
 
     let receipt = get(&api, &format!("/cash-register/purchases/{kept_id}")).await;
     assert_eq!(receipt.status, 200);
@@ -70,7 +80,10 @@ async fn a_refund_and_a_void_show_on_the_receipt_and_in_the_statistics(store: Sh
     assert_eq!(receipt["status"], "completed");
     assert_eq!(receipt["void"], Value::Null);
     assert_eq!(receipt["refunds"], json!([body, rest.json()]));
-    assert_eq!(receipt["total_amount"], kept["total_amount"], "the sale is unchanged");
+    assert_eq!(
+        receipt["total_amount"], kept["total_amount"],
+        "the sale is unchanged"
+    );
     assert_eq!(receipt["items"], kept["items"]);
 
     let voiding = void(&api, voided_id, r#"{"reason": "rung up twice"}"#).await;
@@ -80,7 +93,10 @@ async fn a_refund_and_a_void_show_on_the_receipt_and_in_the_statistics(store: Sh
     assert_eq!(voiding["void"]["reason"], "rung up twice");
     assert_eq!(voiding["void"]["voided_by"], Value::Null);
     assert_eq!(voiding["refunds"], json!([]));
-    assert_eq!(voiding["items"], voided["items"], "a voided purchase stays on record");
+    assert_eq!(
+        voiding["items"], voided["items"],
+        "a voided purchase stays on record"
+    );
     let receipt = get(&api, &format!("/cash-register/purchases/{voided_id}")).await;
     assert_eq!(receipt.json(), voiding);
 
@@ -108,7 +124,12 @@ async fn refusals_say_what_is_wrong_and_write_nothing(store: SharedStore) {
     let api = api(store);
     let sold = buy(&api, 1, &[1, 2]).await;
     let id = &sold["purchase_id"];
-    assert_eq!(refund(&api, id, r#"{"items": [{"product_id": 1}]}"#).await.status, 201);
+    assert_eq!(
+        refund(&api, id, r#"{"items": [{"product_id": 1}]}"#)
+            .await
+            .status,
+        201
+    );
 
     let cases: [(Answer, u16, String); 9] = [
         (
@@ -166,19 +187,30 @@ async fn refusals_say_what_is_wrong_and_write_nothing(store: SharedStore) {
             "{error:?} should say {sentence:?}"
         );
     }
-    let receipt = get(&api, &format!("/cash-register/purchases/{id}")).await.json();
+    let receipt = get(&api, &format!("/cash-register/purchases/{id}"))
+        .await
+        .json();
     assert_eq!(receipt["status"], "completed");
     assert_eq!(receipt["refunds"].as_array().unwrap().len(), 1);
 
     let other = buy(&api, 1, &[3]).await;
     let other_id = &other["purchase_id"];
-    assert_eq!(void(&api, other_id, r#"{"reason": "test sale"}"#).await.status, 200);
+    assert_eq!(
+        void(&api, other_id, r#"{"reason": "test sale"}"#)
+            .await
+            .status,
+        200
+    );
     let twice = void(&api, other_id, r#"{"reason": "test sale"}"#).await;
     assert_eq!(twice.status, 409);
     assert!(twice.error().contains("was already voided"));
     let refunded = refund(&api, other_id, "{}").await;
     assert_eq!(refunded.status, 409);
-    assert!(refunded.error().contains("a voided purchase cannot be refunded"));
+    assert!(
+        refunded
+            .error()
+            .contains("a voided purchase cannot be refunded")
+    );
     let not_json = send(
         &api,
         warp::test::request()
@@ -205,7 +237,15 @@ async fn a_refund_retried_with_its_key_is_replayed(store: SharedStore) {
     assert_eq!(retry.json(), first.json());
     let other = send(&api, keyed(r#"{"items": [{"product_id": 1}]}"#)).await;
     assert_eq!(other.status, 409);
-    assert!(other.error().contains("already used for a different refund"));
-    let receipt = get(&api, &format!("/cash-register/purchases/{}", sold["purchase_id"])).await;
+    assert!(
+        other
+            .error()
+            .contains("already used for a different refund")
+    );
+    let receipt = get(
+        &api,
+        &format!("/cash-register/purchases/{}", sold["purchase_id"]),
+    )
+    .await;
     assert_eq!(receipt.json()["refunds"].as_array().unwrap().len(), 1);
 }

@@ -5,15 +5,14 @@ use std::net::SocketAddr;
 
 use bytes::Buf;
 use futures::Stream;
-use icash_core::{
-    Action, IdempotencyKey, NewRefund, NewVoid, ProductId, PurchaseId, ValidationError,
-    VoidReason,
-};
+use icash_core::{Action, NewRefund, NewVoid, PurchaseId, VoidReason};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::cash_register::{IDEMPOTENT_REPLAYED, idempotency_key, purchase_id};
+use super::cash_register::{
+    IDEMPOTENT_REPLAYED, idempotency_key, item_products, parse_idempotency_key, purchase_id,
+};
 use super::with_store;
 use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
@@ -57,32 +56,9 @@ where
 {
     let caller = credentials.caller().await?;
     let id = purchase_id(&id)?;
-    let key = key
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ValidationError::InvalidIdempotencyKey)
-                .and_then(IdempotencyKey::new)
-        })
-        .transpose()?;
+    let key = parse_idempotency_key(key)?;
     let request: RefundRequest = body.json(body_limit).await?;
-    let products = request
-        .items
-        .map(|items| {
-            items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    if item.quantity.is_some_and(|quantity| quantity != 1) {
-                        return Err(ApiError::BadRequest(format!(
-                            "field `items[{index}].quantity` must be 1: a purchase has at most one unit of each product"
-                        )));
-                    }
-                    Ok(ProductId::new(item.product_id)?)
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
-        })
-        .transpose()?;
+    let products = request.items.as_deref().map(item_products).transpose()?;
     let refund = NewRefund::new(id, products, chrono::Utc::now())?;
     let purchase = store.purchase(id).await?;
     caller.may(Action::RefundPurchase(purchase.details().branch()))?;
