@@ -116,7 +116,9 @@ BEGIN
 END;
 $$;
 
--- The voided purchases, taken out of every aggregate the purchases' triggers keep.
+-- The voided purchases, taken out of every aggregate the purchases' triggers keep, in the order
+-- a purchase's triggers lock them (customers, branches' totals, days, hours, months, then the
+-- products'), so that a void and a purchase never wait on each other in opposite orders.
 --
 -- A customer's first and last purchase are found again only when a voided purchase was one of
 -- them, from the customer's purchases not voided; that reads the purchases' branch index
@@ -181,11 +183,6 @@ BEGIN
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (branch_id, shard) DO UPDATE
         SET purchases = branch_totals.purchases + excluded.purchases, revenue = branch_totals.revenue + excluded.revenue;
-    INSERT INTO branch_months (branch_id, month, shard, purchases, revenue)
-    SELECT branch_id, icash_month(icash_day(purchased_at)), icash_shard(purchase_id), -count(*), -sum(total) FROM new_voids
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (branch_id, month, shard) DO UPDATE
-        SET purchases = branch_months.purchases + excluded.purchases, revenue = branch_months.revenue + excluded.revenue;
     INSERT INTO branch_days (branch_id, day, shard, purchases, revenue)
     SELECT branch_id, icash_day(purchased_at), icash_shard(purchase_id), -count(*), -sum(total) FROM new_voids
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
@@ -196,6 +193,11 @@ BEGIN
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (branch_id, hour, shard) DO UPDATE
         SET purchases = branch_hours.purchases + excluded.purchases, revenue = branch_hours.revenue + excluded.revenue;
+    INSERT INTO branch_months (branch_id, month, shard, purchases, revenue)
+    SELECT branch_id, icash_month(icash_day(purchased_at)), icash_shard(purchase_id), -count(*), -sum(total) FROM new_voids
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (branch_id, month, shard) DO UPDATE
+        SET purchases = branch_months.purchases + excluded.purchases, revenue = branch_months.revenue + excluded.revenue;
 
     WITH hours AS MATERIALIZED (
         SELECT l.product_id, v.branch_id, icash_hour(v.purchased_at) AS hour,
