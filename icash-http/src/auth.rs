@@ -257,6 +257,15 @@ impl Caller {
     pub(crate) fn key_name(&self) -> Option<KeyName> {
         self.0.as_ref().map(|actor| actor.name().clone())
     }
+
+    /// The origin of a change the caller makes from `client`: no actor when authentication is
+    /// off.
+    pub(crate) fn origin(&self, client: Option<std::net::SocketAddr>) -> icash_core::Origin {
+        icash_core::Origin {
+            actor: self.0.clone(),
+            client: client.map(|addr| addr.ip()),
+        }
+    }
 }
 
 #[cfg(test)]

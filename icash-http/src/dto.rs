@@ -9,15 +9,27 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use icash_core::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, LoyalCustomers, LoyalStream,
-    RankedProduct, Statistics,
+    RankedProduct, RefundTotals, Statistics,
 };
 use icash_core::purchase::MAX_ITEMS;
-use icash_core::{AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, Role};
+use icash_core::refund::MAX_REASON_LENGTH;
+use icash_core::{
+    AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, PurchaseStatus, Receipt, Refund,
+    Role,
+};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 fn amount(money: Money) -> f64 {
     money.to_f64()
+}
+
+/// An exact amount that may be negative (a net figure), as a JSON number: as exact as
+/// [`Money::to_f64`], for the same reason.
+fn signed_amount(amount: Decimal) -> f64 {
+    amount.to_f64().unwrap_or(0.0)
 }
 
 /// Every error: a sentence that says what is wrong.
@@ -70,6 +82,10 @@ pub struct CashRegisterEndpoints {
     pub customers: &'static str,
     /// A recorded purchase (a receipt).
     pub receipt: &'static str,
+    /// Refunding some of a purchase's lines (managers and admins).
+    pub refund: &'static str,
+    /// Voiding a purchase recorded by mistake (managers and admins).
+    pub void: &'static str,
 }
 
 /// The analytics endpoints.
@@ -422,8 +438,10 @@ pub struct TopProductBody {
     pub product_id: i32,
     /// Its name.
     pub product_name: String,
-    /// Units sold.
+    /// Units sold, less the units returned: what the products are ranked by.
     pub units_sold: u64,
+    /// Units returned by refunds (already taken from `units_sold`).
+    pub units_returned: u64,
     /// Its competition rank (1, 1, 3).
     pub rank: u32,
 }
@@ -433,7 +451,9 @@ impl From<&RankedProduct> for TopProductBody {
         TopProductBody {
             product_id: ranked.sales.product.get(),
             product_name: ranked.sales.name.clone(),
-            units_sold: ranked.sales.units_sold,
+            // A ranked product's net units are positive.
+            units_sold: u64::try_from(ranked.sales.net_units()).unwrap_or(0),
+            units_returned: ranked.sales.units_returned,
             rank: ranked.rank,
         }
     }
@@ -451,10 +471,14 @@ pub struct TopProductsBody {
 pub struct BranchBody {
     /// The branch.
     pub supermarket_id: i32,
-    /// Its purchases.
+    /// Its purchases (voided ones count nowhere).
     pub purchase_count: u64,
     /// Their exact sum.
     pub revenue: f64,
+    /// The refunds of its purchases made in the period.
+    pub refunds: RefundTotalsBody,
+    /// `revenue` minus the refunds' amount.
+    pub net_revenue: f64,
 }
 
 impl From<&BranchStatistics> for BranchBody {
@@ -463,6 +487,26 @@ impl From<&BranchStatistics> for BranchBody {
             supermarket_id: branch.branch.get(),
             purchase_count: branch.purchase_count,
             revenue: amount(branch.revenue),
+            refunds: RefundTotalsBody::from(branch.refunds),
+            net_revenue: signed_amount(branch.net_revenue()),
+        }
+    }
+}
+
+/// How many refunds were made, and what they paid back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundTotalsBody {
+    /// How many refunds.
+    pub count: u64,
+    /// Their exact sum.
+    pub amount: f64,
+}
+
+impl From<RefundTotals> for RefundTotalsBody {
+    fn from(refunds: RefundTotals) -> RefundTotalsBody {
+        RefundTotalsBody {
+            count: refunds.count,
+            amount: amount(refunds.amount),
         }
     }
 }
@@ -476,6 +520,11 @@ pub struct StatisticsBody {
     pub total_purchases: u64,
     /// Their exact sum.
     pub total_revenue: f64,
+    /// The refunds made in the period (by their own instant, whenever the purchase was made).
+    pub refunds: RefundTotalsBody,
+    /// `total_revenue` minus the refunds' amount; negative when a period's refunds pay back
+    /// more than it sold.
+    pub net_revenue: f64,
     /// Per branch, in id order.
     pub by_supermarket: Vec<BranchBody>,
 }
@@ -486,6 +535,8 @@ impl From<&Statistics> for StatisticsBody {
             unique_customers: statistics.unique_customers,
             total_purchases: statistics.total_purchases,
             total_revenue: amount(statistics.total_revenue),
+            refunds: RefundTotalsBody::from(statistics.refunds),
+            net_revenue: signed_amount(statistics.net_revenue()),
             by_supermarket: statistics.by_branch.iter().map(BranchBody::from).collect(),
         }
     }
@@ -749,3 +800,140 @@ pub struct AuditPageBody {
     /// The `after` of the next page, when the page is full and older entries may follow.
     pub next_after: Option<i64>,
 }
+
+// Refunds, voids and the receipt that shows them.
+
+/// `POST /cash-register/purchases/{id}/refunds`: which products to refund. Fields a client
+/// adds are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a refund object, with items or without (everything not yet refunded)")]
+#[schema(example = json!({"items": [{"product_id": 3}]}))]
+pub struct RefundRequest {
+    /// The products to refund, one unit each; without it, every line not yet refunded.
+    #[serde(default, deserialize_with = "some_objects")]
+    #[schema(schema_with = refund_items)]
+    pub items: Option<Vec<ItemRequest>>,
+}
+
+/// The schema of a refund's items: those of a purchase, each a product of the purchase.
+fn refund_items() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("ItemRequest"))
+        .min_items(Some(1))
+        .max_items(Some(MAX_ITEMS))
+        .unique_items(true)
+        .description(Some(format!(
+            "The products to refund, one unit each: 1 to {MAX_ITEMS} items, no `product_id` \
+             twice; each must be on the purchase and not refunded yet (409 otherwise)."
+        )))
+        .build()
+}
+
+/// [`objects`], present.
+fn some_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    objects(deserializer).map(Some)
+}
+
+/// `POST /cash-register/purchases/{id}/void`: why the purchase is voided.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a void object with reason")]
+#[schema(example = json!({"reason": "rung up twice"}))]
+pub struct VoidRequest {
+    /// Why: 1 to 500 characters, not only blanks.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// A refund: the lines handed back at the prices they were sold at.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundBody {
+    /// Its id.
+    pub refund_id: i64,
+    /// The purchase refunded.
+    pub purchase_id: i64,
+    /// The lines handed back, in the purchase's order, at the unit prices of the sale.
+    pub items: Vec<LineBody>,
+    /// The exact sum of the lines.
+    pub amount: f64,
+    /// When it was made.
+    pub refunded_at: DateTime<Utc>,
+    /// The name of the API key that made it; `null` without authentication.
+    pub refunded_by: Option<String>,
+}
+
+impl From<&Refund> for RefundBody {
+    fn from(refund: &Refund) -> RefundBody {
+        RefundBody {
+            refund_id: refund.id().get(),
+            purchase_id: refund.purchase().get(),
+            items: refund.lines().iter().map(LineBody::from).collect(),
+            amount: amount(refund.amount()),
+            refunded_at: refund.at(),
+            refunded_by: refund.refunded_by().map(ToString::to_string),
+        }
+    }
+}
+
+/// Whether a purchase counts.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusName {
+    /// It counts, refunds aside.
+    Completed,
+    /// It was voided, and counts nowhere.
+    Voided,
+}
+
+/// Who voided a purchase, when and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidBody {
+    /// When.
+    pub voided_at: DateTime<Utc>,
+    /// The name of the API key that voided it; `null` without authentication.
+    pub voided_by: Option<String>,
+    /// Why.
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+/// `GET /cash-register/purchases/{id}`: the purchase as recorded, its status and its refunds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptBody {
+    /// The purchase, as the purchase endpoint returned it.
+    #[serde(flatten)]
+    pub purchase: PurchaseBody,
+    /// `completed`, or `voided` (then `void` says who, when and why).
+    pub status: StatusName,
+    /// The void, when the purchase is voided; `null` otherwise.
+    pub void: Option<VoidBody>,
+    /// Its refunds, oldest first; empty when none.
+    pub refunds: Vec<RefundBody>,
+}
+
+impl From<&Receipt> for ReceiptBody {
+    fn from(receipt: &Receipt) -> ReceiptBody {
+        let (status, void) = match &receipt.status {
+            PurchaseStatus::Completed => (StatusName::Completed, None),
+            PurchaseStatus::Voided(void) => (
+                StatusName::Voided,
+                Some(VoidBody {
+                    voided_at: void.at,
+                    voided_by: void.voided_by.as_ref().map(ToString::to_string),
+                    reason: void.reason.to_string(),
+                }),
+            ),
+        };
+        ReceiptBody {
+            purchase: PurchaseBody::from(&receipt.purchase),
+            status,
+            void,
+            refunds: receipt.refunds.iter().map(RefundBody::from).collect(),
+        }
+    }
+}
+
+const _: () = assert!(MAX_REASON_LENGTH == 500, "the schema's bounds say 500");

@@ -89,6 +89,12 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             auth.clone(),
         ))
         .unify()
+        .or(routes::refunds::filters(
+            store.clone(),
+            config.body_limit,
+            auth.clone(),
+        ))
+        .unify()
         .or(routes::analytics::filters(store.clone(), auth.clone()))
         .unify()
         .or(routes::admin::filters(store, config.body_limit, auth))

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseB
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
+use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes, refunds};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,8 @@ use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
         cash_register::products,
         cash_register::purchase,
         cash_register::receipt,
+        refunds::refund,
+        refunds::void,
         cash_register::customers,
         analytics::unique_customers,
         analytics::loyal_customers,

@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 19);
+    assert_eq!(endpoints.len(), 21);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -325,6 +325,11 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
         "receipt"
     );
 
+    let refund = &json["paths"]["/cash-register/purchases/{id}/refunds"]["post"]["responses"]["201"]
+        ["links"]["receipt"];
+    assert_eq!(refund["operationId"], "receipt");
+    assert_eq!(refund["parameters"]["id"], "$response.body#/purchase_id");
+
     let next_page = &json["paths"]["/analytics/loyal-customers"]["get"]["responses"]["200"]["links"]
         ["next_page"];
     assert_eq!(next_page["operationId"], "loyal_customers");
@@ -357,7 +362,10 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
             }
         }
     }
-    assert_eq!(links, 4, "the audit trail's next page too");
+    assert_eq!(
+        links, 5,
+        "the audit trail's next page and the refund's receipt too"
+    );
 }
 
 #[tokio::test]

@@ -163,6 +163,53 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         "revoked",
     ];
     let mut wrong = Vec::new();
+    // Refunds and voids: each cell on a purchase of its own, as an allowed one changes it.
+    let sale = |branch_id: i32| {
+        let store = store.clone();
+        async move {
+            let purchase = NewPurchase::new(
+                branch(branch_id),
+                CustomerRef::New,
+                vec![ProductId::new(1).unwrap()],
+                chrono::Utc::now(),
+            )
+            .unwrap();
+            store.record_purchase(purchase).await.unwrap().id()
+        }
+    };
+    let changes: [(&str, i32, &str, [u16; 7]); 4] = [
+        ("refunds", 1, "{}", [401, 403, 403, 201, 403, 201, 401]),
+        ("refunds", 2, "{}", [401, 403, 403, 403, 403, 201, 401]),
+        (
+            "void",
+            1,
+            r#"{"reason": "mistake"}"#,
+            [401, 403, 403, 200, 403, 200, 401],
+        ),
+        (
+            "void",
+            2,
+            r#"{"reason": "mistake"}"#,
+            [401, 403, 403, 403, 403, 200, 401],
+        ),
+    ];
+    for (action, branch_id, body, expected) in changes {
+        for ((key, name), expected) in columns.iter().zip(names).zip(expected) {
+            let path = format!(
+                "/cash-register/purchases/{}/{action}",
+                sale(branch_id).await
+            );
+            let request = request_with_key("POST", &path, key.map(ApiKeySecret::expose))
+                .header("content-type", "application/json")
+                .body(body);
+            let answer = send(&api, request).await;
+            let what = format!("POST {path} (branch {branch_id}) with {name}");
+            if answer.status != expected {
+                wrong.push(format!("{what}: {} instead of {expected}", answer.status));
+            }
+            check_refusal(&answer, &what);
+        }
+    }
     for (method, path, expected) in &matrix {
         for ((key, name), expected) in columns.iter().zip(names).zip(expected) {
             let answer = call(&api, method, path, *key).await;

@@ -22,6 +22,7 @@ mod limits;
 mod metrics;
 mod old_page;
 mod probes;
+mod refunds;
 mod secrets;
 mod seed_data;
 mod server;

@@ -35,6 +35,16 @@ pub fn seed_dir() -> Option<PathBuf> {
     None
 }
 
+/// The receipt of a purchase nothing has happened to since its answer `purchase`: the answer's
+/// fields, completed, with no void and no refunds.
+pub fn untouched_receipt(purchase: &serde_json::Value) -> serde_json::Value {
+    let mut receipt = purchase.clone();
+    receipt["status"] = serde_json::json!("completed");
+    receipt["void"] = serde_json::Value::Null;
+    receipt["refunds"] = serde_json::json!([]);
+    receipt
+}
+
 /// The project's own generated data.
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")

@@ -18,7 +18,9 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::body::{RawBody, raw_body};
 use crate::context::{context, json, respond};
-use crate::dto::{CustomerBody, ErrorBody, ProductBody, PurchaseBody, PurchaseRequest};
+use crate::dto::{
+    CustomerBody, ErrorBody, ItemRequest, ProductBody, PurchaseBody, PurchaseRequest, ReceiptBody,
+};
 use crate::error::ApiError;
 use crate::query::{PageParams, encode_customers_cursor, next_link, parse};
 
@@ -44,8 +46,18 @@ pub(crate) async fn products(
 fn new_purchase(request: PurchaseRequest) -> Result<NewPurchase, ApiError> {
     let branch = BranchId::new(request.supermarket_id)?;
     let customer: CustomerRef = request.user_id.parse()?;
-    let products = request
-        .items
+    let products = item_products(&request.items)?;
+    Ok(NewPurchase::new(
+        branch,
+        customer,
+        products,
+        chrono::Utc::now(),
+    )?)
+}
+
+/// The products of a request's items, one unit each (a purchase's, or a refund's).
+pub(crate) fn item_products(items: &[ItemRequest]) -> Result<Vec<ProductId>, ApiError> {
+    items
         .iter()
         .enumerate()
         .map(|(index, item)| {
@@ -56,13 +68,22 @@ fn new_purchase(request: PurchaseRequest) -> Result<NewPurchase, ApiError> {
             }
             Ok(ProductId::new(item.product_id)?)
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(NewPurchase::new(
-        branch,
-        customer,
-        products,
-        chrono::Utc::now(),
-    )?)
+        .collect()
+}
+
+/// The `Idempotency-Key` header's value as a key, refused with the key's own sentence when it is
+/// not one.
+pub(crate) fn parse_idempotency_key(
+    value: Option<HeaderValue>,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    Ok(value
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ValidationError::InvalidIdempotencyKey)
+                .and_then(IdempotencyKey::new)
+        })
+        .transpose()?)
 }
 
 /// The header that makes a purchase safe to retry.
@@ -97,14 +118,7 @@ where
     B: Buf,
 {
     let caller = credentials.caller().await?;
-    let key = key
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ValidationError::InvalidIdempotencyKey)
-                .and_then(IdempotencyKey::new)
-        })
-        .transpose()?;
+    let key = parse_idempotency_key(key)?;
     let request: PurchaseRequest = body.json(body_limit).await?;
     let purchase = new_purchase(request)?;
     caller.may(Action::RecordPurchase(purchase.branch()))?;
@@ -122,11 +136,21 @@ where
     Ok(response)
 }
 
-/// A recorded purchase, as the purchase endpoint returned it.
+/// A purchase id from a path, with a sentence when it is not one.
+pub(crate) fn purchase_id(id: &str) -> Result<PurchaseId, ValidationError> {
+    id.parse::<i64>()
+        .map_err(|_| ValidationError::InvalidId {
+            what: "purchase id",
+            value: id.to_owned(),
+        })
+        .and_then(PurchaseId::new)
+}
+
+/// A recorded purchase, as the purchase endpoint returned it, with its status and refunds.
 #[utoipa::path(get, path = "/cash-register/purchases/{id}", tag = "cash-register",
     params(("id" = i64, Path, description = "The purchase id", minimum = 1, maximum = 9223372036854775807_i64)),
     responses(
-        (status = 200, description = "The receipt", body = PurchaseBody),
+        (status = 200, description = "The receipt", body = ReceiptBody),
         (status = 404, description = "No such purchase", body = ErrorBody),
     ))]
 pub(crate) async fn receipt(
@@ -135,16 +159,10 @@ pub(crate) async fn receipt(
     id: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| ValidationError::InvalidId {
-            what: "purchase id",
-            value: id.clone(),
-        })
-        .and_then(PurchaseId::new)?;
-    let purchase = store.purchase(id).await?;
-    caller.may(Action::ReadReceipt(purchase.details().branch()))?;
-    Ok(json(StatusCode::OK, &PurchaseBody::from(&purchase)))
+    let id = purchase_id(&id)?;
+    let receipt = store.receipt(id).await?;
+    caller.may(Action::ReadReceipt(receipt.purchase.details().branch()))?;
+    Ok(json(StatusCode::OK, &ReceiptBody::from(&receipt)))
 }
 
 /// The customers with the most purchases (20 unless `limit` says otherwise).
@@ -197,7 +215,8 @@ pub(crate) fn set_next_page(response: &mut Response, path: &str, query: &str, cu
 
 /// The `Idempotency-Key` header as sent, so that a value that is not text is refused by the
 /// key's own rule, with its sentence.
-fn idempotency_key() -> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
+pub(crate) fn idempotency_key()
+-> impl Filter<Extract = (Option<HeaderValue>,), Error = Infallible> + Clone {
     warp::header::value(IDEMPOTENCY_KEY)
         .map(Some)
         .or(warp::any().map(|| None))

@@ -39,6 +39,8 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     purchase: "POST /cash-register/purchase",
                     customers: "GET /cash-register/customers",
                     receipt: "GET /cash-register/purchases/{id}",
+                    refund: "POST /cash-register/purchases/{id}/refunds",
+                    void: "POST /cash-register/purchases/{id}/void",
                 },
                 analytics: AnalyticsEndpoints {
                     unique_customers: "GET /analytics/unique-customers",

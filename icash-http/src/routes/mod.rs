@@ -6,6 +6,7 @@ pub(crate) mod cash_register;
 pub(crate) mod gateway;
 pub(crate) mod metrics;
 pub(crate) mod probes;
+pub(crate) mod refunds;
 
 use std::convert::Infallible;
 
