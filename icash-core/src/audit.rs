@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::actor::{Actor, Scope};
 use crate::error::ValidationError;
-use crate::id::{AuditId, KeyId};
+use crate::id::{AuditId, KeyId, ProductId};
 use crate::key::{KeyName, NewKey};
+use crate::price::{NewProduct, PriceChange};
 
 /// How many entries a page of the trail has unless asked otherwise.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -28,17 +29,32 @@ pub enum AuditKind {
     KeyCreated,
     /// A key was revoked.
     KeyRevoked,
+    /// A product was added to the catalog.
+    ProductAdded,
+    /// A product was given a new price, from an instant on.
+    PriceChanged,
+    /// A product was retired: it is no longer sold.
+    ProductRetired,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 2] = [AuditKind::KeyCreated, AuditKind::KeyRevoked];
+    pub const ALL: [AuditKind; 5] = [
+        AuditKind::KeyCreated,
+        AuditKind::KeyRevoked,
+        AuditKind::ProductAdded,
+        AuditKind::PriceChanged,
+        AuditKind::ProductRetired,
+    ];
 
     /// The kind's short name, as the trail shows and stores keep it (`key.created`).
     pub fn as_str(self) -> &'static str {
         match self {
             AuditKind::KeyCreated => "key.created",
             AuditKind::KeyRevoked => "key.revoked",
+            AuditKind::ProductAdded => "product.added",
+            AuditKind::PriceChanged => "price.changed",
+            AuditKind::ProductRetired => "product.retired",
         }
     }
 }
@@ -159,6 +175,44 @@ impl NewAuditEntry {
             origin: origin.clone(),
             kind: AuditKind::KeyRevoked,
             target: name.to_string(),
+            details: String::new(),
+        }
+    }
+}
+
+impl NewAuditEntry {
+    /// The entry for adding `product` under the id `id`.
+    pub fn product_added(id: ProductId, product: &NewProduct, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::ProductAdded,
+            target: format!("product {id}"),
+            details: format!("{:?} at {}", product.name(), product.price()),
+        }
+    }
+
+    /// The entry for giving product `id` the price of `change`.
+    pub fn price_changed(id: ProductId, change: &PriceChange, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::PriceChanged,
+            target: format!("product {id}"),
+            details: format!(
+                "{} from {}",
+                change.price,
+                change
+                    .effective_from
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        }
+    }
+
+    /// The entry for retiring product `id`.
+    pub fn product_retired(id: ProductId, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::ProductRetired,
+            target: format!("product {id}"),
             details: String::new(),
         }
     }

@@ -130,6 +130,41 @@ impl fmt::Display for CustomerId {
     }
 }
 
+/// A till's own id for a purchase it made, kept with the purchase for good: the same id sent
+/// again by the same key names the same purchase, so a till that was offline may resend its
+/// sales at any later time without recording any of them twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(Uuid);
+
+impl ClientId {
+    /// Wraps a UUID that a till or a store already holds.
+    pub fn from_uuid(id: Uuid) -> ClientId {
+        ClientId(id)
+    }
+
+    /// The UUID itself.
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+impl FromStr for ClientId {
+    type Err = ValidationError;
+
+    /// Parses the hyphenated UUID form, in either case.
+    fn from_str(text: &str) -> Result<ClientId, ValidationError> {
+        Uuid::try_parse(text.trim())
+            .map(ClientId)
+            .map_err(|_| ValidationError::InvalidClientId(text.to_owned()))
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 /// Who a new purchase belongs to: a customer the till names, or a new one the store mints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CustomerRef {

@@ -12,7 +12,8 @@
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
-//! [`Audit`](crate::Audit) in `keys`; `fixture` holds the catalog and the purchases
+//! [`Audit`](crate::Audit) in `keys`, prices over time in `prices`, tills that were offline in
+//! `offline`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
@@ -20,12 +21,16 @@ mod fixture;
 mod idempotency;
 mod import;
 mod keys;
+mod offline;
+mod prices;
 mod purchases;
 
 pub use analytics::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
+pub use offline::*;
+pub use prices::*;
 pub use purchases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression evaluated
@@ -64,6 +69,14 @@ macro_rules! conformance_suite {
             key_changes_are_audited_with_their_actor,
             the_audit_trail_pages,
             a_fresh_store_answers_and_lacks_no_migration,
+            a_product_is_added_listed_and_audited,
+            a_sale_is_priced_at_the_price_in_force_at_its_time,
+            a_retired_product_is_refused_at_sale,
+            a_product_cannot_be_sold_before_it_was_added,
+            a_client_id_is_recorded_once_for_good,
+            a_batch_stands_or_falls_per_purchase,
+            concurrent_duplicate_batches_record_each_purchase_once,
+            a_late_purchase_lands_in_its_hour,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
