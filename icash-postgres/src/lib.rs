@@ -6,7 +6,7 @@
 //! transaction of binary COPYs that builds indexes and aggregates once at its end, and leaves
 //! the foreign keys for [`PgStore::validate_foreign_keys`] to prove afterwards.
 //!
-//! The schema is six migrations (in `migrations/`), one per concern:
+//! The schema is its migrations (in `migrations/`), one per concern:
 //! - `schema`: the catalog, the customers with their counters, the purchases and their lines;
 //! - `idempotency`: the idempotency keys of purchases;
 //! - `aggregates`: the tables that statement-level triggers keep with every purchase (per
@@ -16,7 +16,10 @@
 //! - `bulk_load`: the functions a bulk load begins and ends with, and the one that validates its
 //!   foreign keys afterwards;
 //! - `keys_and_audit`: the API keys, kept as hashes of their secrets, and the audit trail,
-//!   written in the transaction of each change it records.
+//!   written in the transaction of each change it records;
+//! - `recorded_by`: who recorded each purchase, and idempotency keys scoped to their sender;
+//! - `prices_and_offline`: each product's prices over time, added and retired products, and
+//!   the till's own id kept with each purchase it hands in.
 //!
 //! ```no_run
 //! use icash_core::{Analytics, Filter};
@@ -39,7 +42,9 @@ mod error;
 mod idempotency;
 mod import;
 mod keys;
+mod offline;
 pub mod pool_metrics;
+mod prices;
 mod purchase;
 mod store;
 #[cfg(feature = "testing")]
