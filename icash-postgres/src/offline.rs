@@ -61,18 +61,15 @@ async fn recorded_before(
     conn: &mut PgConnection,
     purchases: &[(usize, &NewPurchase)],
 ) -> Result<HashMap<usize, PurchaseId>> {
-    let (places, (scopes, clients)): (Vec<i32>, (Vec<&str>, Vec<Option<Uuid>>)) = purchases
+    let places: Vec<i32> = purchases.iter().map(|(place, _)| *place as i32).collect();
+    let scopes: Vec<&str> = purchases
         .iter()
-        .map(|(place, purchase)| {
-            (
-                *place as i32,
-                (
-                    purchase.recorder().map_or("", KeyName::as_str),
-                    purchase.client_id().map(ClientId::uuid),
-                ),
-            )
-        })
-        .unzip();
+        .map(|(_, purchase)| purchase.recorder().map_or("", KeyName::as_str))
+        .collect();
+    let clients: Vec<Option<Uuid>> = purchases
+        .iter()
+        .map(|(_, purchase)| purchase.client_id().map(ClientId::uuid))
+        .collect();
     let rows: Vec<(i32, i64)> = sqlx::query_as(
         "SELECT given.place, purchases.id
          FROM unnest($1::integer[], $2::text[], $3::uuid[]) AS given (place, scope, client_id)
