@@ -16,6 +16,14 @@ use icash_core::{AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, Ro
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod prices;
+
+pub(crate) use prices::price;
+pub use prices::{
+    BatchBody, BatchRequest, BatchResultBody, NewProductRequest, PriceChangeRequest,
+    PriceHistoryBody, PricePointBody,
+};
+
 fn amount(money: Money) -> f64 {
     money.to_f64()
 }
@@ -70,6 +78,16 @@ pub struct CashRegisterEndpoints {
     pub customers: &'static str,
     /// A recorded purchase (a receipt).
     pub receipt: &'static str,
+    /// The purchases of a till that was offline, handed in together.
+    pub purchase_batch: &'static str,
+    /// Adding a product.
+    pub add_product: &'static str,
+    /// Changing a product's price.
+    pub change_price: &'static str,
+    /// A product's prices over time.
+    pub prices: &'static str,
+    /// Retiring a product.
+    pub retire_product: &'static str,
 }
 
 /// The analytics endpoints.
@@ -168,6 +186,21 @@ pub struct PurchaseRequest {
     #[serde(deserialize_with = "objects")]
     #[schema(schema_with = purchase_items)]
     pub items: Vec<ItemRequest>,
+    /// The till's own id for the purchase (a UUID): recorded once per API key and
+    /// `client_id`, for good, so a resend at any later time answers 200 with the purchase
+    /// recorded the first time.
+    #[serde(default)]
+    #[schema(
+        nullable = false,
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
+    pub client_id: Option<String>,
+    /// When the sale was made (RFC 3339), for a till that was offline: at most 5 minutes ahead
+    /// of the server's clock and at most `ICASH_OFFLINE_WINDOW_DAYS` (7 by default) old; now
+    /// when absent. The sale is priced at the prices in force then.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub purchased_at: Option<DateTime<Utc>>,
 }
 
 /// The schema of a purchase's items. JSON Schema's `uniqueItems` compares whole objects, so
@@ -253,6 +286,9 @@ pub struct PurchaseBody {
     /// The name of the API key that recorded it; `null` for purchases loaded from files or
     /// recorded without authentication.
     pub recorded_by: Option<String>,
+    /// The till's own id for it, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// One line of a purchase.
@@ -290,6 +326,7 @@ impl From<&Purchase> for PurchaseBody {
             total_amount: amount(purchase.total()),
             items: details.lines().iter().map(LineBody::from).collect(),
             recorded_by: details.recorder().map(ToString::to_string),
+            client_id: details.client_id().map(|id| id.to_string()),
         }
     }
 }

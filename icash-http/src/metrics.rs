@@ -201,6 +201,18 @@ pub(crate) fn purchase_answered(response: &Response) {
     counter.increment(1);
 }
 
+/// Counts one purchase of a batch by the status of its outcome: 201 recorded, 200 already
+/// recorded (a replay), 4xx refused.
+pub(crate) fn batch_purchase_answered(status: u16) {
+    let metrics = &*METRICS;
+    let counter = match status {
+        201 => &metrics.recorded,
+        200 => &metrics.replayed,
+        _ => &metrics.refused,
+    };
+    counter.increment(1);
+}
+
 /// `GET /metrics`, answering what `render` writes in Prometheus's text format; every other
 /// request is a 404. For a listen address of its own: it asks for no credentials.
 pub fn exposition_filter(

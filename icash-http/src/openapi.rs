@@ -8,8 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{admin, analytics, cash_register, gateway, probes};
+use crate::dto::{ErrorBody, ItemRequest, PurchaseRequest};
+use crate::routes::{admin, analytics, batch, cash_register, gateway, probes, products};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +28,12 @@ use crate::routes::{admin, analytics, cash_register, gateway, probes};
         gateway::dashboard,
         gateway::openapi,
         cash_register::products,
+        products::add_product,
+        products::change_price,
+        products::retire,
+        products::prices,
         cash_register::purchase,
+        batch::batch,
         cash_register::receipt,
         cash_register::customers,
         analytics::unique_customers,
@@ -40,7 +45,7 @@ use crate::routes::{admin, analytics, cash_register, gateway, probes};
         admin::revoke_key,
         admin::audit,
     ),
-    components(schemas(ErrorBody, ItemRequest)),
+    components(schemas(ErrorBody, ItemRequest, PurchaseRequest)),
     modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
@@ -57,9 +62,14 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
@@ -115,9 +125,14 @@ impl Modify for BearerKeys {
             if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
                 add_error(
@@ -277,6 +292,18 @@ mod tests {
         assert_eq!(allowed_methods("/"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/readyz"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/cash-register/purchases/"), None);
+        assert_eq!(
+            allowed_methods("/cash-register/purchases/batch"),
+            Some("POST")
+        );
+        assert_eq!(
+            allowed_methods("/cash-register/products"),
+            Some("GET, HEAD, POST")
+        );
+        assert_eq!(
+            allowed_methods("/cash-register/products/3/price"),
+            Some("PUT")
+        );
         assert_eq!(allowed_methods("/cash-register/nothing"), None);
     }
 }

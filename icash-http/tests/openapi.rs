@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 18);
+    assert_eq!(endpoints.len(), 23);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -357,7 +357,14 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
             }
         }
     }
-    assert_eq!(links, 4, "the audit trail's next page too");
+    let prices =
+        &json["paths"]["/cash-register/products"]["post"]["responses"]["201"]["links"]["prices"];
+    assert_eq!(prices["operationId"], "prices");
+    assert_eq!(prices["parameters"]["id"], "$response.body#/id");
+    assert_eq!(
+        links, 5,
+        "the audit trail's next page and a new product's prices too"
+    );
 }
 
 #[tokio::test]

@@ -39,6 +39,11 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     purchase: "POST /cash-register/purchase",
                     customers: "GET /cash-register/customers",
                     receipt: "GET /cash-register/purchases/{id}",
+                    purchase_batch: "POST /cash-register/purchases/batch",
+                    add_product: "POST /cash-register/products",
+                    change_price: "PUT /cash-register/products/{id}/price",
+                    prices: "GET /cash-register/products/{id}/prices",
+                    retire_product: "POST /cash-register/products/{id}/retire",
                 },
                 analytics: AnalyticsEndpoints {
                     unique_customers: "GET /analytics/unique-customers",

@@ -2,9 +2,11 @@
 
 pub(crate) mod admin;
 pub(crate) mod analytics;
+pub(crate) mod batch;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
 pub(crate) mod probes;
+pub(crate) mod products;
 
 use std::convert::Infallible;
 
