@@ -752,7 +752,8 @@ pub struct AuditEntryBody {
     /// The name of the key that made it; `null` for the system (the first key, the command
     /// line).
     pub actor: Option<String>,
-    /// What kind of change: `key.created` or `key.revoked`.
+    /// What kind of change: `key.created`, `key.revoked`, `product.added`, `price.changed` or
+    /// `product.retired`.
     pub kind: String,
     /// What it changed, such as a key's name.
     pub target: String,

@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod auth;
+mod batch;
 mod concurrency;
 mod connections;
 mod data_dir;
@@ -20,6 +21,7 @@ mod http;
 mod idempotency;
 mod limits;
 mod metrics;
+mod prices;
 mod probes;
 mod secrets;
 mod seed_data;
