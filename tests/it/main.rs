@@ -22,6 +22,7 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod prices;
+mod pricing;
 mod probes;
 mod secrets;
 mod seed_data;
