@@ -293,7 +293,10 @@ fn next_request(shared: &Shared, rng: &mut impl Rng) -> Request<Full<Bytes>> {
             )))),
         Scenario::Batch(size) => builder
             .method(Method::POST)
-            .uri(format!("{}/cash-register/purchases/batch", shared.target.base))
+            .uri(format!(
+                "{}/cash-register/purchases/batch",
+                shared.target.base
+            ))
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(batch_body(
                 rng,
