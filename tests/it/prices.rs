@@ -2,11 +2,10 @@
 //! past and for the future, its history, its retirement, and the audit trail of each change.
 
 use chrono::{Duration, Utc};
-use icash::core::{KeyName, NewKey, Origin, Role};
 use icash::http::{ApiConfig, SharedStore};
 use serde_json::{Value, json};
 
-use crate::api::{Answer, Api, api_with, request_with_key, send};
+use crate::api::{Answer, Api, api_with};
 use crate::http::put_catalog;
 use crate::support::on_both_stores;
 
@@ -15,21 +14,16 @@ on_both_stores!(
     prices_and_products_are_checked,
 );
 
+/// Sends `method` `path` with `key` and a JSON `body`, if any.
 async fn call(api: &Api, key: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let request = request_with_key(method, path, Some(key));
-    let request = match body {
-        Some(body) => request
-            .header("content-type", "application/json")
-            .body(body.to_string()),
-        None => request,
-    };
-    send(api, request).await
+    crate::admin::call(api, method, path, key, body).await
 }
 
 async fn admin(store: &SharedStore) -> String {
-    let key = NewKey::new(KeyName::new("admin").unwrap(), Role::Admin, None).unwrap();
-    let (_, secret) = store.create_key(&key, &Origin::system()).await.unwrap();
-    secret.expose().to_owned()
+    crate::admin::admin(store.as_ref())
+        .await
+        .expose()
+        .to_owned()
 }
 
 async fn a_product_is_added_repriced_and_retired(store: SharedStore) {
@@ -181,7 +175,7 @@ async fn a_product_is_added_repriced_and_retired(store: SharedStore) {
             ("product.added", "product 6"),
         ]
     );
-    assert_eq!(trail["entries"][0]["actor"], "admin");
+    assert_eq!(trail["entries"][0]["actor"], "root");
 }
 
 async fn prices_and_products_are_checked(store: SharedStore) {

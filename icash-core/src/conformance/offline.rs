@@ -25,14 +25,6 @@ fn till(name: &str) -> Option<KeyName> {
     Some(KeyName::new(name).unwrap())
 }
 
-async fn purchase_count(store: &dyn Store) -> u64 {
-    store
-        .statistics(&Filter::ALL)
-        .await
-        .unwrap()
-        .total_purchases
-}
-
 /// A purchase with a client id is recorded once per recording key: sent again, even much
 /// later and with another sale time, it answers with the purchase recorded first; the same
 /// client id from another key, or without a key, is another purchase.
