@@ -19,7 +19,9 @@ Every target is a ratio measured in the same run (BENCHMARKS.md, "Targets", says
   dashboard that include them), which cannot be added up from aggregates: p50 within 80% of
   pgbench's on the same statements (whose plans, in explain.txt, are index-only scans, or a
   parallel scan of the table where the period is most of it);
-- the server's resident size while serving <= 64 MiB (an amount, not a time).
+- the server's resident size while serving <= 64 MiB (an amount, not a time);
+- POST /cash-register/purchases/batch, batches of 1,000 from 1 client: purchases per second
+  >= 100% of the single purchases' at 8 clients (the median rounds of each).
 """
 
 import json
@@ -30,6 +32,8 @@ import subprocess
 import sys
 
 PURCHASE = "POST /cash-register/purchase"
+BATCH = "POST /cash-register/purchases/batch"
+BATCH_SHARE = 1.0
 LOAD_SHARE = 0.8
 PURCHASE_P99_SHARE = 0.8
 AGGREGATE_SHARE = 0.2
@@ -189,8 +193,27 @@ def main():
             verdict(ratio >= KEY_CHECK_SHARE, keyed),
         )
 
+    batches = rounds("http", BATCH, 1)
+    singles = rounds("http", PURCHASE, 8)
+    if batches and singles:
+        batch = median_run(batches, "rps")
+        batch["errors"] = sum(r["errors"] for r in batches)
+        per_purchase = [r["rps"] * r.get("purchases_per_request", 1) for r in batches]
+        purchases_per_second = statistics.median(per_purchase)
+        single = median_run(singles, "rps")
+        ratio = purchases_per_second / single["rps"] if single["rps"] else 0
+        add(
+            f"{BATCH}, 1,000 a batch, 1 client vs {PURCHASE} at 8 clients, per purchase, median of {len(batches)} rounds",
+            f"{purchases_per_second:,.0f} purchases/s (a batch p50 {batch['p50_ms']:.0f} / p99 {batch['p99_ms']:.0f} ms); "
+            f"rounds: {listed(per_purchase)}",
+            f"{single['rps']:,.0f} purchases/s",
+            percent(ratio),
+            f">= {BATCH_SHARE:.0%}",
+            verdict(ratio >= BATCH_SHARE, batch),
+        )
+
     for (name, clients), run in http.items():
-        if name in (PURCHASE, OPEN_PURCHASE, KEYED_PURCHASE):
+        if name in (PURCHASE, BATCH, OPEN_PURCHASE, KEYED_PURCHASE):
             continue
         # A re-run "..., after the branch's" has the ceiling of the same request.
         ceiling = pgbench.get((name, clients)) or pgbench.get((name.split(", after")[0], clients))

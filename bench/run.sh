@@ -18,7 +18,9 @@
 #   3. on a restarted server (so that its resident size is not the analytics' leftover):
 #      POST /cash-register/purchase at 8 and 32 clients, against pgbench running the server's own
 #      statement (record_one.sql) and a minimal transaction (minimal.sql), the three taking
-#      turns in several rounds.
+#      turns in several rounds; in the 8-client rounds, a till handing in batches of 1,000
+#      purchases made offline (POST /cash-register/purchases/batch, 1 client) takes its turn
+#      too, so that its purchases per second compare with the single purchases'.
 # The server's resident size (VmRSS) is sampled every 0.2 s all along. The analytics run before
 # the purchases, so that they see exactly PURCHASES purchases.
 #
@@ -57,7 +59,8 @@ STATEMENT_TIMEOUT=${BENCH_STATEMENT_TIMEOUT_SECS:-300}
 # ceilings and plans are those of the server's own statements.
 export PGOPTIONS="-c jit=off -c work_mem=64MB -c statement_timeout=${STATEMENT_TIMEOUT}s"
 WORK=${BENCH_WORK:-$ROOT/target/bench/$PURCHASES}
-BIN=$ROOT/target/release/examples
+# The examples are built where cargo puts them: CARGO_TARGET_DIR when set.
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
 PGB=$ROOT/bench/pgbench
 RESULTS=$WORK/results.jsonl
 # The administrator key of the server run with keys required (a bench database's only key).
@@ -424,6 +427,10 @@ for clients in 8 32; do
         pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
         settle
         pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+        if [[ $clients == 8 ]]; then
+            settle
+            loadgen "POST /cash-register/purchases/batch" 1 $P --scenario batch --batch-size 1000
+        fi
     done
 done
 

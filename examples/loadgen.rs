@@ -15,11 +15,16 @@
 //!
 //! # A fixed number of requests instead of a duration:
 //! cargo run --release --example loadgen -- --clients 8 --requests 10000 --scenario /dashboard
+//!
+//! # A till that was offline: batches of 1,000 purchases made in the last hour, from 1 client:
+//! cargo run --release --example loadgen -- --clients 1 --scenario batch --batch-size 1000
 //! ```
 //!
 //! A purchase names a random branch (1 to 3), a customer that is `"new"` (a share set by
 //! `--new-customers`) or one of a pool of UUIDs (from `--customer-pool`, or random ones), and 1 to
-//! 5 distinct products among 1 to 30.
+//! 5 distinct products among 1 to 30. A batch (`--scenario batch`) holds `--batch-size` such
+//! purchases, each with a client id of its own and a sale time in the last hour; its report
+//! gives `purchases_per_request`, so that a purchase rate is the request rate times it.
 //!
 //! It prints one line per run: requests, errors (non-2xx answers and failed exchanges),
 //! throughput, and the latency's p50, p90, p99 and max in milliseconds; with `--json`, the same as
@@ -75,7 +80,8 @@ struct Args {
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
 
-    /// `purchase` (POST /cash-register/purchase), or a GET path with its query, such as
+    /// `purchase` (POST /cash-register/purchase), `batch` (POST
+    /// /cash-register/purchases/batch), or a GET path with its query, such as
     /// `/analytics/statistics?supermarket_id=2`.
     #[arg(long, default_value = "purchase")]
     scenario: String,
@@ -107,6 +113,10 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     threads: usize,
 
+    /// How many purchases a batch holds (`--scenario batch`).
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+
     /// The name of the run in the report; the scenario by default.
     #[arg(long)]
     label: Option<String>,
@@ -131,6 +141,8 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 enum Scenario {
     /// Random purchases.
     Purchase,
+    /// Batches of this many random purchases made offline.
+    Batch(usize),
     /// The same GET request again and again, to this path and query.
     Get(String),
 }
@@ -255,6 +267,25 @@ fn purchase_body(rng: &mut impl Rng, pool: &[String], new_customers: f64) -> Str
     )
 }
 
+/// A batch of `size` random purchases, each with its client id and a sale time in the last
+/// hour.
+fn batch_body(rng: &mut impl Rng, pool: &[String], new_customers: f64, size: usize) -> String {
+    let now = chrono::Utc::now();
+    let purchases: Vec<String> = (0..size)
+        .map(|_| {
+            let purchase = purchase_body(rng, pool, new_customers);
+            let client_id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+            let at = now - chrono::Duration::seconds(rng.random_range(0..3600));
+            format!(
+                "{{\"client_id\":\"{client_id}\",\"purchased_at\":\"{}\",{}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                &purchase[1..]
+            )
+        })
+        .collect();
+    format!("{{\"purchases\":[{}]}}", purchases.join(","))
+}
+
 /// Builds the next request of a client.
 fn next_request(shared: &Shared, rng: &mut impl Rng) -> Request<Full<Bytes>> {
     let mut builder = Request::builder().header(hyper::header::HOST, &shared.target.addr);
@@ -270,6 +301,19 @@ fn next_request(shared: &Shared, rng: &mut impl Rng) -> Request<Full<Bytes>> {
                 rng,
                 &shared.pool,
                 shared.new_customers,
+            )))),
+        Scenario::Batch(size) => builder
+            .method(Method::POST)
+            .uri(format!(
+                "{}/cash-register/purchases/batch",
+                shared.target.base
+            ))
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(batch_body(
+                rng,
+                &shared.pool,
+                shared.new_customers,
+                *size,
             )))),
         Scenario::Get(path) => builder
             .method(Method::GET)
@@ -479,6 +523,8 @@ struct Summary {
     latencies: Histogram<u64>,
     /// All the clients' times to an answer's head, in microseconds.
     first_bytes: Histogram<u64>,
+    /// How many purchases each request carries (1 but for batches).
+    purchases_per_request: usize,
 }
 
 impl Summary {
@@ -539,6 +585,7 @@ impl Summary {
             "mean_body_bytes": self.mean_body_bytes,
             "first_byte_p50_ms": self.first_byte_ms(0.5),
             "first_byte_p99_ms": self.first_byte_ms(0.99),
+            "purchases_per_request": self.purchases_per_request,
         })
         .to_string()
     }
@@ -552,17 +599,18 @@ async fn run(args: &Args) -> Result<Summary, String> {
     let target = Target::parse(&args.url)?;
     let scenario = match args.scenario.as_str() {
         "purchase" => Scenario::Purchase,
+        "batch" => Scenario::Batch(args.batch_size.max(1)),
         path if path.starts_with('/') => Scenario::Get(path.to_owned()),
         other => {
             return Err(format!(
-                "--scenario {other}: expected `purchase` or a path starting with /"
+                "--scenario {other}: expected `purchase`, `batch` or a path starting with /"
             ));
         }
     };
     let pool = match (&scenario, &args.customer_pool) {
         (Scenario::Get(_), _) => Vec::new(),
-        (Scenario::Purchase, Some(path)) => read_pool(path, args.pool_size)?,
-        (Scenario::Purchase, None) => random_pool(args.pool_size, args.seed),
+        (Scenario::Purchase | Scenario::Batch(_), Some(path)) => read_pool(path, args.pool_size)?,
+        (Scenario::Purchase | Scenario::Batch(_), None) => random_pool(args.pool_size, args.seed),
     };
     let duration = match (args.duration, args.requests) {
         (Some(seconds), _) => Some(seconds),
@@ -578,6 +626,10 @@ async fn run(args: &Args) -> Result<Summary, String> {
     let end = duration
         .map(|seconds| to_duration(seconds, "duration").map(|d| start + d))
         .transpose()?;
+    let purchases_per_request = match scenario {
+        Scenario::Batch(size) => size,
+        Scenario::Purchase | Scenario::Get(_) => 1,
+    };
     let shared = Arc::new(Shared {
         target,
         scenario,
@@ -626,6 +678,7 @@ async fn run(args: &Args) -> Result<Summary, String> {
         },
         latencies,
         first_bytes,
+        purchases_per_request,
     })
 }
 

@@ -1,5 +1,6 @@
 -- One purchase, recorded as the server records it: RECORD_ONE of icash-postgres/src/purchase.rs,
--- word for word, with pgbench variables for its four parameters. Run it with `-M prepared`, as
+-- word for word, with pgbench variables for its parameters (no key and no client id: NULL, as
+-- a purchase of the benchmark's open server). Run it with `-M prepared`, as
 -- sqlx sends it (a named prepared statement, bound parameters).
 --
 --   $1 branch      random 1..3
@@ -28,13 +29,23 @@ WITH wanted AS (
     FROM unnest((ARRAY[:p1, :p2, :p3, :p4, :p5]::integer[])[1:(:count)]) WITH ORDINALITY AS wanted (id, position)
 ),
 priced AS (
-    SELECT wanted.position, products.id, products.name, products.price
-    FROM wanted JOIN products ON products.id = wanted.id
+    SELECT wanted.position, products.id, products.name, price.price,
+           products.added_at, products.retired_at
+    FROM wanted
+    JOIN products ON products.id = wanted.id
+    LEFT JOIN LATERAL (
+        SELECT product_prices.price FROM product_prices
+        WHERE product_prices.product_id = products.id AND product_prices.effective_from <= now()
+        ORDER BY product_prices.effective_from DESC
+        LIMIT 1
+    ) AS price ON true
 ),
 purchase AS (
-    INSERT INTO purchases (branch_id, customer_id, purchased_at, total)
-    SELECT :branch, md5(:customer::text)::uuid, now(), sum(price) FROM priced
-    HAVING count(*) = cardinality((ARRAY[:p1, :p2, :p3, :p4, :p5]::integer[])[1:(:count)])
+    INSERT INTO purchases (branch_id, customer_id, purchased_at, total, recorded_by, client_id)
+    SELECT :branch, md5(:customer::text)::uuid, now(), sum(price), NULL, NULL FROM priced
+    HAVING count(price) = cardinality((ARRAY[:p1, :p2, :p3, :p4, :p5]::integer[])[1:(:count)])
+       AND count(*) FILTER (WHERE retired_at <= now()) = 0
+    ON CONFLICT ((coalesce(recorded_by, '')), client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING id
 ),
 customer AS (
@@ -44,6 +55,7 @@ lines AS (
     INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
     SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
 )
-SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price
+SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
+       priced.added_at, priced.retired_at
 FROM priced
 ORDER BY priced.position;

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::actor::{Actor, Scope};
 use crate::error::ValidationError;
-use crate::id::{AuditId, KeyId};
+use crate::id::{AuditId, KeyId, ProductId};
 use crate::key::{KeyName, NewKey};
+use crate::price::{NewProduct, PriceChange};
 use crate::refund::{NewVoid, Refund};
 
 /// How many entries a page of the trail has unless asked otherwise.
@@ -33,15 +34,24 @@ pub enum AuditKind {
     PurchaseRefunded,
     /// A purchase was voided.
     PurchaseVoided,
+    /// A product was added to the catalog.
+    ProductAdded,
+    /// A product was given a new price, from an instant on.
+    PriceChanged,
+    /// A product was retired: it is no longer sold.
+    ProductRetired,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 4] = [
+    pub const ALL: [AuditKind; 7] = [
         AuditKind::KeyCreated,
         AuditKind::KeyRevoked,
         AuditKind::PurchaseRefunded,
         AuditKind::PurchaseVoided,
+        AuditKind::ProductAdded,
+        AuditKind::PriceChanged,
+        AuditKind::ProductRetired,
     ];
 
     /// The kind's short name, as the trail shows and stores keep it (`key.created`).
@@ -51,6 +61,9 @@ impl AuditKind {
             AuditKind::KeyRevoked => "key.revoked",
             AuditKind::PurchaseRefunded => "purchase.refunded",
             AuditKind::PurchaseVoided => "purchase.voided",
+            AuditKind::ProductAdded => "product.added",
+            AuditKind::PriceChanged => "price.changed",
+            AuditKind::ProductRetired => "product.retired",
         }
     }
 }
@@ -202,6 +215,44 @@ impl NewAuditEntry {
             kind: AuditKind::PurchaseVoided,
             target: format!("purchase {}", void.purchase()),
             details: format!("reason: {}", void.reason()),
+        }
+    }
+}
+
+impl NewAuditEntry {
+    /// The entry for adding `product` under the id `id`.
+    pub fn product_added(id: ProductId, product: &NewProduct, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::ProductAdded,
+            target: format!("product {id}"),
+            details: format!("{:?} at {}", product.name(), product.price()),
+        }
+    }
+
+    /// The entry for giving product `id` the price of `change`.
+    pub fn price_changed(id: ProductId, change: &PriceChange, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::PriceChanged,
+            target: format!("product {id}"),
+            details: format!(
+                "{} from {}",
+                change.price,
+                change
+                    .effective_from
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        }
+    }
+
+    /// The entry for retiring product `id`.
+    pub fn product_retired(id: ProductId, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::ProductRetired,
+            target: format!("product {id}"),
+            details: String::new(),
         }
     }
 }

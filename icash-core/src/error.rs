@@ -7,6 +7,8 @@
 
 use crate::access::Forbidden;
 use crate::actor::Role;
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::id::{BranchId, ProductId};
 
 /// A boxed cause, kept for the logs.
@@ -152,9 +154,83 @@ pub enum ValidationError {
         /// The most characters a reason may have.
         max: usize,
     },
+    /// A till's purchase id that is not a UUID.
+    #[error("client_id {0:?} is not valid: expected a UUID")]
+    InvalidClientId(String),
+    /// A sale of a product retired at or before the sale's time.
+    #[error("product {product} was retired at {}: it can no longer be sold", rfc3339(.retired_at))]
+    ProductRetired {
+        /// The product.
+        product: ProductId,
+        /// When it was retired.
+        retired_at: DateTime<Utc>,
+    },
+    /// A sale made before its product was added to the catalog.
+    #[error(
+        "product {product} was not in the catalog yet at {}: it was added at {}",
+        rfc3339(.sold_at),
+        rfc3339(.added_at)
+    )]
+    ProductNotYetAdded {
+        /// The product.
+        product: ProductId,
+        /// When the sale was made.
+        sold_at: DateTime<Utc>,
+        /// When the product was added.
+        added_at: DateTime<Utc>,
+    },
+    /// A sale time further ahead of the server's clock than a till's clock may be.
+    #[error(
+        "purchased_at {} is in the future: a sale time may be at most {skew_minutes} minutes ahead of the server's clock",
+        rfc3339(.at)
+    )]
+    SaleInTheFuture {
+        /// The sale time sent.
+        at: DateTime<Utc>,
+        /// How far ahead a till's clock may be.
+        skew_minutes: i64,
+    },
+    /// A sale time older than the window in which offline sales are taken.
+    #[error(
+        "purchased_at {} is older than the {days} days within which a till may hand in a sale it made offline",
+        rfc3339(.at)
+    )]
+    SaleTooOld {
+        /// The sale time sent.
+        at: DateTime<Utc>,
+        /// The window, in days.
+        days: u32,
+    },
+    /// A price set to take effect before its product was in the catalog.
+    #[error(
+        "effective_from {} is before product {product} was added to the catalog at {}",
+        rfc3339(.effective_from),
+        rfc3339(.added_at)
+    )]
+    PriceBeforeAdded {
+        /// The product.
+        product: ProductId,
+        /// When the price was to take effect.
+        effective_from: DateTime<Utc>,
+        /// When the product was added.
+        added_at: DateTime<Utc>,
+    },
+    /// A batch of purchases that is empty or longer than a batch may be.
+    #[error("purchases has {count} purchases: a batch holds 1 to {max}")]
+    BatchSize {
+        /// How many purchases were sent.
+        count: usize,
+        /// The most a batch may hold.
+        max: usize,
+    },
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,
+}
+
+/// An instant as the API writes it, so that a sentence quotes it as the client sent it.
+fn rfc3339(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 impl Error {

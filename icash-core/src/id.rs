@@ -99,41 +99,63 @@ impl BranchId {
     }
 }
 
-/// A customer, known only by a UUID (the loyalty card or the till's own id).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CustomerId(Uuid);
+/// Defines a UUID id newtype with its conversions; `$invalid` is the error for text that is
+/// not a UUID.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $invalid:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps a UUID that a store or a caller already holds.
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            /// The UUID itself.
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValidationError;
+
+            /// Parses the hyphenated UUID form (`01e1e159-8045-43c2-88dd-5682b18bd680`), in
+            /// either case.
+            fn from_str(text: &str) -> Result<Self, ValidationError> {
+                Uuid::try_parse(text.trim())
+                    .map(Self)
+                    .map_err(|_| $invalid(text.to_owned()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A customer, known only by a UUID (the loyalty card or the till's own id).
+    CustomerId,
+    ValidationError::InvalidCustomerId
+);
+uuid_id!(
+    /// A till's own id for a purchase it made, kept with the purchase for good: the same id
+    /// sent again by the same key names the same purchase, so a till that was offline may
+    /// resend its sales at any later time without recording any of them twice.
+    ClientId,
+    ValidationError::InvalidClientId
+);
 
 impl CustomerId {
     /// Mints a fresh random (version 4) customer id.
     pub fn random() -> CustomerId {
         CustomerId(Uuid::new_v4())
-    }
-
-    /// Wraps a UUID that a store or a caller already holds.
-    pub fn from_uuid(id: Uuid) -> CustomerId {
-        CustomerId(id)
-    }
-
-    /// The UUID itself.
-    pub fn uuid(self) -> Uuid {
-        self.0
-    }
-}
-
-impl FromStr for CustomerId {
-    type Err = ValidationError;
-
-    /// Parses the hyphenated UUID form (`01e1e159-8045-43c2-88dd-5682b18bd680`), in either case.
-    fn from_str(text: &str) -> Result<CustomerId, ValidationError> {
-        Uuid::try_parse(text.trim())
-            .map(CustomerId)
-            .map_err(|_| ValidationError::InvalidCustomerId(text.to_owned()))
-    }
-}
-
-impl fmt::Display for CustomerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
     }
 }
 

@@ -61,26 +61,33 @@ pub enum Recorded {
     Created(Purchase),
     /// The key was seen with the same request: this is the purchase recorded then.
     Replayed(Purchase),
+    /// The purchase's client id was recorded before by the same key: this is the purchase
+    /// recorded then, and nothing more was recorded.
+    Resent(Purchase),
 }
 
 impl Recorded {
     /// The purchase, new or replayed.
     pub fn purchase(&self) -> &Purchase {
         match self {
-            Recorded::Created(purchase) | Recorded::Replayed(purchase) => purchase,
+            Recorded::Created(purchase)
+            | Recorded::Replayed(purchase)
+            | Recorded::Resent(purchase) => purchase,
         }
     }
 
     /// The purchase, new or replayed.
     pub fn into_purchase(self) -> Purchase {
         match self {
-            Recorded::Created(purchase) | Recorded::Replayed(purchase) => purchase,
+            Recorded::Created(purchase)
+            | Recorded::Replayed(purchase)
+            | Recorded::Resent(purchase) => purchase,
         }
     }
 
     /// Whether this answer repeats an earlier one.
     pub fn is_replay(&self) -> bool {
-        matches!(self, Recorded::Replayed(_))
+        matches!(self, Recorded::Replayed(_) | Recorded::Resent(_))
     }
 }
 

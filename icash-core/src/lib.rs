@@ -5,6 +5,8 @@
 //! - [`analytics`]: what each figure means, and the ranking and orderings written once;
 //! - [`idempotency`]: keys that make a retried purchase safe;
 //! - [`refund`]: refunds and voids, the rules of what may be taken back;
+//! - [`price`]: prices over time, and the rule that prices a sale at its sale time;
+//! - [`offline`]: sales handed in late by tills that were offline, alone or in batches;
 //! - [`actor`], [`access`]: who is acting (a key's [`Role`] over its branches) and what each role
 //!   may do ([`Actor::may`]), written once;
 //! - [`key`], [`audit`]: API keys, kept as hashes, and the trail of every change that is not a
@@ -50,6 +52,8 @@ pub mod import;
 pub mod key;
 pub mod memory;
 pub mod money;
+pub mod offline;
+pub mod price;
 pub mod product;
 pub mod purchase;
 pub mod refund;
@@ -60,11 +64,15 @@ pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
 pub use error::{Error, Result, StoreError, ValidationError};
-pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId};
+pub use id::{
+    AuditId, BranchId, ClientId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId,
+};
 pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
+pub use offline::{BatchOutcome, OfflineWindow};
+pub use price::{NewProduct, PriceChange, PriceHistory, PricePoint, ProductAtSale};
 pub use product::{Branch, Product};
 pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
 pub use refund::{NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason};

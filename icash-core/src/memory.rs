@@ -1,5 +1,7 @@
 //! [`MemoryStore`]: every port in memory, for the embedded server and as a test double.
 
+mod prices;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -14,10 +16,12 @@ use crate::analytics::{
 };
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
 use crate::error::{Error, Result, ValidationError};
-use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
+use crate::id::{AuditId, BranchId, ClientId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
 use crate::key::{KeyHash, KeyInfo, KeyName, NewKey};
 use crate::money::Money;
+use crate::offline::BatchOutcome;
+use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 use crate::refund::{
@@ -50,7 +54,8 @@ type ScopedKey = (String, IdempotencyKey);
 
 #[derive(Debug, Default)]
 struct State {
-    products: BTreeMap<ProductId, Product>,
+    /// Every product with its price history, retired ones included.
+    prices: prices::PriceBook,
     branches: BTreeSet<BranchId>,
     customers: HashSet<CustomerId>,
     /// Purchase `n` is at index `n - 1`.
@@ -72,18 +77,26 @@ struct State {
     /// The refunds' idempotency keys, each in its scope: the fingerprint, the refund, and
     /// when it was stored.
     refund_keys: HashMap<ScopedKey, (String, RefundId, Instant)>,
+    // Tills that were offline.
+    /// The purchases recorded with a till's own id, by recording key (none without
+    /// authentication) and client id, kept for good.
+    client_ids: HashMap<(Option<KeyName>, ClientId), PurchaseId>,
 }
 
 impl State {
     fn put_products(&mut self, products: &[Product]) {
         for product in products {
-            self.products.insert(product.id(), product.clone());
+            self.prices.put(product);
         }
     }
 
     fn push(&mut self, purchase: PricedPurchase) -> Purchase {
         let id = PurchaseId::new(self.purchases.len() as i64 + 1).expect("ids count up from 1");
         self.customers.insert(purchase.customer());
+        if let Some(client_id) = purchase.client_id() {
+            self.client_ids
+                .insert((purchase.recorder().cloned(), client_id), id);
+        }
         let purchase = Purchase::new(id, purchase);
         self.purchases.push(purchase.clone());
         purchase
@@ -91,6 +104,33 @@ impl State {
 
     fn get(&self, id: PurchaseId) -> Option<&Purchase> {
         self.purchases.get(usize::try_from(id.get() - 1).ok()?)
+    }
+
+    // Tills that were offline.
+
+    /// The purchase recorded before under `purchase`'s recording key and client id, if any.
+    fn recorded_before(&self, purchase: &NewPurchase) -> Option<PurchaseId> {
+        let client_id = purchase.client_id()?;
+        self.client_ids
+            .get(&(purchase.recorder().cloned(), client_id))
+            .copied()
+    }
+
+    /// Prices and records `purchase` (without an idempotency key), or refuses it.
+    fn record_new(&mut self, purchase: &NewPurchase) -> Result<Recorded> {
+        if let Some(before) = self.recorded_before(purchase) {
+            let recorded = self
+                .get(before)
+                .expect("a client id names a recorded purchase");
+            return Ok(Recorded::Resent(recorded.clone()));
+        }
+        if !self.branches.contains(&purchase.branch()) {
+            return Err(ValidationError::UnknownBranch(purchase.branch()).into());
+        }
+        let priced = purchase.price(purchase.customer().resolve(), |id| {
+            self.prices.at_sale(id, purchase.at())
+        })?;
+        Ok(Recorded::Created(self.push(priced)))
     }
 
     /// Forgets the keys older than `ttl`.
@@ -250,9 +290,9 @@ impl State {
             .map(|(product, (units_sold, units_returned))| ProductSales {
                 product,
                 name: self
-                    .products
-                    .get(&product)
-                    .map_or_else(String::new, |p| p.name().to_owned()),
+                    .prices
+                    .name(product)
+                    .map_or_else(String::new, str::to_owned),
                 units_sold,
                 units_returned,
             })
@@ -338,12 +378,44 @@ impl MemoryStore {
 #[async_trait]
 impl Catalog for MemoryStore {
     async fn products(&self) -> Result<Vec<Product>> {
-        Ok(self.read().products.values().cloned().collect())
+        Ok(self.read().prices.listed(prices::now()))
     }
 
     async fn put_products(&self, products: &[Product]) -> Result<()> {
         self.write().put_products(products);
         Ok(())
+    }
+
+    async fn add_product(&self, product: &NewProduct, origin: &Origin) -> Result<Product> {
+        let mut state = self.write();
+        let added = state.prices.add(product, prices::now())?;
+        state.write_audit(NewAuditEntry::product_added(added.id(), product, origin));
+        Ok(added)
+    }
+
+    async fn change_price(
+        &self,
+        product: ProductId,
+        change: &PriceChange,
+        origin: &Origin,
+    ) -> Result<PriceHistory> {
+        let mut state = self.write();
+        let history = state.prices.change(product, change)?;
+        state.write_audit(NewAuditEntry::price_changed(product, change, origin));
+        Ok(history)
+    }
+
+    async fn retire_product(&self, product: ProductId, origin: &Origin) -> Result<PriceHistory> {
+        let mut state = self.write();
+        let (history, changed) = state.prices.retire(product, prices::now())?;
+        if changed {
+            state.write_audit(NewAuditEntry::product_retired(product, origin));
+        }
+        Ok(history)
+    }
+
+    async fn price_history(&self, product: ProductId) -> Result<PriceHistory> {
+        self.read().prices.history(product)
     }
 
     async fn branches(&self) -> Result<Vec<Branch>> {
@@ -394,15 +466,23 @@ impl Purchases for MemoryStore {
                 return Ok(Recorded::Replayed(recorded.clone()));
             }
         }
-        if !state.branches.contains(&purchase.branch()) {
-            return Err(ValidationError::UnknownBranch(purchase.branch()).into());
-        }
-        let priced = purchase.price(purchase.customer().resolve(), |id| state.products.get(&id))?;
-        let recorded = state.push(priced);
+        let recorded = state.record_new(&purchase)?;
         if let Some(key) = &key {
-            state.remember(key, purchase.fingerprint(), recorded.id(), now);
+            state.remember(key, purchase.fingerprint(), recorded.purchase().id(), now);
         }
-        Ok(Recorded::Created(recorded))
+        Ok(recorded)
+    }
+
+    async fn record_batch(&self, purchases: Vec<NewPurchase>) -> Result<Vec<BatchOutcome>> {
+        let mut state = self.write();
+        Ok(purchases
+            .iter()
+            .map(|purchase| match state.record_new(purchase) {
+                Ok(Recorded::Created(recorded)) => BatchOutcome::Recorded(recorded.id()),
+                Ok(recorded) => BatchOutcome::AlreadyRecorded(recorded.purchase().id()),
+                Err(error) => BatchOutcome::Refused(error),
+            })
+            .collect())
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {

@@ -3,10 +3,10 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::ValidationError;
-use crate::id::{BranchId, CustomerId, CustomerRef, ProductId, PurchaseId};
+use crate::id::{BranchId, ClientId, CustomerId, CustomerRef, ProductId, PurchaseId};
 use crate::key::KeyName;
 use crate::money::Money;
-use crate::product::Product;
+use crate::price::ProductAtSale;
 
 /// The most items one purchase may have. A purchase holds at most one unit of each product, so
 /// this only bounds what a hostile client can make a store look up.
@@ -21,6 +21,7 @@ pub struct NewPurchase {
     products: Vec<ProductId>,
     at: DateTime<Utc>,
     recorded_by: Option<KeyName>,
+    client_id: Option<ClientId>,
 }
 
 impl NewPurchase {
@@ -41,7 +42,20 @@ impl NewPurchase {
             products,
             at: stored_precision(at),
             recorded_by: None,
+            client_id: None,
         })
+    }
+
+    /// The same purchase, carrying the till's own id for it: recorded once per recording key
+    /// and client id, for good (see [`crate::offline`]).
+    pub fn with_client_id(mut self, client_id: Option<ClientId>) -> NewPurchase {
+        self.client_id = client_id;
+        self
+    }
+
+    /// The till's own id for it, if it sent one.
+    pub fn client_id(&self) -> Option<ClientId> {
+        self.client_id
     }
 
     /// The same purchase, made by the key named `key` (`None` when no one is authenticated):
@@ -76,31 +90,30 @@ impl NewPurchase {
         self.at
     }
 
-    /// Prices the purchase against the catalog as it is at this moment, for `customer` (the
+    /// Prices the purchase at the prices in force at its sale time, for `customer` (the
     /// resolved [`NewPurchase::customer`]).
     ///
-    /// `catalog` looks a product up; every product must exist. Stores call this inside the
-    /// same atomic operation that writes the purchase, so the prices are those of the moment
-    /// of sale.
-    pub fn price<'a>(
+    /// `catalog` tells what the catalog says of a product for a sale at [`NewPurchase::at`]
+    /// (`None`: no such product); each product must exist and be for sale then
+    /// ([`ProductAtSale::line`]). Stores call this inside the same atomic operation that writes
+    /// the purchase.
+    pub fn price(
         &self,
         customer: CustomerId,
-        catalog: impl Fn(ProductId) -> Option<&'a Product>,
+        catalog: impl Fn(ProductId) -> Option<ProductAtSale>,
     ) -> Result<PricedPurchase, ValidationError> {
         let lines = self
             .products
             .iter()
             .map(|&id| {
-                let product = catalog(id).ok_or(ValidationError::UnknownProduct(id))?;
-                Ok(PurchaseLine::new(
-                    product.id(),
-                    product.name(),
-                    product.price(),
-                ))
+                catalog(id)
+                    .ok_or(ValidationError::UnknownProduct(id))?
+                    .line(self.at)
             })
             .collect::<Result<Vec<_>, ValidationError>>()?;
         Ok(PricedPurchase::new(self.branch, customer, self.at, lines)?
-            .recorded_by(self.recorded_by.clone()))
+            .recorded_by(self.recorded_by.clone())
+            .with_client_id(self.client_id))
     }
 }
 
@@ -185,6 +198,7 @@ pub struct PricedPurchase {
     /// The sum of the lines' prices, added up once.
     total: Money,
     recorded_by: Option<KeyName>,
+    client_id: Option<ClientId>,
 }
 
 impl PricedPurchase {
@@ -203,7 +217,19 @@ impl PricedPurchase {
             total: lines.iter().map(PurchaseLine::unit_price).sum(),
             lines,
             recorded_by: None,
+            client_id: None,
         })
+    }
+
+    /// The same purchase, with the till's own id for it.
+    pub fn with_client_id(mut self, client_id: Option<ClientId>) -> PricedPurchase {
+        self.client_id = client_id;
+        self
+    }
+
+    /// The till's own id for it, if it sent one.
+    pub fn client_id(&self) -> Option<ClientId> {
+        self.client_id
     }
 
     /// The same purchase, recorded by the key named `key` (`None` for a purchase loaded from
@@ -276,6 +302,7 @@ impl Purchase {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::product::Product;
 
     fn product(id: i32, name: &str, price: &str) -> Product {
         Product::new(ProductId::new(id).unwrap(), name, price.parse().unwrap()).unwrap()
@@ -329,7 +356,12 @@ mod tests {
         let customer = CustomerId::random();
         let priced = new_purchase(&[2, 1])
             .unwrap()
-            .price(customer, |id| catalog.iter().find(|p| p.id() == id))
+            .price(customer, |id| {
+                catalog
+                    .iter()
+                    .find(|p| p.id() == id)
+                    .map(ProductAtSale::from)
+            })
             .unwrap();
         assert_eq!(priced.total(), "0.3".parse().unwrap());
         assert_eq!(priced.customer(), customer);
@@ -343,7 +375,10 @@ mod tests {
         let error = new_purchase(&[1, 9])
             .unwrap()
             .price(CustomerId::random(), |id| {
-                catalog.iter().find(|p| p.id() == id)
+                catalog
+                    .iter()
+                    .find(|p| p.id() == id)
+                    .map(ProductAtSale::from)
             })
             .unwrap_err();
         assert_eq!(error.to_string(), "product 9 does not exist");
@@ -355,7 +390,10 @@ mod tests {
         let priced = new_purchase(&[1])
             .unwrap()
             .price(CustomerId::random(), |id| {
-                catalog.iter().find(|p| p.id() == id)
+                catalog
+                    .iter()
+                    .find(|p| p.id() == id)
+                    .map(ProductAtSale::from)
             })
             .unwrap();
         catalog[0] = product(1, "milk", "9.99");

@@ -14,9 +14,11 @@ use crate::analytics::{
 };
 use crate::audit::{AuditEntry, AuditQuery, Origin};
 use crate::error::Result;
-use crate::id::PurchaseId;
+use crate::id::{ProductId, PurchaseId};
 use crate::idempotency::{IdempotencyKey, Recorded};
 use crate::key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
+use crate::offline::BatchOutcome;
+use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 use crate::refund::{NewRefund, NewVoid, Receipt, Refunded};
@@ -24,12 +26,44 @@ use crate::refund::{NewRefund, NewVoid, Receipt, Refunded};
 /// The products and branches.
 #[async_trait]
 pub trait Catalog: Send + Sync {
-    /// Every product, in id order.
+    /// The products on sale now (not retired), each at the price in force now, in id order.
     async fn products(&self) -> Result<Vec<Product>>;
 
-    /// Adds products, or changes the name and price of those whose id exists. A new price
-    /// applies to later purchases only.
+    /// Sets the catalog as the data files give it: adds products, or renames and reprices
+    /// those whose id exists, each price in force from the start of the history (it replaces
+    /// the product's price history). Purchases already recorded keep their prices. Prices that
+    /// change over time go through [`Catalog::change_price`].
     async fn put_products(&self, products: &[Product]) -> Result<()>;
+
+    /// Adds a product under the next free id, its price in force from now on, and its
+    /// `product.added` audit entry naming `origin`, atomically.
+    ///
+    /// Fails with [`Error::Conflict`](crate::Error::Conflict) when a product on sale has the
+    /// same name (trimmed, in any case); nothing is written then.
+    async fn add_product(&self, product: &NewProduct, origin: &Origin) -> Result<Product>;
+
+    /// Gives `product` the price of `change` from its `effective_from` on (replacing a price
+    /// set for the same instant), with its `price.changed` audit entry, atomically; returns
+    /// the product's history as it is now. Purchases already recorded keep their prices.
+    ///
+    /// Fails with [`Error::NotFound`](crate::Error::NotFound) for an unknown product, and as
+    /// [`PriceHistory::check_change`] says; nothing is written then.
+    async fn change_price(
+        &self,
+        product: ProductId,
+        change: &PriceChange,
+        origin: &Origin,
+    ) -> Result<PriceHistory>;
+
+    /// Retires `product` from now on: it is no longer sold, while its history and the
+    /// analytics of its past sales stay. Writes its `product.retired` audit entry atomically.
+    /// Idempotent: a product already retired is returned unchanged, and nothing is written.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown product.
+    async fn retire_product(&self, product: ProductId, origin: &Origin) -> Result<PriceHistory>;
+
+    /// The product's prices over time; [`Error::NotFound`](crate::Error::NotFound) for an
+    /// unknown product.
+    async fn price_history(&self, product: ProductId) -> Result<PriceHistory>;
 
     /// Every branch, in id order.
     async fn branches(&self) -> Result<Vec<Branch>>;
@@ -50,8 +84,14 @@ pub trait Catalog: Send + Sync {
 /// Recording and reading purchases.
 #[async_trait]
 pub trait Purchases: Send + Sync {
-    /// Records a purchase atomically: prices it at the catalog's current prices, adds its
-    /// customer if new, and stores it whole, or stores nothing.
+    /// Records a purchase atomically: prices it at the prices in force at its sale time
+    /// ([`NewPurchase::price`]), adds its customer if new, and stores it whole, or stores
+    /// nothing.
+    ///
+    /// A purchase with a [`client_id`](NewPurchase::client_id) that its recording key (or, with
+    /// no key, any unauthenticated request) has recorded before returns [`Recorded::Resent`]
+    /// with the purchase recorded then, whatever the time since, and records nothing; two
+    /// calls racing with the same pair record one purchase.
     ///
     /// With a `key`, the key is stored in the same atomic operation; a later call with the same
     /// key and the same request ([`NewPurchase::fingerprint`]) returns
@@ -63,6 +103,13 @@ pub trait Purchases: Send + Sync {
     /// not exist.
     async fn record(&self, purchase: NewPurchase, key: Option<&IdempotencyKey>)
     -> Result<Recorded>;
+
+    /// Records purchases handed in together by a till that was offline, each as
+    /// [`Purchases::record`] would without an idempotency key, and each standing or falling
+    /// alone: the outcomes come back one per purchase, in order. A purchase whose client id
+    /// was recorded before (in an earlier call, earlier in the same batch, or by a call racing
+    /// this one) is [`BatchOutcome::AlreadyRecorded`] with that purchase's id.
+    async fn record_batch(&self, purchases: Vec<NewPurchase>) -> Result<Vec<BatchOutcome>>;
 
     /// Records a purchase without an idempotency key (see [`Purchases::record`]).
     async fn record_purchase(&self, purchase: NewPurchase) -> Result<Purchase> {

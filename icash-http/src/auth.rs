@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use icash_core::{Action, Actor, Error, KeyHash, KeyName};
+use icash_core::{Action, Actor, Error, KeyHash, KeyName, Origin};
 use warp::Filter;
 use warp::http::HeaderMap;
 use warp::http::header::AUTHORIZATION;
@@ -216,6 +216,17 @@ impl Credentials {
             }
             None => Err(ApiError::KeysOff),
         }
+    }
+
+    /// Who is asking and from where, once allowed `action` (401 or 403 otherwise), as the audit
+    /// trail records a change: without authentication, no one, from the client's address.
+    pub(crate) async fn origin(self, action: Action) -> Result<Origin, ApiError> {
+        let client = self.client.map(|addr| addr.ip());
+        let caller = self.allow(action).await?;
+        Ok(Origin {
+            actor: caller.0,
+            client,
+        })
     }
 
     /// Who is asking, once allowed `action` (401 or 403 otherwise).

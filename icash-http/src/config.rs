@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use icash_core::OfflineWindow;
+
 use crate::auth::{AuthMode, Authenticator};
 use crate::limits::RateLimits;
 use crate::metrics::Scrape;
@@ -12,11 +14,19 @@ use crate::startup::Startup;
 /// The default largest request body: 64 KiB, far above any real purchase.
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
 
+/// The default largest body of a batch of purchases (`POST /cash-register/purchases/batch`):
+/// 4 MiB, room for a full batch of purchases of a dozen items each.
+pub const DEFAULT_BATCH_BODY_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Settings of the API filter.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     /// The largest request body accepted, in bytes; a larger one gets 413.
     pub body_limit: u64,
+    /// The largest body of a batch of purchases, in bytes; a larger one gets 413.
+    pub batch_body_limit: u64,
+    /// How old a sale a till hands in may be (`ICASH_OFFLINE_WINDOW_DAYS`).
+    pub offline_window: OfflineWindow,
     /// Which browser origins may call the API.
     pub cors: Cors,
     /// How long `GET /health` and `GET /readyz` wait for the store before they answer 503.
@@ -42,6 +52,8 @@ impl Default for ApiConfig {
     fn default() -> ApiConfig {
         ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
+            batch_body_limit: DEFAULT_BATCH_BODY_LIMIT,
+            offline_window: OfflineWindow::default(),
             cors: Cors::AnyOrigin,
             health_timeout: Duration::from_secs(2),
             startup: Startup::default(),

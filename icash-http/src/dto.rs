@@ -22,6 +22,14 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod prices;
+
+pub(crate) use prices::price;
+pub use prices::{
+    BatchBody, BatchRequest, BatchResultBody, NewProductRequest, PriceChangeRequest,
+    PriceHistoryBody, PricePointBody,
+};
+
 fn amount(money: Money) -> f64 {
     money.to_f64()
 }
@@ -86,6 +94,16 @@ pub struct CashRegisterEndpoints {
     pub refund: &'static str,
     /// Voiding a purchase recorded by mistake (managers and admins).
     pub void: &'static str,
+    /// The purchases of a till that was offline, handed in together.
+    pub purchase_batch: &'static str,
+    /// Adding a product.
+    pub add_product: &'static str,
+    /// Changing a product's price.
+    pub change_price: &'static str,
+    /// A product's prices over time.
+    pub prices: &'static str,
+    /// Retiring a product.
+    pub retire_product: &'static str,
 }
 
 /// The analytics endpoints.
@@ -184,6 +202,21 @@ pub struct PurchaseRequest {
     #[serde(deserialize_with = "objects")]
     #[schema(schema_with = purchase_items)]
     pub items: Vec<ItemRequest>,
+    /// The till's own id for the purchase (a UUID): recorded once per API key and
+    /// `client_id`, for good, so a resend at any later time answers 200 with the purchase
+    /// recorded the first time.
+    #[serde(default)]
+    #[schema(
+        nullable = false,
+        pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
+    pub client_id: Option<String>,
+    /// When the sale was made (RFC 3339), for a till that was offline: at most 5 minutes ahead
+    /// of the server's clock and at most `ICASH_OFFLINE_WINDOW_DAYS` (7 by default) old; now
+    /// when absent. The sale is priced at the prices in force then.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub purchased_at: Option<DateTime<Utc>>,
 }
 
 /// The schema of a purchase's items. JSON Schema's `uniqueItems` compares whole objects, so
@@ -269,6 +302,9 @@ pub struct PurchaseBody {
     /// The name of the API key that recorded it; `null` for purchases loaded from files or
     /// recorded without authentication.
     pub recorded_by: Option<String>,
+    /// The till's own id for it, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// One line of a purchase.
@@ -306,6 +342,7 @@ impl From<&Purchase> for PurchaseBody {
             total_amount: amount(purchase.total()),
             items: details.lines().iter().map(LineBody::from).collect(),
             recorded_by: details.recorder().map(ToString::to_string),
+            client_id: details.client_id().map(|id| id.to_string()),
         }
     }
 }
@@ -768,7 +805,8 @@ pub struct AuditEntryBody {
     /// The name of the key that made it; `null` for the system (the first key, the command
     /// line).
     pub actor: Option<String>,
-    /// What kind of change: `key.created` or `key.revoked`.
+    /// What kind of change: `key.created`, `key.revoked`, `product.added`, `price.changed` or
+    /// `product.retired`.
     pub kind: String,
     /// What it changed, such as a key's name.
     pub target: String,

@@ -50,7 +50,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 pub use auth::{AuthMode, Authenticator, StoreKeys};
-pub use config::{ApiConfig, Cors, DEFAULT_BODY_LIMIT};
+pub use config::{ApiConfig, Cors, DEFAULT_BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT};
 pub use connection::{ConnectionLimits, DEFAULT_DRAIN};
 pub use context::REQUEST_ID;
 pub use limits::RateLimits;
@@ -86,6 +86,20 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
         .or(routes::cash_register::filters(
             store.clone(),
             config.body_limit,
+            config.offline_window,
+            auth.clone(),
+        ))
+        .unify()
+        .or(routes::products::filters(
+            store.clone(),
+            config.body_limit,
+            auth.clone(),
+        ))
+        .unify()
+        .or(routes::batch::filters(
+            store.clone(),
+            config.batch_body_limit,
+            config.offline_window,
             auth.clone(),
         ))
         .unify()
@@ -135,7 +149,13 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);

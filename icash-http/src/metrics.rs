@@ -204,6 +204,18 @@ pub(crate) fn purchase_answered(response: &Response) {
     counter.increment(1);
 }
 
+/// Counts one purchase of a batch by the status of its outcome: 201 recorded, 200 already
+/// recorded (a replay), 4xx refused.
+pub(crate) fn batch_purchase_answered(status: u16) {
+    let metrics = &*METRICS;
+    let counter = match status {
+        201 => &metrics.recorded,
+        200 => &metrics.replayed,
+        _ => &metrics.refused,
+    };
+    counter.increment(1);
+}
+
 /// What `GET /metrics` answers on the API's own address ([`ApiConfig::metrics`](crate::ApiConfig::metrics)):
 /// the host's function that writes its metrics in Prometheus's text format, called at each
 /// scrape. The API asks for an admin key before calling it.

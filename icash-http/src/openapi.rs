@@ -3,13 +3,15 @@
 
 use std::sync::LazyLock;
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes, refunds};
+use crate::dto::{ErrorBody, ItemRequest, PurchaseRequest};
+use crate::routes::{
+    admin, analytics, batch, cash_register, gateway, metrics, probes, products, refunds,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +30,12 @@ use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes, r
         gateway::dashboard,
         gateway::openapi,
         cash_register::products,
+        products::add_product,
+        products::change_price,
+        products::retire,
+        products::prices,
         cash_register::purchase,
+        batch::batch,
         cash_register::receipt,
         refunds::refund,
         refunds::void,
@@ -43,7 +50,7 @@ use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes, r
         admin::audit,
         metrics::metrics,
     ),
-    components(schemas(ErrorBody, ItemRequest)),
+    components(schemas(ErrorBody, ItemRequest, PurchaseRequest)),
     modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
@@ -60,10 +67,7 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
-            {
+            for operation in operations(item) {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
                 if has_input {
@@ -118,10 +122,7 @@ impl Modify for BearerKeys {
             if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
-            {
+            for operation in operations(item) {
                 operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
                 add_error(
                     operation,
@@ -183,6 +184,18 @@ impl Modify for LinkFieldNames {
                 .extend(renamed.map(|(name, value)| (name.to_owned(), value)));
         }
     }
+}
+
+/// The operations of a path item, of every method the API answers.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn add_error(operation: &mut Operation, status: &str, description: &str) {
@@ -280,6 +293,18 @@ mod tests {
         assert_eq!(allowed_methods("/"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/readyz"), Some("GET, HEAD"));
         assert_eq!(allowed_methods("/cash-register/purchases/"), None);
+        assert_eq!(
+            allowed_methods("/cash-register/purchases/batch"),
+            Some("POST")
+        );
+        assert_eq!(
+            allowed_methods("/cash-register/products"),
+            Some("GET, HEAD, POST")
+        );
+        assert_eq!(
+            allowed_methods("/cash-register/products/3/price"),
+            Some("PUT")
+        );
         assert_eq!(allowed_methods("/cash-register/nothing"), None);
     }
 }

@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 21);
+    assert_eq!(endpoints.len(), 26);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -362,9 +362,13 @@ async fn links_lead_from_a_purchase_to_its_receipt_and_from_a_page_to_the_next()
             }
         }
     }
+    let prices =
+        &json["paths"]["/cash-register/products"]["post"]["responses"]["201"]["links"]["prices"];
+    assert_eq!(prices["operationId"], "prices");
+    assert_eq!(prices["parameters"]["id"], "$response.body#/id");
     assert_eq!(
-        links, 5,
-        "the audit trail's next page and the refund's receipt too"
+        links, 6,
+        "the audit trail's next page, the refund's receipt and a new product's prices too"
     );
 }
 

@@ -1,11 +1,15 @@
 //! The catalog on PostgreSQL: products, branches, the health check and the schema's state.
 
 use async_trait::async_trait;
-use icash_core::{Branch, BranchId, Catalog, Money, Product, ProductId, Result};
+use icash_core::{
+    Branch, BranchId, Catalog, Money, NewProduct, Origin, PriceChange, PriceHistory, Product,
+    ProductId, Result,
+};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::error::{from_pool, from_sqlx};
+use crate::prices;
 use crate::store::{MIGRATOR, PgStore};
 
 #[derive(sqlx::FromRow)]
@@ -24,15 +28,29 @@ impl ProductRow {
     }
 }
 
-/// Adds products or changes the name and price of existing ones, in one statement.
+/// Sets products as the data files give them, in one statement: adds them or renames and
+/// reprices them, each with its one price in force from the start of the history (the points
+/// of a product's history other than that one are forgotten).
 pub(crate) async fn upsert_products(conn: &mut PgConnection, products: &[Product]) -> Result<()> {
     let ids: Vec<i32> = products.iter().map(|p| p.id().get()).collect();
     let names: Vec<&str> = products.iter().map(Product::name).collect();
     let prices: Vec<Decimal> = products.iter().map(|p| p.price().amount()).collect();
     sqlx::query(
-        "INSERT INTO products (id, name, price)
-         SELECT * FROM unnest($1::integer[], $2::text[], $3::numeric[])
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, price = excluded.price",
+        "WITH given AS (
+             SELECT * FROM unnest($1::integer[], $2::text[], $3::numeric[]) AS given (id, name, price)
+         ),
+         product AS (
+             INSERT INTO products (id, name, price)
+             SELECT id, name, price FROM given
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, price = excluded.price, added_at = NULL
+         ),
+         forgotten AS (
+             DELETE FROM product_prices
+             WHERE product_id IN (SELECT id FROM given) AND effective_from <> '-infinity'
+         )
+         INSERT INTO product_prices (product_id, effective_from, price)
+         SELECT id, '-infinity', price FROM given
+         ON CONFLICT (product_id, effective_from) DO UPDATE SET price = excluded.price",
     )
     .bind(ids)
     .bind(names)
@@ -46,17 +64,49 @@ pub(crate) async fn upsert_products(conn: &mut PgConnection, products: &[Product
 #[async_trait]
 impl Catalog for PgStore {
     async fn products(&self) -> Result<Vec<Product>> {
-        sqlx::query_as::<_, ProductRow>("SELECT id, name, price FROM products ORDER BY id")
-            .fetch_all(self.pool())
-            .await
-            .map_err(|error| from_pool(self.pool(), error))?
-            .into_iter()
-            .map(ProductRow::into_product)
-            .collect()
+        // The products on sale, each at its latest price in force now.
+        sqlx::query_as::<_, ProductRow>(
+            "SELECT products.id, products.name, current.price
+             FROM products
+             CROSS JOIN LATERAL (
+                 SELECT price FROM product_prices
+                 WHERE product_id = products.id AND effective_from <= now()
+                 ORDER BY effective_from DESC LIMIT 1
+             ) AS current
+             WHERE products.retired_at IS NULL OR products.retired_at > now()
+             ORDER BY products.id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|error| from_pool(self.pool(), error))?
+        .into_iter()
+        .map(ProductRow::into_product)
+        .collect()
     }
 
     async fn put_products(&self, products: &[Product]) -> Result<()> {
         upsert_products(&mut *self.connection().await?, products).await
+    }
+
+    async fn add_product(&self, product: &NewProduct, origin: &Origin) -> Result<Product> {
+        prices::add(&mut *self.connection().await?, product, origin).await
+    }
+
+    async fn change_price(
+        &self,
+        product: ProductId,
+        change: &PriceChange,
+        origin: &Origin,
+    ) -> Result<PriceHistory> {
+        prices::change(&mut *self.connection().await?, product, change, origin).await
+    }
+
+    async fn retire_product(&self, product: ProductId, origin: &Origin) -> Result<PriceHistory> {
+        prices::retire(&mut *self.connection().await?, product, origin).await
+    }
+
+    async fn price_history(&self, product: ProductId) -> Result<PriceHistory> {
+        prices::read(&mut *self.connection().await?, product).await
     }
 
     async fn branches(&self) -> Result<Vec<Branch>> {

@@ -6,7 +6,7 @@
 //! transaction of binary COPYs that builds indexes and aggregates once at its end, and leaves
 //! the foreign keys for [`PgStore::validate_foreign_keys`] to prove afterwards.
 //!
-//! The schema is eight migrations (in `migrations/`), one per concern:
+//! The schema is its migrations (in `migrations/`), one per concern:
 //! - `schema`: the catalog, the customers with their counters, the purchases and their lines;
 //! - `idempotency`: the idempotency keys of purchases;
 //! - `aggregates`: the tables that statement-level triggers keep with every purchase (per
@@ -16,8 +16,11 @@
 //! - `bulk_load`: the functions a bulk load begins and ends with, and the one that validates its
 //!   foreign keys afterwards;
 //! - `keys_and_audit`: the API keys, kept as hashes of their secrets, and the audit trail,
-//!   written in the transaction of each change it records; `recorded_by`: the key that
-//!   recorded each purchase, and idempotency keys scoped to their sender;
+//!   written in the transaction of each change it records;
+//! - `recorded_by`: who recorded each purchase, and idempotency keys scoped to their sender;
+//! - `serving_role`: what a role that serves but may not change the schema is granted;
+//! - `prices_and_offline`: each product's prices over time, added and retired products, and
+//!   the till's own id kept with each purchase it hands in;
 //! - `refunds_and_voids`: refunds and voids as records of their own, the triggers that move
 //!   every aggregate by them, and the period functions that skip voided purchases.
 //!
@@ -42,7 +45,9 @@ mod error;
 mod idempotency;
 mod import;
 mod keys;
+mod offline;
 pub mod pool_metrics;
+mod prices;
 mod purchase;
 mod refund;
 mod store;

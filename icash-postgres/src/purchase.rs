@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use icash_core::{
-    BranchId, CustomerId, Error, IdempotencyKey, ImportSession, KeyName, Money, NewPurchase,
-    PricedPurchase, Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Recorded,
-    Result, ValidationError,
+    BatchOutcome, BranchId, ClientId, CustomerId, Error, IdempotencyKey, ImportSession, KeyName,
+    Money, NewPurchase, PricedPurchase, ProductAtSale, ProductId, Purchase, PurchaseId,
+    PurchaseLine, Purchases, Recorded, Result, ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
@@ -29,23 +29,35 @@ async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
         .map_err(|error| from_pool(store.pool(), error))
 }
 
-/// Records one purchase in one statement: it prices the items at the catalog's prices as the
-/// statement runs (the moment of sale), and writes the customer, the purchase and its lines only
-/// when every product exists. It returns the catalog rows it priced with, so that the pricing
-/// rule itself stays in [`NewPurchase::price`].
+/// Records one purchase in one statement: it prices each item at the product's latest price
+/// in force at the sale time (`$3`), and writes the customer, the purchase and its lines only
+/// when every product exists, has a price then, and was not retired by then. A purchase whose
+/// client id (`$6`) its recording key has recorded before is not written again (the unique
+/// index on the pair, which a racing statement waits on). It returns what it priced with, so
+/// that the pricing rule itself stays in [`NewPurchase::price`].
 const RECORD_ONE: &str = "
     WITH wanted AS (
         SELECT id, position - 1 AS position
         FROM unnest($4::integer[]) WITH ORDINALITY AS wanted (id, position)
     ),
     priced AS (
-        SELECT wanted.position, products.id, products.name, products.price
-        FROM wanted JOIN products ON products.id = wanted.id
+        SELECT wanted.position, products.id, products.name, price.price,
+               products.added_at, products.retired_at
+        FROM wanted
+        JOIN products ON products.id = wanted.id
+        LEFT JOIN LATERAL (
+            SELECT product_prices.price FROM product_prices
+            WHERE product_prices.product_id = products.id AND product_prices.effective_from <= $3
+            ORDER BY product_prices.effective_from DESC
+            LIMIT 1
+        ) AS price ON true
     ),
     purchase AS (
-        INSERT INTO purchases (branch_id, customer_id, purchased_at, total, recorded_by)
-        SELECT $1, $2, $3, sum(price), $5 FROM priced
-        HAVING count(*) = cardinality($4::integer[])
+        INSERT INTO purchases (branch_id, customer_id, purchased_at, total, recorded_by, client_id)
+        SELECT $1, $2, $3, sum(price), $5, $6 FROM priced
+        HAVING count(price) = cardinality($4::integer[])
+           AND count(*) FILTER (WHERE retired_at <= $3) = 0
+        ON CONFLICT ((coalesce(recorded_by, '')), client_id) WHERE client_id IS NOT NULL DO NOTHING
         RETURNING id
     ),
     customer AS (
@@ -55,23 +67,56 @@ const RECORD_ONE: &str = "
         INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
         SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
     )
-    SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price
+    SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
+           priced.added_at, priced.retired_at
     FROM priced
     ORDER BY priced.position";
+
+/// What the catalog says of a product for a sale, as a pricing statement reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SaleRow {
+    pub(crate) id: i32,
+    pub(crate) name: String,
+    pub(crate) price: Option<Decimal>,
+    pub(crate) added_at: Option<DateTime<Utc>>,
+    pub(crate) retired_at: Option<DateTime<Utc>>,
+}
+
+impl SaleRow {
+    /// The product as [`NewPurchase::price`] takes it.
+    pub(crate) fn at_sale(&self) -> Result<(ProductId, ProductAtSale)> {
+        let product = ProductId::new(self.id)?;
+        Ok((
+            product,
+            ProductAtSale {
+                product,
+                name: self.name.clone(),
+                price: self.price.map(Money::new).transpose()?,
+                added_at: self.added_at,
+                retired_at: self.retired_at,
+            },
+        ))
+    }
+}
 
 #[derive(sqlx::FromRow)]
 struct PricedRow {
     purchase_id: Option<i64>,
-    id: i32,
-    name: String,
-    price: Decimal,
+    #[sqlx(flatten)]
+    product: SaleRow,
+}
+
+/// What inserting one purchase did: recorded it, or found its client id recorded before.
+enum Inserted {
+    New(Purchase),
+    Before(PurchaseId),
 }
 
 async fn insert_one(
     conn: &mut PgConnection,
     purchase: &NewPurchase,
     customer: CustomerId,
-) -> Result<Purchase> {
+) -> Result<Inserted> {
     let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
     let rows: Vec<PricedRow> = sqlx::query_as(RECORD_ONE)
         .bind(purchase.branch().get())
@@ -79,7 +124,8 @@ async fn insert_one(
         .bind(purchase.at())
         .bind(&wanted)
         .bind(purchase.recorder().map(KeyName::as_str))
-        .fetch_all(conn)
+        .bind(purchase.client_id().map(ClientId::uuid))
+        .fetch_all(&mut *conn)
         .await
         .map_err(|error| match violated_constraint(&error) {
             Some("purchases_branch_fkey") => {
@@ -89,20 +135,41 @@ async fn insert_one(
         })?;
     let catalog = rows
         .iter()
-        .map(|row| {
-            Ok((
-                ProductId::new(row.id)?,
-                Product::new(ProductId::new(row.id)?, &row.name, Money::new(row.price)?)?,
-            ))
-        })
-        .collect::<Result<HashMap<ProductId, Product>>>()?;
-    // Refuses an unknown product; the statement wrote nothing then.
-    let priced = purchase.price(customer, |id| catalog.get(&id))?;
-    let id = rows
-        .first()
-        .and_then(|row| row.purchase_id)
-        .ok_or_else(|| Error::internal("every product exists but the purchase was not written"))?;
-    Ok(Purchase::new(PurchaseId::new(id)?, priced))
+        .map(|row| row.product.at_sale())
+        .collect::<Result<HashMap<ProductId, ProductAtSale>>>()?;
+    // Refuses a product that cannot be sold then; the statement wrote nothing.
+    let priced = purchase.price(customer, |id| catalog.get(&id).cloned())?;
+    match rows.first().and_then(|row| row.purchase_id) {
+        Some(id) => Ok(Inserted::New(Purchase::new(PurchaseId::new(id)?, priced))),
+        None => match purchase.client_id() {
+            Some(client_id) => Ok(Inserted::Before(
+                recorded_before(conn, purchase.recorder(), client_id)
+                    .await?
+                    .ok_or_else(|| Error::internal("a client id conflicted with no purchase"))?,
+            )),
+            None => Err(Error::internal(
+                "every product is for sale but the purchase was not written",
+            )),
+        },
+    }
+}
+
+/// The purchase recorded under `client_id` by the key named `recorder` (none: without a key).
+pub(crate) async fn recorded_before(
+    conn: &mut PgConnection,
+    recorder: Option<&KeyName>,
+    client_id: ClientId,
+) -> Result<Option<PurchaseId>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM purchases
+         WHERE coalesce(recorded_by, '') = $1 AND client_id = $2 AND client_id IS NOT NULL",
+    )
+    .bind(recorder.map_or("", KeyName::as_str))
+    .bind(client_id.uuid())
+    .fetch_optional(conn)
+    .await
+    .map_err(from_sqlx)?;
+    id.map(PurchaseId::new).transpose().map_err(Error::from)
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,13 +181,14 @@ struct ReceiptRow {
     name: String,
     unit_price: Decimal,
     recorded_by: Option<String>,
+    client_id: Option<Uuid>,
 }
 
 /// The receipt of purchase `id`, as it was recorded.
 pub(crate) async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
     let rows: Vec<ReceiptRow> = sqlx::query_as(
         "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
-                p.recorded_by
+                p.recorded_by, p.client_id
          FROM purchases p
          JOIN purchase_lines l ON l.purchase_id = p.id
          JOIN products pr ON pr.id = l.product_id
@@ -155,7 +223,9 @@ pub(crate) async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<P
         .collect::<Result<Vec<_>>>()?;
     Ok(Purchase::new(
         id,
-        PricedPurchase::new(branch, customer, at, lines)?.recorded_by(recorder),
+        PricedPurchase::new(branch, customer, at, lines)?
+            .recorded_by(recorder)
+            .with_client_id(first.client_id.map(ClientId::from_uuid)),
     ))
 }
 
@@ -170,9 +240,12 @@ impl Purchases for PgStore {
         let Some(key) = key else {
             // A single statement is its own transaction: no BEGIN or COMMIT round trips.
             let mut till = self.till().await?;
-            let recorded = insert_one(till.exchange(), &purchase, customer).await?;
+            let recorded = match insert_one(till.exchange(), &purchase, customer).await? {
+                Inserted::New(recorded) => Recorded::Created(recorded),
+                Inserted::Before(id) => Recorded::Resent(receipt(till.exchange(), id).await?),
+            };
             till.settle();
-            return Ok(Recorded::Created(recorded));
+            return Ok(recorded);
         };
         // On a till connection too, so that analytics holding the main pool cannot starve it.
         // Until `settle`, the pool takes the exchange as cut short: a transaction dropped
@@ -191,11 +264,21 @@ impl Purchases for PgStore {
             till.settle();
             return Ok(Recorded::Replayed(replayed));
         }
-        let recorded = insert_one(&mut tx, &purchase, customer).await?;
-        idempotency::attach(&mut tx, scope, key, recorded.id().get()).await?;
+        let recorded = match insert_one(&mut tx, &purchase, customer).await? {
+            Inserted::New(recorded) => Recorded::Created(recorded),
+            Inserted::Before(id) => Recorded::Resent(receipt(&mut tx, id).await?),
+        };
+        idempotency::attach(&mut tx, scope, key, recorded.purchase().id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
         till.settle();
-        Ok(Recorded::Created(recorded))
+        Ok(recorded)
+    }
+
+    async fn record_batch(&self, purchases: Vec<NewPurchase>) -> Result<Vec<BatchOutcome>> {
+        let mut till = self.till().await?;
+        let outcomes = crate::offline::record_batch(till.exchange(), &purchases).await?;
+        till.settle();
+        Ok(outcomes)
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {

@@ -6,9 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use icash_core::OfflineWindow;
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
-use icash_http::{ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BODY_LIMIT, RateLimits};
+use icash_core::offline::DEFAULT_WINDOW_DAYS;
+use icash_http::{
+    ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT,
+    RateLimits,
+};
 use icash_postgres::PgConfig;
 
 use super::DatabaseUrl;
@@ -64,6 +69,14 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: u64,
+
+    /// Largest body of a batch of purchases (`POST /cash-register/purchases/batch`), in bytes.
+    #[arg(long, env = "ICASH_BATCH_BODY_LIMIT", default_value_t = DEFAULT_BATCH_BODY_LIMIT)]
+    pub batch_body_limit: u64,
+
+    /// How many days old a sale a till that was offline hands in may be.
+    #[arg(long, env = "ICASH_OFFLINE_WINDOW_DAYS", default_value_t = DEFAULT_WINDOW_DAYS)]
+    pub offline_window_days: u32,
 
     /// Origins allowed by CORS, comma-separated; any origin when unset.
     #[arg(long, env = "ICASH_CORS_ORIGINS", value_delimiter = ',')]
@@ -208,6 +221,8 @@ impl Config {
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
             body_limit: self.body_limit,
+            batch_body_limit: self.batch_body_limit,
+            offline_window: OfflineWindow::days(self.offline_window_days),
             cors: if self.cors_origins.is_empty() {
                 Cors::AnyOrigin
             } else {

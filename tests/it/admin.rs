@@ -17,14 +17,22 @@ on_both_stores!(
     the_audit_trail_pages,
 );
 
-async fn admin(store: &dyn Store) -> ApiKeySecret {
+/// Creates the administrator key `root`, returning its secret.
+pub(crate) async fn admin(store: &dyn Store) -> ApiKeySecret {
     let key = NewKey::new(KeyName::new("root").unwrap(), Role::Admin, None).unwrap();
     store.create_key(&key, &Origin::system()).await.unwrap().1
 }
 
 const CLIENT: &str = "192.0.2.7:40000";
 
-async fn call(api: &Api, method: &str, path: &str, key: &str, body: Option<Value>) -> Answer {
+/// Sends `method` `path` with `key` and a JSON `body`, if any, from a fixed client address.
+pub(crate) async fn call(
+    api: &Api,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> Answer {
     let request = request_with_key(method, path, Some(key))
         .remote_addr(CLIENT.parse::<SocketAddr>().unwrap());
     let request = match body {

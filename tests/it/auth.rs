@@ -62,14 +62,34 @@ async fn keyring(store: &dyn Store) -> Keyring {
 
 const PURCHASE_1: &str = r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#;
 
+/// The body `method` and `path` take in the matrix: a purchase at branch 1 unless the path asks
+/// for another (a product with a name of its own, a price, a batch of one purchase).
+fn body_for(method: &str, path: &str) -> Option<String> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match (method, path) {
+        ("POST", "/cash-register/products") => {
+            Some(format!(r#"{{"name": "tea {n}", "price": 1.25}}"#))
+        }
+        ("PUT", _) => Some(r#"{"price": 1.75}"#.to_owned()),
+        ("POST", "/cash-register/purchases/batch") => Some(format!(
+            r#"{{"purchases": [{{"client_id": "{}", "purchased_at": "{}", "supermarket_id": 1, "user_id": "new", "items": [{{"product_id": 1}}]}}]}}"#,
+            uuid::Uuid::new_v4(),
+            chrono::Utc::now().to_rfc3339()
+        )),
+        ("POST", path) if path.ends_with("/retire") => None,
+        ("POST", _) => Some(PURCHASE_1.to_owned()),
+        _ => None,
+    }
+}
+
 async fn call(api: &Api, method: &str, path: &str, key: Option<&ApiKeySecret>) -> Answer {
     let request = request_with_key(method, path, key.map(ApiKeySecret::expose));
-    let request = if method == "POST" {
-        request
+    let request = match body_for(method, path) {
+        Some(body) => request
             .header("content-type", "application/json")
-            .body(PURCHASE_1)
-    } else {
-        request
+            .body(body),
+        None => request,
     };
     send(api, request).await
 }
@@ -139,6 +159,29 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ),
         ("GET", receipt_path, [401, 200, 403, 200, 403, 200, 401]),
         ("GET", "/cash-register/customers".into(), CHAIN),
+        // The catalog's prices are the chain's: a manager of one branch may not change them.
+        (
+            "POST",
+            "/cash-register/products".into(),
+            [401, 403, 403, 403, 403, 201, 401],
+        ),
+        (
+            "PUT",
+            "/cash-register/products/1/price".into(),
+            [401, 403, 403, 403, 403, 200, 401],
+        ),
+        ("GET", "/cash-register/products/1/prices".into(), CATALOG),
+        (
+            "POST",
+            "/cash-register/products/5/retire".into(),
+            [401, 403, 403, 403, 403, 200, 401],
+        ),
+        // A batch answers each purchase in its place (`batch::*` checks the 403s inside).
+        (
+            "POST",
+            "/cash-register/purchases/batch".into(),
+            [401, 200, 200, 200, 200, 200, 401],
+        ),
         ("GET", "/admin/keys".into(), ADMIN),
         ("GET", "/admin/audit".into(), ADMIN),
         ("GET", "/metrics".into(), ADMIN),

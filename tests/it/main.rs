@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod auth;
+mod batch;
 mod concurrency;
 mod connections;
 mod data_dir;
@@ -21,6 +22,8 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod old_page;
+mod prices;
+mod pricing;
 mod probes;
 mod refunds;
 mod secrets;

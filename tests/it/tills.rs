@@ -116,9 +116,11 @@ async fn a_till_connection_that_died_is_replaced_at_the_next_purchase() {
     let store = one_connection_store(&db).await;
     store.record_purchase(purchase(&[1])).await.unwrap();
     let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    // Found by the start of the purchase statement: pg_stat_activity keeps only the start of a
+    // long one.
     let terminated: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND query LIKE '%INSERT INTO purchase_lines%'
+         WHERE datname = current_database() AND query LIKE '%INSERT INTO purchases (branch_id%'
            AND pid <> pg_backend_pid()",
     )
     .fetch_all(&mut admin)
@@ -160,7 +162,7 @@ async fn idle_till_connections_are_closed_after_the_pools_idle_timeout() {
     let tills = async |admin: &mut PgConnection| -> i64 {
         sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND query LIKE '%INSERT INTO purchase_lines%'
+             WHERE datname = current_database() AND query LIKE '%INSERT INTO purchases (branch_id%'
                AND pid <> pg_backend_pid()",
         )
         .fetch_one(admin)

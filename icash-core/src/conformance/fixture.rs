@@ -97,6 +97,15 @@ pub(super) async fn load_fixture(store: &dyn Store) {
     }
 }
 
+/// How many purchases the store counts.
+pub(super) async fn purchase_count(store: &dyn Store) -> u64 {
+    store
+        .statistics(&Filter::ALL)
+        .await
+        .unwrap()
+        .total_purchases
+}
+
 pub(super) async fn assert_nothing_written(store: &dyn Store) {
     assert!(
         !store.has_purchases().await.unwrap(),

@@ -2,7 +2,6 @@
 
 use futures::future::join_all;
 
-use crate::analytics::Filter;
 use crate::error::Error;
 use crate::id::CustomerRef;
 use crate::idempotency::{IdempotencyKey, Recorded};
@@ -12,14 +11,6 @@ use super::fixture::*;
 
 fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text).unwrap()
-}
-
-async fn purchase_count(store: &dyn Store) -> u64 {
-    store
-        .statistics(&Filter::ALL)
-        .await
-        .unwrap()
-        .total_purchases
 }
 
 /// A retry with the same key and request gets the first purchase back, minted customer

@@ -12,7 +12,9 @@
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
-//! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`; `fixture` holds the catalog and the purchases
+//! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`, prices over time
+//! in `prices`, tills that were offline in
+//! `offline`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
@@ -20,6 +22,8 @@ mod fixture;
 mod idempotency;
 mod import;
 mod keys;
+mod offline;
+mod prices;
 mod purchases;
 mod refunds;
 
@@ -27,6 +31,8 @@ pub use analytics::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
+pub use offline::*;
+pub use prices::*;
 pub use purchases::*;
 pub use refunds::*;
 
@@ -77,6 +83,14 @@ macro_rules! conformance_suite {
             a_void_racing_a_refund_lets_one_win,
             analytics_after_refunds_and_voids_equal_a_recomputation,
             random_refunds_and_voids_keep_every_figure_a_recomputation,
+            a_product_is_added_listed_and_audited,
+            a_sale_is_priced_at_the_price_in_force_at_its_time,
+            a_retired_product_is_refused_at_sale,
+            a_product_cannot_be_sold_before_it_was_added,
+            a_client_id_is_recorded_once_for_good,
+            a_batch_stands_or_falls_per_purchase,
+            concurrent_duplicate_batches_record_each_purchase_once,
+            a_late_purchase_lands_in_its_hour,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -3,11 +3,12 @@
 use std::convert::Infallible;
 
 use bytes::Buf;
+use chrono::{DateTime, Utc};
 use futures::{FutureExt, Stream};
 use icash_core::analytics::{DEFAULT_TOP_CUSTOMERS, TopCustomersQuery};
 use icash_core::{
-    Action, BranchId, CustomerRef, IdempotencyKey, NewPurchase, ProductId, PurchaseId,
-    ValidationError,
+    Action, BranchId, ClientId, CustomerRef, IdempotencyKey, NewPurchase, OfflineWindow, ProductId,
+    PurchaseId, Recorded, ValidationError,
 };
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -42,17 +43,26 @@ pub(crate) async fn products(
     ))
 }
 
-/// Turns a purchase request into a validated purchase, made now.
-fn new_purchase(request: PurchaseRequest) -> Result<NewPurchase, ApiError> {
+/// Turns a purchase request into a validated purchase, made at its `purchased_at`, or `now`.
+pub(crate) fn new_purchase(
+    request: PurchaseRequest,
+    now: DateTime<Utc>,
+) -> Result<NewPurchase, ApiError> {
     let branch = BranchId::new(request.supermarket_id)?;
     let customer: CustomerRef = request.user_id.parse()?;
     let products = item_products(&request.items)?;
+    let client_id = request
+        .client_id
+        .as_deref()
+        .map(str::parse::<ClientId>)
+        .transpose()?;
     Ok(NewPurchase::new(
         branch,
         customer,
         products,
-        chrono::Utc::now(),
-    )?)
+        request.purchased_at.unwrap_or(now),
+    )?
+    .with_client_id(client_id))
 }
 
 /// The products of a request's items, one unit each (a purchase's, or a refund's).
@@ -95,6 +105,8 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 ///
 /// With an `Idempotency-Key`, a retry of the same request answers as the first did (marked by
 /// `idempotent-replayed: true`) and records nothing; the same key with another request is a 409.
+/// With a `client_id` this key (or, without authentication, anyone) recorded before, at any
+/// time, it answers 200 with that purchase (also marked), and records nothing.
 #[utoipa::path(post, path = "/cash-register/purchase", tag = "cash-register",
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$",
         description = "Makes the request safe to retry: 1 to 255 visible ASCII characters, such as a UUID; kept 24 hours")),
@@ -104,6 +116,7 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
         (status = 201, description = "Recorded, or replayed for a repeated Idempotency-Key", body = PurchaseBody,
             links(("receipt" = (operation_id = "receipt", parameters(("id" = "$response.body#/purchase_id")),
                 description = "The purchase's receipt")))),
+        (status = 200, description = "Its `client_id` was recorded before: the purchase recorded then", body = PurchaseBody),
         (status = 409, description = "The Idempotency-Key was used for a different purchase", body = ErrorBody),
     ))]
 pub(crate) async fn purchase<S, B>(
@@ -112,6 +125,7 @@ pub(crate) async fn purchase<S, B>(
     key: Option<HeaderValue>,
     body: RawBody<S>,
     body_limit: u64,
+    window: OfflineWindow,
 ) -> Result<Response, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + Unpin,
@@ -120,15 +134,21 @@ where
     let caller = credentials.caller().await?;
     let key = parse_idempotency_key(key)?;
     let request: PurchaseRequest = body.json(body_limit).await?;
-    let purchase = new_purchase(request)?;
+    let now = Utc::now();
+    let purchase = new_purchase(request, now)?;
     caller.may(Action::RecordPurchase(purchase.branch()))?;
+    window.check(purchase.at(), now)?;
     let purchase = purchase.recorded_by(caller.key_name());
     let recorded = store.record(purchase, key.as_ref()).await?;
+    let status = match recorded {
+        Recorded::Resent(_) => StatusCode::OK,
+        Recorded::Created(_) | Recorded::Replayed(_) => StatusCode::CREATED,
+    };
     let purchase = recorded.purchase();
-    let mut response = json(StatusCode::CREATED, &PurchaseBody::from(purchase));
+    let mut response = json(status, &PurchaseBody::from(purchase));
     tracing::Span::current().record("purchase_id", purchase.id().get());
     if recorded.is_replay() {
-        tracing::info!("purchase replayed for a repeated idempotency key");
+        tracing::info!("purchase replayed for a repeated idempotency key or client id");
         response
             .headers_mut()
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
@@ -227,6 +247,7 @@ pub(crate) fn idempotency_key()
 pub(crate) fn filters(
     store: SharedStore,
     body_limit: u64,
+    window: OfflineWindow,
     auth: Auth,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let products = warp::path!("cash-register" / "products")
@@ -243,8 +264,11 @@ pub(crate) fn filters(
         .and(idempotency_key())
         .and(raw_body())
         .and_then(move |ctx, store, credentials, key, body| {
-            respond(ctx, purchase(store, credentials, key, body, body_limit))
-                .inspect(|answer| answer.iter().for_each(crate::metrics::purchase_answered))
+            respond(
+                ctx,
+                purchase(store, credentials, key, body, body_limit, window),
+            )
+            .inspect(|answer| answer.iter().for_each(crate::metrics::purchase_answered))
         });
     let receipt = warp::path!("cash-register" / "purchases" / String)
         .and(get())

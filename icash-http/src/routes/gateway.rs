@@ -41,6 +41,11 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     receipt: "GET /cash-register/purchases/{id}",
                     refund: "POST /cash-register/purchases/{id}/refunds",
                     void: "POST /cash-register/purchases/{id}/void",
+                    purchase_batch: "POST /cash-register/purchases/batch",
+                    add_product: "POST /cash-register/products",
+                    change_price: "PUT /cash-register/products/{id}/price",
+                    prices: "GET /cash-register/products/{id}/prices",
+                    retire_product: "POST /cash-register/products/{id}/retire",
                 },
                 analytics: AnalyticsEndpoints {
                     unique_customers: "GET /analytics/unique-customers",

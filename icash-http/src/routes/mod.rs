@@ -2,10 +2,12 @@
 
 pub(crate) mod admin;
 pub(crate) mod analytics;
+pub(crate) mod batch;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
 pub(crate) mod metrics;
 pub(crate) mod probes;
+pub(crate) mod products;
 pub(crate) mod refunds;
 
 use std::convert::Infallible;
