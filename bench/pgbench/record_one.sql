@@ -44,6 +44,7 @@ lines AS (
     INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
     SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
 )
-SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price
+SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
+       pg_current_wal_insert_lsn()::text AS wal, pg_current_xact_id_if_assigned()::text AS xact
 FROM priced
 ORDER BY priced.position;

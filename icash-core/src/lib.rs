@@ -10,6 +10,8 @@
 //!   sale;
 //! - [`store`]: the ports a store implements ([`Catalog`], [`Purchases`], [`Analytics`],
 //!   [`Keys`], [`Audit`]);
+//! - [`consistency`], [`node`]: read-your-writes across a store's copies, and the servers
+//!   behind a store;
 //! - [`memory`]: [`MemoryStore`], a complete store in memory;
 //! - [`import`]: the old system's CSV files, streamed into a store;
 //! - [`error`]: errors split by who is at fault.
@@ -42,6 +44,7 @@ pub mod analytics;
 pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod consistency;
 pub mod error;
 pub mod id;
 pub mod idempotency;
@@ -49,6 +52,7 @@ pub mod import;
 pub mod key;
 pub mod memory;
 pub mod money;
+pub mod node;
 pub mod product;
 pub mod purchase;
 pub mod store;
@@ -57,12 +61,14 @@ pub use access::{Action, Forbidden};
 pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
+pub use consistency::Consistency;
 pub use error::{Error, Result, StoreError, ValidationError};
 pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId};
 pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
+pub use node::{Node, NodeRole};
 pub use product::{Branch, Product};
 pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
 pub use store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Store};

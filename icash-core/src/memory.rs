@@ -18,6 +18,7 @@ use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
 use crate::key::{KeyHash, KeyInfo, KeyName, NewKey};
 use crate::money::Money;
+use crate::node::Node;
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 use crate::store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases};
@@ -304,6 +305,10 @@ impl Catalog for MemoryStore {
 
     async fn missing_migrations(&self) -> Result<usize> {
         Ok(0)
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        Ok(vec![Node::single("memory")])
     }
 }
 

@@ -1,7 +1,7 @@
 //! The catalog on PostgreSQL: products, branches, the health check and the schema's state.
 
 use async_trait::async_trait;
-use icash_core::{Branch, BranchId, Catalog, Money, Product, ProductId, Result};
+use icash_core::{Branch, BranchId, Catalog, Money, Node, Product, ProductId, Result};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
@@ -114,6 +114,10 @@ impl Catalog for PgStore {
                 })
             })
             .count())
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        Ok(self.topology().nodes())
     }
 }
 

@@ -35,7 +35,9 @@
 mod analytics;
 mod audit;
 mod catalog;
+mod consistency;
 mod error;
+pub mod hosts;
 mod idempotency;
 mod import;
 mod keys;
@@ -45,5 +47,6 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod till;
+mod topology;
 
 pub use store::{MIGRATOR, PgConfig, PgStore};

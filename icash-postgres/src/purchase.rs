@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use icash_core::{
-    BranchId, CustomerId, Error, IdempotencyKey, ImportSession, KeyName, Money, NewPurchase,
-    PricedPurchase, Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases, Recorded,
-    Result, ValidationError,
+    BranchId, Consistency, CustomerId, Error, IdempotencyKey, ImportSession, KeyName, Money,
+    NewPurchase, PricedPurchase, Product, ProductId, Purchase, PurchaseId, PurchaseLine, Purchases,
+    Recorded, Result, ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::consistency;
 use crate::error::{from_pool, from_sqlx, violated_constraint};
 use crate::idempotency;
 use crate::import::PgImport;
@@ -32,7 +33,8 @@ async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
 /// Records one purchase in one statement: it prices the items at the catalog's prices as the
 /// statement runs (the moment of sale), and writes the customer, the purchase and its lines only
 /// when every product exists. It returns the catalog rows it priced with, so that the pricing
-/// rule itself stays in [`NewPurchase::price`].
+/// rule itself stays in [`NewPurchase::price`], and where the purchase is in the WAL with its
+/// transaction, for the answer's consistency token (see [`crate::consistency`]).
 const RECORD_ONE: &str = "
     WITH wanted AS (
         SELECT id, position - 1 AS position
@@ -55,7 +57,8 @@ const RECORD_ONE: &str = "
         INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)
         SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
     )
-    SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price
+    SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
+           pg_current_wal_insert_lsn()::text AS wal, pg_current_xact_id_if_assigned()::text AS xact
     FROM priced
     ORDER BY priced.position";
 
@@ -65,13 +68,16 @@ struct PricedRow {
     id: i32,
     name: String,
     price: Decimal,
+    wal: String,
+    xact: Option<String>,
 }
 
+/// Records `purchase` ([`RECORD_ONE`]); returns it with the token of its write.
 async fn insert_one(
     conn: &mut PgConnection,
     purchase: &NewPurchase,
     customer: CustomerId,
-) -> Result<Purchase> {
+) -> Result<(Purchase, Consistency)> {
     let wanted: Vec<i32> = purchase.products().iter().map(|id| id.get()).collect();
     let rows: Vec<PricedRow> = sqlx::query_as(RECORD_ONE)
         .bind(purchase.branch().get())
@@ -98,11 +104,13 @@ async fn insert_one(
         .collect::<Result<HashMap<ProductId, Product>>>()?;
     // Refuses an unknown product; the statement wrote nothing then.
     let priced = purchase.price(customer, |id| catalog.get(&id))?;
-    let id = rows
+    let first = rows
         .first()
-        .and_then(|row| row.purchase_id)
+        .filter(|row| row.purchase_id.is_some())
         .ok_or_else(|| Error::internal("every product exists but the purchase was not written"))?;
-    Ok(Purchase::new(PurchaseId::new(id)?, priced))
+    let id = PurchaseId::new(first.purchase_id.unwrap_or_default())?;
+    let written = consistency::token(&first.wal, first.xact.as_deref());
+    Ok((Purchase::new(id, priced), written))
 }
 
 #[derive(sqlx::FromRow)]
@@ -116,21 +124,28 @@ struct ReceiptRow {
     recorded_by: Option<String>,
 }
 
+/// The lines of purchase `id` with the purchase's columns, in its order.
+const RECEIPT: &str = "
+    SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
+           p.recorded_by
+    FROM purchases p
+    JOIN purchase_lines l ON l.purchase_id = p.id
+    JOIN products pr ON pr.id = l.product_id
+    WHERE p.id = $1
+    ORDER BY l.position";
+
 /// The receipt of purchase `id`, as it was recorded.
 async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
-    let rows: Vec<ReceiptRow> = sqlx::query_as(
-        "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
-                p.recorded_by
-         FROM purchases p
-         JOIN purchase_lines l ON l.purchase_id = p.id
-         JOIN products pr ON pr.id = l.product_id
-         WHERE p.id = $1
-         ORDER BY l.position",
-    )
-    .bind(id.get())
-    .fetch_all(conn)
-    .await
-    .map_err(from_sqlx)?;
+    let rows: Vec<ReceiptRow> = sqlx::query_as(RECEIPT)
+        .bind(id.get())
+        .fetch_all(conn)
+        .await
+        .map_err(from_sqlx)?;
+    receipt_of(id, rows)
+}
+
+/// The receipt of purchase `id` from its [`RECEIPT`] rows; not found when there are none.
+fn receipt_of(id: PurchaseId, rows: Vec<ReceiptRow>) -> Result<Purchase> {
     let Some(first) = rows.first() else {
         return Err(Error::NotFound {
             what: "purchase",
@@ -170,8 +185,9 @@ impl Purchases for PgStore {
         let Some(key) = key else {
             // A single statement is its own transaction: no BEGIN or COMMIT round trips.
             let mut till = self.till().await?;
-            let recorded = insert_one(till.exchange(), &purchase, customer).await?;
+            let (recorded, written) = insert_one(till.exchange(), &purchase, customer).await?;
             till.settle();
+            icash_core::consistency::wrote(written);
             return Ok(Recorded::Created(recorded));
         };
         // On a till connection too, so that analytics holding the main pool cannot starve it.
@@ -187,19 +203,36 @@ impl Purchases for PgStore {
                 return Err(key.reused());
             }
             let replayed = receipt(&mut tx, PurchaseId::new(recorded)?).await?;
+            // The purchase committed before this transaction began: the WAL's end now is past
+            // it, for a read that must see it.
+            let now: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
             tx.rollback().await.map_err(from_sqlx)?;
             till.settle();
+            icash_core::consistency::wrote(consistency::token(&now, None));
             return Ok(Recorded::Replayed(replayed));
         }
-        let recorded = insert_one(&mut tx, &purchase, customer).await?;
+        let (recorded, written) = insert_one(&mut tx, &purchase, customer).await?;
         idempotency::attach(&mut tx, scope, key, recorded.id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
         till.settle();
+        icash_core::consistency::wrote(written);
         Ok(Recorded::Created(recorded))
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
-        receipt(&mut *self.connection().await?, id).await
+        // A receipt is a read: a standby may answer it (see `PgStore::read`).
+        let rows: Vec<ReceiptRow> = self
+            .read(|pool| async move {
+                sqlx::query_as(RECEIPT)
+                    .bind(id.get())
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
+        receipt_of(id, rows)
     }
 
     async fn has_purchases(&self) -> Result<bool> {

@@ -48,6 +48,9 @@ pub enum StartError {
     /// `DATABASE_URL` does not parse as a PostgreSQL URL.
     #[error("DATABASE_URL is not a PostgreSQL URL: {0}")]
     DatabaseUrl(sqlx::Error),
+    /// `ICASH_READ_DATABASE_URL` does not parse as a list of PostgreSQL URLs.
+    #[error("ICASH_READ_DATABASE_URL is not a list of PostgreSQL URLs: {0}")]
+    ReadDatabaseUrl(sqlx::Error),
     /// The database cannot be reached or migrated. The message gives every cause, for an
     /// operator.
     #[error("cannot use the database at DATABASE_URL: {}", describe(.0))]
@@ -167,12 +170,8 @@ pub async fn run_until(
         .as_ref()
         .map(|(exposition, _)| Arc::clone(exposition));
     let mut postgres = None;
-    let store: Arc<dyn Store> = match &config.database_url {
-        Some(url) => {
-            let options = url.parse().map_err(StartError::DatabaseUrl)?;
-            let store = PgStore::connect_with(options, &config.pg_config())
-                .await
-                .map_err(StartError::Database)?;
+    let store: Arc<dyn Store> = match config.pg_store().await? {
+        Some(store) => {
             tracing::info!("connected to PostgreSQL and applied the migrations");
             tokio::spawn(purge_expired_keys(store.clone()));
             if let Some(exposition) = &exposition {
