@@ -313,6 +313,8 @@ pub struct Reply {
     pub status: u16,
     /// Its body, its chunks joined.
     pub body: String,
+    /// Its headers (empty where the test read the response from a raw socket).
+    pub headers: hyper::HeaderMap,
 }
 
 impl Reply {
@@ -338,9 +340,28 @@ pub enum Failure {
 }
 
 impl Client {
+    /// A client of the server at `addr` (`host:port`), without a key.
+    pub fn new(addr: &str) -> Client {
+        Client {
+            addr: addr.to_owned(),
+            key: None,
+        }
+    }
+
     /// Sends a request (with a JSON body when there is one) and reads the whole response.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, Failure> {
-        let exchange = self.exchange(method, path, body.unwrap_or("").to_owned());
+        self.request_with(method, path, body, &[])
+    }
+
+    /// [`Client::request`] with more request headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Failure> {
+        let exchange = self.exchange(method, path, body.unwrap_or("").to_owned(), headers);
         runtime().block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, exchange)
                 .await
@@ -348,7 +369,13 @@ impl Client {
         })
     }
 
-    async fn exchange(&self, method: &str, path: &str, body: String) -> Result<Reply, Failure> {
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: String,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Failure> {
         let stream = tokio::net::TcpStream::connect(&self.addr)
             .await
             .map_err(Failure::Connect)?;
@@ -365,6 +392,9 @@ impl Client {
         if let Some(key) = &self.key {
             request = request.header(AUTHORIZATION, format!("Bearer {key}"));
         }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let request = request
             .body(Full::new(Bytes::from(body)))
             .expect("a valid request");
@@ -373,6 +403,7 @@ impl Client {
             .await
             .map_err(Failure::Exchange)?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = response
             .into_body()
             .collect()
@@ -382,6 +413,7 @@ impl Client {
         Ok(Reply {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
+            headers,
         })
     }
 }

@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod auth;
+mod cluster;
 mod concurrency;
 mod connections;
 mod data_dir;
@@ -21,6 +22,7 @@ mod idempotency;
 mod limits;
 mod metrics;
 mod probes;
+mod replicas;
 mod secrets;
 mod seed_data;
 mod server;

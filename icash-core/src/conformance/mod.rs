@@ -12,10 +12,12 @@
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
-//! [`Audit`](crate::Audit) in `keys`; `fixture` holds the catalog and the purchases
+//! [`Audit`](crate::Audit) in `keys`, the servers behind a store and reads after writes in
+//! `consistency`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
+mod consistency;
 mod fixture;
 mod idempotency;
 mod import;
@@ -23,6 +25,7 @@ mod keys;
 mod purchases;
 
 pub use analytics::*;
+pub use consistency::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
@@ -64,6 +67,8 @@ macro_rules! conformance_suite {
             key_changes_are_audited_with_their_actor,
             the_audit_trail_pages,
             a_fresh_store_answers_and_lacks_no_migration,
+            a_store_names_the_primary_among_its_nodes,
+            a_read_with_a_writes_token_sees_the_write,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
