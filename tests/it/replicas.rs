@@ -48,6 +48,18 @@ impl Sql {
         })
     }
 
+    /// Runs `statement` on `cluster`.
+    fn execute(&self, cluster: &Cluster, statement: &str) {
+        self.0.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&cluster.url()).await.unwrap();
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+            let _ = conn.close().await;
+        })
+    }
+
     /// A count from `query` on `cluster`, with `$1` bound to `ids`.
     fn count(&self, cluster: &Cluster, query: &str, ids: &[i64]) -> i64 {
         self.0.block_on(async {
@@ -284,8 +296,8 @@ fn the_primary_killed_mid_load_loses_no_acknowledged_purchase_and_purchases_resu
     let standby = Cluster::standby_of(&primary);
     // Synchronous replication, set on the primary alone: a promoted standby must not wait for
     // a standby of its own.
-    sql.text(&primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
-    sql.text(&primary, "SELECT pg_reload_conf()::text");
+    sql.execute(&primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+    sql.execute(&primary, "SELECT pg_reload_conf()");
     wait_until(
         Duration::from_secs(10),
         "the standby is synchronous",
