@@ -386,3 +386,34 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_consistency_token_is_declared_on_purchases_and_the_reads_a_standby_answers() {
+    let (json, _) = served_document().await;
+    let answer = &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"];
+    let header = &answer["headers"]["icash-consistency"];
+    assert_eq!(header["schema"]["type"], "string", "{answer}");
+    let token = pattern(&header["schema"]);
+    for path in [
+        "/dashboard",
+        "/cash-register/purchases/{id}",
+        "/cash-register/customers",
+        "/analytics/unique-customers",
+        "/analytics/loyal-customers",
+        "/analytics/top-products",
+        "/analytics/statistics",
+    ] {
+        let read = parameter(
+            &json["paths"][path]["get"]["parameters"],
+            "icash-consistency",
+        );
+        assert_eq!(read["in"], "header", "{path}");
+        assert_ne!(read["required"], true, "{path}: optional for old clients");
+        let accepted = pattern(&read["schema"]);
+        // What the server hands out, and what it refuses.
+        assert!(accepted.is_match("16/B374D848:731") && token.is_match("16/B374D848:731"));
+        for refused in ["", "a b", &"x".repeat(129)] {
+            assert!(!accepted.is_match(refused), "{path}: {refused:?}");
+        }
+    }
+}

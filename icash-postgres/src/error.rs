@@ -80,3 +80,37 @@ pub(crate) fn is_unreachable(error: &sqlx::Error) -> bool {
         UNAVAILABLE_STATES.iter().any(|state| code.starts_with(state))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    /// The error PostgreSQL sends for an exception raised with SQLSTATE `state`.
+    async fn raised(db: &TestDb, state: &str) -> sqlx::Error {
+        let statement =
+            format!("DO $$ BEGIN RAISE EXCEPTION 'raised' USING ERRCODE = '{state}'; END $$");
+        sqlx::query(&statement)
+            .execute(db.pool())
+            .await
+            .expect_err("the block raises")
+    }
+
+    #[tokio::test]
+    async fn a_standby_cancelling_a_read_is_asked_elsewhere_and_a_timeout_is_not() {
+        let db = TestDb::new().await;
+        // A conflict with recovery, a deadlock with the startup process, a server going away,
+        // a write on a server in recovery: another server may answer.
+        for state in ["40001", "40P01", "57P01", "25006"] {
+            assert!(retry_elsewhere(&raised(&db, state).await), "{state}");
+        }
+        // A statement timeout, a constraint, a missing table: the same elsewhere.
+        for state in ["57014", "23505", "42P01"] {
+            assert!(!retry_elsewhere(&raised(&db, state).await), "{state}");
+        }
+        assert!(matches!(
+            from_sqlx(raised(&db, "25006").await),
+            Error::Store(icash_core::StoreError::Unavailable(_))
+        ));
+    }
+}

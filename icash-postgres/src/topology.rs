@@ -248,42 +248,49 @@ impl Topology {
             .collect()
     }
 
-    /// Every server, the writer first, as `/readyz` and `/metrics` show them.
+    /// Every server, the writer first, as `/readyz` and `/metrics` show them: each once, though
+    /// a host may be both a candidate for the writes and a standby for the reads.
     pub(crate) fn nodes(&self) -> Vec<Node> {
         let current = self.current.load(Ordering::Acquire);
-        let mut nodes = Vec::new();
-        let mut candidates: Vec<(usize, &Candidate)> = self.candidates.iter().enumerate().collect();
-        candidates.sort_by_key(|(index, _)| *index != current);
-        for (index, candidate) in candidates {
-            let heard = *lock(&candidate.heard);
-            let lag = match heard.role {
-                NodeRole::Primary => Some(Duration::ZERO),
-                NodeRole::Standby => self.lag_of(heard.position),
-                NodeRole::Down => None,
-            };
-            nodes.push(Node {
-                name: candidate.name.clone(),
-                role: heard.role,
-                lag,
-                writes: index == current,
-                reads: index == current,
-            });
-        }
         let readers: Vec<&str> = self
             .readers()
             .iter()
             .map(|(replica, _)| replica.name.as_str())
             .collect();
+        let lag = |heard: Heard| match heard.role {
+            NodeRole::Primary => Some(Duration::ZERO),
+            NodeRole::Standby => self.lag_of(heard.position),
+            NodeRole::Down => None,
+        };
+        let mut candidates: Vec<(usize, &Candidate)> = self.candidates.iter().enumerate().collect();
+        candidates.sort_by_key(|(index, _)| *index != current);
+        let mut nodes: Vec<Node> = candidates
+            .into_iter()
+            .map(|(index, candidate)| {
+                let heard = *lock(&candidate.heard);
+                Node {
+                    name: candidate.name.clone(),
+                    role: heard.role,
+                    lag: lag(heard),
+                    writes: index == current,
+                    // The writer answers the reads no standby may.
+                    reads: if index == current {
+                        readers.is_empty()
+                    } else {
+                        readers.contains(&candidate.name.as_str())
+                    },
+                }
+            })
+            .collect();
         for replica in &self.replicas {
+            if nodes.iter().any(|node| node.name == replica.name) {
+                continue;
+            }
             let heard = replica.heard();
             nodes.push(Node {
                 name: replica.name.clone(),
                 role: heard.role,
-                lag: match heard.role {
-                    NodeRole::Standby => self.lag_of(heard.position),
-                    NodeRole::Primary => Some(Duration::ZERO),
-                    NodeRole::Down => None,
-                },
+                lag: lag(heard),
                 writes: false,
                 reads: readers.contains(&replica.name.as_str()),
             });

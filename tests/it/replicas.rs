@@ -411,3 +411,33 @@ fn the_primary_killed_mid_load_loses_no_acknowledged_purchase_and_purchases_resu
     );
     drop(server);
 }
+
+/// A token is opaque to clients: one that is not 1 to 128 visible characters is a 400 that names
+/// the header; any other is accepted, on a store that has no standbys too.
+#[tokio::test]
+async fn a_malformed_consistency_token_is_refused_with_a_sentence() {
+    let store: Arc<dyn icash::core::Store> = Arc::new(icash::core::MemoryStore::new());
+    let api = icash::http::api(store, icash::http::ApiConfig::default());
+    for (token, status) in [
+        ("16/B374D848:731", 200),
+        ("anything-else", 200),
+        ("a b", 400),
+    ] {
+        let response = warp::test::request()
+            .path("/analytics/statistics")
+            .header(TOKEN, token)
+            .reply(&api)
+            .await;
+        assert_eq!(response.status(), status, "{token:?}");
+        if status == 400 {
+            let body: Value = serde_json::from_slice(response.body()).unwrap();
+            assert!(
+                body["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("icash-consistency"),
+                "{body}"
+            );
+        }
+    }
+}
