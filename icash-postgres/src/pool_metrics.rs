@@ -35,6 +35,14 @@ pub const NODE_ROLE: &str = "icash_db_node_role";
 pub const NODE_LAG: &str = "icash_db_node_lag_seconds";
 /// Whether the store sends a server reads (1) or not (0), by `node`.
 pub const NODE_READS: &str = "icash_db_node_reads";
+/// The reads each server answered (analytics, dashboards, customer lists, receipts), by `node`:
+/// how the reads spread over the standbys and the primary.
+pub const NODE_READS_ANSWERED: &str = "icash_db_reads_total";
+
+/// Counts a read `node` answered.
+pub(crate) fn read_answered(node: &str) {
+    metrics::counter!(NODE_READS_ANSWERED, "node" => node.to_owned()).increment(1);
+}
 
 /// A connection handed out within this was idle in the pool; one that took longer was waited
 /// for. Handing out an idle connection takes microseconds, opening one or waiting for one to be
@@ -126,6 +134,7 @@ impl PgStore {
                 "How far a database server's data is behind the primary's"
             );
             metrics::describe_gauge!(NODE_READS, "Whether the store sends a server reads now");
+            metrics::describe_counter!(NODE_READS_ANSWERED, "Reads each database server answered");
         });
         let main = self.pool();
         let (size, idle) = (main.size() as usize, main.num_idle());

@@ -314,7 +314,10 @@ impl PgStore {
                 continue;
             }
             match work(replica.pool.clone()).await {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => {
+                    pool_metrics::read_answered(&replica.name);
+                    return Ok(answer);
+                }
                 Err(error) if retry_elsewhere(&error) => {
                     tracing::info!(standby = %replica.name, %error, "a standby failed a read: asking the next server");
                     if crate::error::is_unreachable(&error) {
@@ -324,9 +327,11 @@ impl PgStore {
                 Err(error) => return Err(from_sqlx(error)),
             }
         }
-        work(self.pool.clone())
+        let answer = work(self.pool.clone())
             .await
-            .map_err(|error| from_pool(&self.pool, error))
+            .map_err(|error| from_pool(&self.pool, error))?;
+        pool_metrics::read_answered(&self.topology.writer_name());
+        Ok(answer)
     }
 
     /// The standby the current session's reads may use, if any.

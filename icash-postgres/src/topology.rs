@@ -209,6 +209,13 @@ impl Topology {
         }
     }
 
+    /// The writer's name (`host:port`).
+    pub(crate) fn writer_name(&self) -> String {
+        self.candidates[self.current.load(Ordering::Acquire)]
+            .name
+            .clone()
+    }
+
     /// Whether there is anything to watch: several candidates, or standbys.
     pub(crate) fn needs_monitor(&self) -> bool {
         self.candidates.len() > 1 || !self.replicas.is_empty()
