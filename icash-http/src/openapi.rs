@@ -189,23 +189,32 @@ impl Modify for ConsistencyTokens {
                 .build();
             get.parameters.get_or_insert_with(Vec::new).push(parameter);
         }
-        let recorded = document
-            .paths
-            .paths
-            .get_mut("/cash-register/purchase")
-            .and_then(|item| item.post.as_mut())
-            .and_then(|post| post.responses.responses.get_mut("201"));
-        if let Some(RefOr::T(recorded)) = recorded {
-            let header = HeaderBuilder::new()
-                .schema(token())
-                .description(Some(
-                    "On PostgreSQL, the purchase's place in the database's history: send it \
-                     back as `icash-consistency` with a read that must see this purchase",
-                ))
-                .build();
-            recorded
-                .headers
-                .insert(crate::CONSISTENCY.to_owned(), header);
+        // The writes' answers: on PostgreSQL each carries the token of its change.
+        let writes = [
+            ("/cash-register/purchase", "201"),
+            ("/admin/keys", "201"),
+            ("/admin/keys/{name}", "200"),
+        ];
+        for (path, status) in writes {
+            let Some(item) = document.paths.paths.get_mut(path) else {
+                continue;
+            };
+            let answers = [&mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+                .filter_map(|operation| operation.responses.responses.get_mut(status));
+            for answer in answers {
+                if let RefOr::T(answer) = answer {
+                    let header = HeaderBuilder::new()
+                        .schema(token())
+                        .description(Some(
+                            "On PostgreSQL, the change's place in the database's history: send \
+                             it back as `icash-consistency` with a read that must see this change",
+                        ))
+                        .build();
+                    answer.headers.insert(crate::CONSISTENCY.to_owned(), header);
+                }
+            }
         }
     }
 }

@@ -388,12 +388,21 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
 }
 
 #[tokio::test]
-async fn the_consistency_token_is_declared_on_purchases_and_the_reads_a_standby_answers() {
+async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby_answers() {
     let (json, _) = served_document().await;
+    for (path, method, status) in [
+        ("/cash-register/purchase", "post", "201"),
+        ("/admin/keys", "post", "201"),
+        ("/admin/keys/{name}", "delete", "200"),
+    ] {
+        let answer = &json["paths"][path][method]["responses"][status];
+        assert_eq!(
+            answer["headers"]["icash-consistency"]["schema"]["type"], "string",
+            "{path}: {answer}"
+        );
+    }
     let answer = &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"];
-    let header = &answer["headers"]["icash-consistency"];
-    assert_eq!(header["schema"]["type"], "string", "{answer}");
-    let token = pattern(&header["schema"]);
+    let token = pattern(&answer["headers"]["icash-consistency"]["schema"]);
     for path in [
         "/dashboard",
         "/cash-register/purchases/{id}",
