@@ -308,6 +308,9 @@ impl Topology {
     /// Asks every server once, concurrently, and acts on the answers: a new writer if the
     /// current one is gone, the primary's position into the history.
     async fn tick(&self, connections: &mut [Option<PgConnection>]) {
+        // The primary's position is read after this instant, so the primary had at most that
+        // position then: dating it here can only overstate a standby's lag, never understate it.
+        let read_at = Instant::now();
         let (for_candidates, for_replicas) = connections.split_at_mut(self.candidates.len());
         let probes = self
             .candidates
@@ -318,7 +321,6 @@ impl Topology {
             .map(|(options, connection)| probe(options, connection));
         let heard = join_all(probes).await;
         let (candidates_heard, replicas_heard) = heard.split_at(self.candidates.len());
-        let read_at = Instant::now();
         for (candidate, heard) in self.candidates.iter().zip(candidates_heard) {
             *lock(&candidate.heard) = *heard;
         }
@@ -448,5 +450,45 @@ pub(crate) async fn monitor(topology: Weak<Topology>) {
             return;
         };
         topology.tick(&mut connections).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A topology of one server nobody asks, with the primary's positions `history` (how long
+    /// ago, position).
+    fn with_history(history: &[(Duration, u64)]) -> Topology {
+        let options: PgConnectOptions = "postgres://icash@db:5432/icash".parse().unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options.clone());
+        let writer = Arc::new(Writer::new(options.clone()));
+        let topology = Topology::new(vec![options], 0, writer, pool, Vec::new(), TICK);
+        let now = Instant::now();
+        lock(&topology.history).extend(
+            history
+                .iter()
+                .map(|(ago, position)| (now - *ago, *position)),
+        );
+        topology
+    }
+
+    #[tokio::test]
+    async fn a_standby_is_as_far_behind_as_the_last_primary_position_it_has_replayed() {
+        let secs = Duration::from_secs;
+        let topology = with_history(&[(secs(3), 100), (secs(2), 200), (secs(1), 300)]);
+        let lag = |position| topology.lag_of(Some(position)).map(|lag| lag.as_secs());
+        // It has all the primary had a second ago, not what came since.
+        assert_eq!(lag(300), Some(1));
+        assert_eq!(lag(299), Some(2));
+        assert_eq!(lag(200), Some(2));
+        assert_eq!(lag(150), Some(3));
+        // Behind everything kept: not to be told, so not to be read from.
+        assert_eq!(lag(99), None);
+        assert_eq!(topology.lag_of(None), None);
+        // An idle primary: the same position read again and again; a standby that has it is
+        // current, however long ago that position was written.
+        let idle = with_history(&[(secs(50), 500), (Duration::ZERO, 500)]);
+        assert_eq!(idle.lag_of(Some(500)).map(|lag| lag.as_secs()), Some(0));
     }
 }
