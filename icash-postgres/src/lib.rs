@@ -30,6 +30,11 @@
 //! # }
 //! ```
 //!
+//! With more than one server ([`PgStore::connect_to`], or a URL naming several hosts:
+//! [`hosts`]), the writes go to the server not in recovery and follow a promotion, and the reads
+//! go to standbys within a staleness bound, honouring a session's consistency token
+//! ([`icash_core::consistency`]).
+//!
 //! With the `testing` feature, `testing::TestDb` gives each test a fresh, migrated database.
 
 mod analytics;
