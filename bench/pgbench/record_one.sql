@@ -56,6 +56,7 @@ lines AS (
     SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
 )
 SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
-       priced.added_at, priced.retired_at
+       priced.added_at, priced.retired_at,
+       pg_current_wal_insert_lsn()::text AS wal, pg_current_xact_id_if_assigned()::text AS xact
 FROM priced
 ORDER BY priced.position;

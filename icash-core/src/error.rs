@@ -226,6 +226,12 @@ pub enum ValidationError {
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,
+
+    /// A consistency token the store cannot have made.
+    #[error(
+        "the icash-consistency header is not valid: send back the token a write's answer carried"
+    )]
+    InvalidConsistency,
 }
 
 /// An instant as the API writes it, so that a sentence quotes it as the client sent it.

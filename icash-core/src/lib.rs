@@ -13,6 +13,8 @@
 //!   sale;
 //! - [`store`]: the ports a store implements ([`Catalog`], [`Purchases`], [`Analytics`],
 //!   [`Keys`], [`Audit`], [`Refunds`]);
+//! - [`consistency`], [`node`]: read-your-writes across a store's copies, and the servers
+//!   behind a store;
 //! - [`memory`]: [`MemoryStore`], a complete store in memory;
 //! - [`import`]: the old system's CSV files, streamed into a store;
 //! - [`error`]: errors split by who is at fault.
@@ -45,6 +47,7 @@ pub mod analytics;
 pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod consistency;
 pub mod error;
 pub mod id;
 pub mod idempotency;
@@ -52,6 +55,7 @@ pub mod import;
 pub mod key;
 pub mod memory;
 pub mod money;
+pub mod node;
 pub mod offline;
 pub mod price;
 pub mod product;
@@ -63,6 +67,7 @@ pub use access::{Action, Forbidden};
 pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
+pub use consistency::Consistency;
 pub use error::{Error, Result, StoreError, ValidationError};
 pub use id::{
     AuditId, BranchId, ClientId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId,
@@ -71,6 +76,7 @@ pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
+pub use node::{Node, NodeRole};
 pub use offline::{BatchOutcome, OfflineWindow};
 pub use price::{NewProduct, PriceChange, PriceHistory, PricePoint, ProductAtSale};
 pub use product::{Branch, Product};

@@ -20,6 +20,7 @@ use crate::id::{AuditId, BranchId, ClientId, CustomerId, KeyId, ProductId, Purch
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
 use crate::key::{KeyHash, KeyInfo, KeyName, NewKey};
 use crate::money::Money;
+use crate::node::Node;
 use crate::offline::BatchOutcome;
 use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
@@ -441,6 +442,10 @@ impl Catalog for MemoryStore {
 
     async fn missing_migrations(&self) -> Result<usize> {
         Ok(0)
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        Ok(vec![Node::single("memory")])
     }
 }
 

@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::id::{ProductId, PurchaseId};
 use crate::idempotency::{IdempotencyKey, Recorded};
 use crate::key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
+use crate::node::Node;
 use crate::offline::BatchOutcome;
 use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
@@ -79,6 +80,11 @@ pub trait Catalog: Send + Sync {
     /// schema is complete (a store without a schema, such as the in-memory one, always is).
     /// Fails as [`Catalog::ping`] does when the store cannot be asked.
     async fn missing_migrations(&self) -> Result<usize>;
+
+    /// The database servers behind the store, the primary first: their roles, their lag, and
+    /// which take writes and reads now. Read from what the store already knows, without asking
+    /// the servers, so that a probe costs nothing.
+    async fn nodes(&self) -> Result<Vec<Node>>;
 }
 
 /// Recording and reading purchases.

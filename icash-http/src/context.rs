@@ -15,10 +15,16 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use icash_core::{Consistency, consistency};
+
 use crate::error::ApiError;
 
 /// The header that carries the request id, both ways.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// The header that carries a write's consistency token to the client, and back with a read
+/// that must see the write (see [`icash_core::consistency`]).
+pub const CONSISTENCY: &str = "icash-consistency";
 
 /// Who is asking what: the request id (the client's `x-request-id` when it is a sensible token,
 /// else a new one) and the span its logs go to.
@@ -27,10 +33,17 @@ pub struct RequestContext {
     id: String,
     span: Span,
     path: String,
+    /// The consistency token the client sent back, as sent (`Some("")` when it was not text).
+    consistency: Option<String>,
 }
 
 impl RequestContext {
-    fn new(id: Option<String>, method: Method, path: warp::path::FullPath) -> RequestContext {
+    fn new(
+        id: Option<String>,
+        consistency: Option<String>,
+        method: Method,
+        path: warp::path::FullPath,
+    ) -> RequestContext {
         let id = id.filter(|id| is_acceptable_id(id)).unwrap_or_else(new_id);
         // `purchase_id` is filled in by the purchase route: its id then shows on the request's
         // one "answered" line, and a purchase costs the log one line, not two.
@@ -45,6 +58,7 @@ impl RequestContext {
             id,
             span,
             path: path.as_str().to_owned(),
+            consistency,
         }
     }
 
@@ -72,6 +86,7 @@ pub(crate) fn is_acceptable_id(id: &str) -> bool {
 /// made once, for the route that matched.
 pub fn context() -> impl Filter<Extract = (RequestContext,), Error = Infallible> + Clone {
     client_request_id()
+        .and(client_consistency())
         .and(warp::method())
         .and(warp::path::full())
         .map(RequestContext::new)
@@ -87,6 +102,15 @@ pub(crate) fn client_request_id()
         .unify()
 }
 
+/// The consistency token the client sent back, if any; one that is not text reads as empty,
+/// which [`respond`] refuses with a sentence.
+fn client_consistency() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
+    warp::header::value(CONSISTENCY)
+        .map(|value: HeaderValue| Some(value.to_str().unwrap_or_default().to_owned()))
+        .or(warp::any().map(|| None))
+        .unify()
+}
+
 /// Sets the request id header on a response.
 pub(crate) fn set_request_id(response: &mut Response, id: &str) {
     if let Ok(value) = HeaderValue::from_str(id) {
@@ -94,8 +118,10 @@ pub(crate) fn set_request_id(response: &mut Response, id: &str) {
     }
 }
 
-/// Runs a handler in the request's span, maps its error (or panic) to a response through the
-/// one error table, tags the response with the request id, and logs the outcome.
+/// Runs a handler in the request's span and in the client's consistency session (its reads see
+/// the write whose token it sent back; a successful write's answer carries its token), maps
+/// its error (or panic) to a response through the one error table, tags the response with the
+/// request id, and logs the outcome.
 pub(crate) async fn respond<F>(context: RequestContext, handler: F) -> Result<Response, Infallible>
 where
     F: Future<Output = Result<Response, ApiError>> + Send,
@@ -103,13 +129,28 @@ where
     let span = context.span.clone();
     async move {
         let started = Instant::now();
-        let outcome = AssertUnwindSafe(handler).catch_unwind().await;
-        let mut response = match outcome {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => error.into_response(),
-            Err(_) => {
-                tracing::error!("the handler panicked");
-                ApiError::Internal.into_response()
+        let read_after = context.consistency.as_deref().map(Consistency::parse);
+        let mut response = match read_after.transpose() {
+            Err(invalid) => ApiError::from(invalid).into_response(),
+            Ok(read_after) => {
+                let (outcome, wrote) =
+                    consistency::session(read_after, AssertUnwindSafe(handler).catch_unwind())
+                        .await;
+                let mut response = match outcome {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(error)) => error.into_response(),
+                    Err(_) => {
+                        tracing::error!("the handler panicked");
+                        ApiError::Internal.into_response()
+                    }
+                };
+                if let Some(wrote) = wrote
+                    && response.status().is_success()
+                    && let Ok(value) = HeaderValue::from_str(wrote.as_str())
+                {
+                    response.headers_mut().insert(CONSISTENCY, value);
+                }
+                response
             }
         };
         set_request_id(&mut response, &context.id);

@@ -162,6 +162,41 @@ pub struct Ready {
     pub migrations: &'static str,
     /// `finished`, or `loading` while the server loads its data files at start.
     pub startup: &'static str,
+    /// The database servers, the primary first, when the store has more than one (a primary
+    /// and standbys, or several hosts in its URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<NodeBody>>,
+}
+
+/// One database server behind the store, in `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeBody {
+    /// Where it is: `host:port`.
+    pub name: String,
+    /// `primary`, `standby`, or `down` when it does not answer.
+    pub role: &'static str,
+    /// How far its data is behind the primary's, in milliseconds (0 for the primary); `null`
+    /// when it cannot be told.
+    #[schema(minimum = 0)]
+    pub lag_ms: Option<u64>,
+    /// Whether the server's writes go there now.
+    pub writes: bool,
+    /// Whether the server's reads may go there now (a standby within the staleness bound).
+    pub reads: bool,
+}
+
+impl From<&icash_core::Node> for NodeBody {
+    fn from(node: &icash_core::Node) -> NodeBody {
+        NodeBody {
+            name: node.name.clone(),
+            role: node.role.as_str(),
+            lag_ms: node
+                .lag
+                .map(|lag| u64::try_from(lag.as_millis()).unwrap_or(u64::MAX)),
+            writes: node.writes,
+            reads: node.reads,
+        }
+    }
 }
 
 /// A product of the catalog.

@@ -52,7 +52,7 @@ use warp::{Filter, Reply};
 pub use auth::{AuthMode, Authenticator, StoreKeys};
 pub use config::{ApiConfig, Cors, DEFAULT_BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT};
 pub use connection::{ConnectionLimits, DEFAULT_DRAIN};
-pub use context::REQUEST_ID;
+pub use context::{CONSISTENCY, REQUEST_ID};
 pub use limits::RateLimits;
 pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
@@ -156,8 +156,20 @@ fn cors(config: &Cors) -> warp::cors::Builder {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
-        .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
+        .allow_headers([
+            "content-type",
+            "authorization",
+            REQUEST_ID,
+            IDEMPOTENCY_KEY,
+            CONSISTENCY,
+        ])
+        .expose_headers([
+            REQUEST_ID,
+            "link",
+            NEXT_CURSOR,
+            IDEMPOTENT_REPLAYED,
+            CONSISTENCY,
+        ])
         .max_age(600);
     match config {
         Cors::AnyOrigin => builder.allow_any_origin(),

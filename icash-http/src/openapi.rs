@@ -3,7 +3,10 @@
 
 use std::sync::LazyLock;
 
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::Required;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -51,7 +54,7 @@ use crate::routes::{
         metrics::metrics,
     ),
     components(schemas(ErrorBody, ItemRequest, PurchaseRequest)),
-    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
+    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames, &ConsistencyTokens),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
@@ -139,6 +142,82 @@ impl Modify for BearerKeys {
                     "429",
                     "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry",
                 );
+            }
+        }
+    }
+}
+
+/// Declares the consistency token: the header a recorded purchase's answer carries, and that the
+/// reads a standby may answer take back (see [`crate::CONSISTENCY`]).
+struct ConsistencyTokens;
+
+/// The reads a standby may answer: analytics, the dashboard, customer lists and receipts.
+const READS_FROM_STANDBYS: [&str; 7] = [
+    "/dashboard",
+    "/cash-register/purchases/{id}",
+    "/cash-register/customers",
+    "/analytics/unique-customers",
+    "/analytics/loyal-customers",
+    "/analytics/top-products",
+    "/analytics/statistics",
+];
+
+impl Modify for ConsistencyTokens {
+    fn modify(&self, document: &mut Document) {
+        let token = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(128))
+                .pattern(Some("^[!-~]{1,128}$"))
+        };
+        for path in READS_FROM_STANDBYS {
+            let Some(get) = document
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.get.as_mut())
+            else {
+                continue;
+            };
+            let parameter = ParameterBuilder::new()
+                .name(crate::CONSISTENCY)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .schema(Some(token()))
+                .description(Some(
+                    "The `icash-consistency` of a write's answer: the read is answered only by \
+                     a database server that holds that write (1 to 128 visible ASCII \
+                     characters; one the server did not make is read on the primary)",
+                ))
+                .build();
+            get.parameters.get_or_insert_with(Vec::new).push(parameter);
+        }
+        // The writes' answers: on PostgreSQL each carries the token of its change.
+        let writes = [
+            ("/cash-register/purchase", "201"),
+            ("/admin/keys", "201"),
+            ("/admin/keys/{name}", "200"),
+        ];
+        for (path, status) in writes {
+            let Some(item) = document.paths.paths.get_mut(path) else {
+                continue;
+            };
+            let answers = [&mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+                .filter_map(|operation| operation.responses.responses.get_mut(status));
+            for answer in answers {
+                if let RefOr::T(answer) = answer {
+                    let header = HeaderBuilder::new()
+                        .schema(token())
+                        .description(Some(
+                            "On PostgreSQL, the change's place in the database's history: send \
+                             it back as `icash-consistency` with a read that must see this change",
+                        ))
+                        .build();
+                    answer.headers.insert(crate::CONSISTENCY.to_owned(), header);
+                }
             }
         }
     }

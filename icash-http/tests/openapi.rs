@@ -398,3 +398,55 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby_answers() {
+    let (json, _) = served_document().await;
+    for (path, method, status) in [
+        ("/cash-register/purchase", "post", "201"),
+        ("/admin/keys", "post", "201"),
+        ("/admin/keys/{name}", "delete", "200"),
+    ] {
+        let answer = &json["paths"][path][method]["responses"][status];
+        assert_eq!(
+            answer["headers"]["icash-consistency"]["schema"]["type"], "string",
+            "{path}: {answer}"
+        );
+    }
+    let answer = &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"];
+    let token = pattern(&answer["headers"]["icash-consistency"]["schema"]);
+    // Every read but the probes, the index, the document, the catalog a till reads on the
+    // primary, and the admin's keys and trail, which must be current everywhere at once.
+    let on_the_primary = [
+        "/",
+        "/health",
+        "/livez",
+        "/readyz",
+        "/openapi.json",
+        "/cash-register/products",
+        "/admin/keys",
+        "/admin/audit",
+    ];
+    let reads: Vec<&String> = json["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, item)| item["get"].is_object() && !on_the_primary.contains(&path.as_str()))
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(reads.len(), 7, "{reads:?}");
+    for path in reads {
+        let read = parameter(
+            &json["paths"][path]["get"]["parameters"],
+            "icash-consistency",
+        );
+        assert_eq!(read["in"], "header", "{path}");
+        assert_ne!(read["required"], true, "{path}: optional for old clients");
+        let accepted = pattern(&read["schema"]);
+        // What the server hands out, and what it refuses.
+        assert!(accepted.is_match("16/B374D848:731") && token.is_match("16/B374D848:731"));
+        for refused in ["", "a b", &"x".repeat(129)] {
+            assert!(!accepted.is_match(refused), "{path}: {refused:?}");
+        }
+    }
+}

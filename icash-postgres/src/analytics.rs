@@ -53,7 +53,7 @@ use self::loyal::{
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::shape::bind_filter;
 use self::statistics::{STATISTICS, StatisticsColumns};
-use crate::error::{from_pool, from_sqlx};
+use crate::error::from_sqlx;
 use crate::store::PgStore;
 
 /// Converts a count from the database, which is never negative.
@@ -66,34 +66,38 @@ fn count(value: i64) -> u64 {
 fn owned_rows<C, O>(
     mut conn: C,
     statement: QueryAs<'static, Postgres, O, PgArguments>,
-) -> BoxStream<'static, Result<O>>
+) -> BoxStream<'static, std::result::Result<O, sqlx::Error>>
 where
     C: DerefMut<Target = PgConnection> + Send + 'static,
     O: for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static,
 {
     Box::pin(try_stream! {
         let mut rows = statement.fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await.map_err(from_sqlx)? {
+        while let Some(row) = rows.try_next().await? {
             yield row;
         }
     })
 }
 
+/// Each analytic is a read: the store asks a standby when one may answer (see
+/// [`PgStore::read`]), else the primary.
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
-        let (unique,): (i64,) = bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
-            .fetch_one(&mut *self.connection().await?)
-            .await
-            .map_err(from_sqlx)?;
+        let (unique,): (i64,) = self
+            .read(|pool| async move {
+                bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
+                    .fetch_one(&pool)
+                    .await
+            })
+            .await?;
         Ok(count(unique))
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
-        let rows: Vec<LoyalRow> = loyal_statement(query)
-            .fetch_all(&mut *self.connection().await?)
-            .await
-            .map_err(from_sqlx)?;
+        let rows: Vec<LoyalRow> = self
+            .read(|pool| async move { loyal_statement(query).fetch_all(&pool).await })
+            .await?;
         let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
         let mut customers = Vec::with_capacity(rows.len());
         for row in rows {
@@ -107,15 +111,21 @@ impl Analytics for PgStore {
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
         // Each path reads its first row before returning, so that a statement that fails to
-        // start is an error here, answered with a status, rather than a body cut short.
+        // start is an error here, answered with a status (or asked of another server), rather
+        // than a body cut short.
         if query.filter != Filter::ALL {
             // The filtered list is aggregated and sorted before its first row either way: its
             // one statement carries the count on every row, as for a page.
-            let mut rows = owned_rows(self.connection().await?, loyal_statement(query));
-            let first = rows.try_next().await?;
+            let (first, rows) = self
+                .read(|pool| async move {
+                    let mut rows = owned_rows(pool.acquire().await?, loyal_statement(query));
+                    let first = rows.try_next().await?;
+                    Ok((first, rows))
+                })
+                .await?;
             let loyal_count = first.as_ref().map_or(0, |row| count(row.loyal_count));
             let customers = stream::iter(first.map(Ok))
-                .chain(rows)
+                .chain(rows.map_err(from_sqlx))
                 .try_filter_map(|row| future::ready(row.entry()));
             return Ok(LoyalStream {
                 count: loyal_count,
@@ -124,22 +134,24 @@ impl Analytics for PgStore {
         }
         // The count and the list from one snapshot (read-only: ending it without a commit
         // loses nothing), the list read as the index scan goes.
-        let mut snapshot = self
-            .pool()
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(|error| from_pool(self.pool(), error))?;
-        let (loyal_count,): (i64,) =
-            bind_filter(sqlx::query_as(LOYAL_COUNT_WHOLE_HISTORY), &query.filter)
-                .bind(i64::from(query.min_purchases))
-                .fetch_one(&mut *snapshot)
-                .await
-                .map_err(from_sqlx)?;
-        let statement = bind_loyal_page(sqlx::query_as(LOYAL_PAGE_WHOLE_HISTORY), query);
-        let mut rows = owned_rows::<_, ActivityRow>(snapshot, statement);
-        let first = rows.try_next().await?;
+        let (loyal_count, first, rows) = self
+            .read(|pool| async move {
+                let mut snapshot = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                let (loyal_count,): (i64,) =
+                    bind_filter(sqlx::query_as(LOYAL_COUNT_WHOLE_HISTORY), &query.filter)
+                        .bind(i64::from(query.min_purchases))
+                        .fetch_one(&mut *snapshot)
+                        .await?;
+                let statement = bind_loyal_page(sqlx::query_as(LOYAL_PAGE_WHOLE_HISTORY), query);
+                let mut rows = owned_rows::<_, ActivityRow>(snapshot, statement);
+                let first = rows.try_next().await?;
+                Ok((loyal_count, first, rows))
+            })
+            .await?;
         let customers = stream::iter(first.map(Ok))
-            .chain(rows)
+            .chain(rows.map_err(from_sqlx))
             .and_then(|row| future::ready(row.entry()));
         Ok(LoyalStream {
             count: count(loyal_count),
@@ -148,27 +160,36 @@ impl Analytics for PgStore {
     }
 
     async fn product_sales(&self, filter: &Filter) -> Result<Vec<ProductSales>> {
-        let rows: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
-            .fetch_all(&mut *self.connection().await?)
-            .await
-            .map_err(from_sqlx)?;
+        let rows: Vec<SalesRow> = self
+            .read(|pool| async move {
+                bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
         rows.into_iter().map(SalesRow::sales).collect()
     }
 
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
-        let row: StatisticsColumns = bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
-            .fetch_one(&mut *self.connection().await?)
-            .await
-            .map_err(from_sqlx)?;
+        let row: StatisticsColumns = self
+            .read(|pool| async move {
+                bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
+                    .fetch_one(&pool)
+                    .await
+            })
+            .await?;
         row.statistics()
     }
 
     async fn dashboard(&self, filter: &Filter) -> Result<Dashboard> {
-        let statement = sqlx::query_as(DASHBOARD.text(filter));
-        let row: DashboardRow = bind_loyal_page(statement, &Dashboard::loyal_query(filter))
-            .fetch_one(&mut *self.connection().await?)
-            .await
-            .map_err(from_sqlx)?;
+        let row: DashboardRow = self
+            .read(|pool| async move {
+                let statement = sqlx::query_as(DASHBOARD.text(filter));
+                bind_loyal_page(statement, &Dashboard::loyal_query(filter))
+                    .fetch_one(&pool)
+                    .await
+            })
+            .await?;
         Ok(Dashboard::from_parts(
             row.statistics.statistics()?,
             row.loyal.loyal_customers()?,
@@ -177,13 +198,16 @@ impl Analytics for PgStore {
     }
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {
-        let rows: Vec<CustomerRow> = sqlx::query_as(TOP_CUSTOMERS)
-            .bind(query.after.map(|a| a.purchase_count as i64))
-            .bind(query.after.map(|a| a.customer.uuid()))
-            .bind(i64::from(query.limit))
-            .fetch_all(self.pool())
-            .await
-            .map_err(|error| from_pool(self.pool(), error))?;
+        let rows: Vec<CustomerRow> = self
+            .read(|pool| async move {
+                sqlx::query_as(TOP_CUSTOMERS)
+                    .bind(query.after.map(|a| a.purchase_count as i64))
+                    .bind(query.after.map(|a| a.customer.uuid()))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| CustomerPurchases {

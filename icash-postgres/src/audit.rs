@@ -13,11 +13,17 @@ use crate::error::from_sqlx;
 use crate::store::PgStore;
 
 /// Writes `entry` on `conn`, which is inside the transaction of the change it records.
+///
+/// Every change that is not a sale writes its entry, so this is where such a change gets its
+/// consistency token (see [`crate::consistency`]), in the same statement: the answer to the
+/// change carries it only once the transaction has committed, as the HTTP layer sends it with
+/// a successful answer alone.
 pub(crate) async fn record(conn: &mut PgConnection, entry: &NewAuditEntry) -> Result<()> {
     let by = entry.origin.by();
-    sqlx::query(
+    let (wal, xact): (String, Option<String>) = sqlx::query_as(
         "INSERT INTO audit_log (actor_key_id, actor_name, kind, target, details, client_addr)
-         VALUES ($1, $2, $3, $4, $5, $6::inet)",
+         VALUES ($1, $2, $3, $4, $5, $6::inet)
+         RETURNING pg_current_wal_insert_lsn()::text, pg_current_xact_id_if_assigned()::text",
     )
     .bind(by.as_ref().map(|by| by.key.get()))
     .bind(by.as_ref().map(|by| by.name.as_str()))
@@ -25,9 +31,10 @@ pub(crate) async fn record(conn: &mut PgConnection, entry: &NewAuditEntry) -> Re
     .bind(&entry.target)
     .bind(&entry.details)
     .bind(entry.origin.client.map(|client| client.to_string()))
-    .execute(conn)
+    .fetch_one(conn)
     .await
     .map_err(from_sqlx)?;
+    icash_core::consistency::wrote(crate::consistency::token(&wal, xact.as_deref()));
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use icash_core::{
-    Branch, BranchId, Catalog, Money, NewProduct, Origin, PriceChange, PriceHistory, Product,
+    Branch, BranchId, Catalog, Money, NewProduct, Node, Origin, PriceChange, PriceHistory, Product,
     ProductId, Result,
 };
 use rust_decimal::Decimal;
@@ -164,6 +164,10 @@ impl Catalog for PgStore {
                 })
             })
             .count())
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        Ok(self.topology().nodes())
     }
 }
 

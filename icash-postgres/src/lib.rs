@@ -36,12 +36,19 @@
 //! # }
 //! ```
 //!
+//! With more than one server ([`PgStore::connect_to`], or a URL naming several hosts:
+//! [`hosts`]), the writes go to the server not in recovery and follow a promotion, and the reads
+//! go to standbys within a staleness bound, honouring a session's consistency token
+//! ([`icash_core::consistency`]).
+//!
 //! With the `testing` feature, `testing::TestDb` gives each test a fresh, migrated database.
 
 mod analytics;
 mod audit;
 mod catalog;
+mod consistency;
 mod error;
+pub mod hosts;
 mod idempotency;
 mod import;
 mod keys;
@@ -54,5 +61,6 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod till;
+mod topology;
 
 pub use store::{MIGRATOR, PgConfig, PgStore};

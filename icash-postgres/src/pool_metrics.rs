@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::{LazyLock, Once};
 use std::time::{Duration, Instant};
 
+use icash_core::NodeRole;
 use metrics::{Counter, Unit};
 
 use crate::PgStore;
@@ -26,6 +27,22 @@ pub const POOL_WAITING: &str = "icash_db_pool_waiting";
 pub const POOL_WAITS: &str = "icash_db_pool_waits_total";
 /// The time those requests waited, in microseconds, by `pool`.
 pub const POOL_WAIT_MICROSECONDS: &str = "icash_db_pool_wait_microseconds_total";
+/// Each database server's role, by `node` (`host:port`) and `role` (`primary`, `standby` or
+/// `down`): 1 for the role it has now, 0 for the others.
+pub const NODE_ROLE: &str = "icash_db_node_role";
+/// How far each standby's data is behind the primary's, in seconds, by `node` (0 for the
+/// primary); absent while it cannot be told.
+pub const NODE_LAG: &str = "icash_db_node_lag_seconds";
+/// Whether the store sends a server reads (1) or not (0), by `node`.
+pub const NODE_READS: &str = "icash_db_node_reads";
+/// The reads each server answered (analytics, dashboards, customer lists, receipts), by `node`:
+/// how the reads spread over the standbys and the primary.
+pub const NODE_READS_ANSWERED: &str = "icash_db_reads_total";
+
+/// Counts a read `node` answered.
+pub(crate) fn read_answered(node: &str) {
+    metrics::counter!(NODE_READS_ANSWERED, "node" => node.to_owned()).increment(1);
+}
 
 /// A connection handed out within this was idle in the pool; one that took longer was waited
 /// for. Handing out an idle connection takes microseconds, opening one or waiting for one to be
@@ -107,6 +124,17 @@ impl PgStore {
             );
             metrics::describe_gauge!(POOL_MAX_CONNECTIONS, "The most connections a pool opens");
             metrics::describe_gauge!(POOL_WAITING, "Requests waiting for a till connection");
+            metrics::describe_gauge!(
+                NODE_ROLE,
+                "Each database server's role (primary, standby or down): 1 for its role now"
+            );
+            metrics::describe_gauge!(
+                NODE_LAG,
+                Unit::Seconds,
+                "How far a database server's data is behind the primary's"
+            );
+            metrics::describe_gauge!(NODE_READS, "Whether the store sends a server reads now");
+            metrics::describe_counter!(NODE_READS_ANSWERED, "Reads each database server answered");
         });
         let main = self.pool();
         let (size, idle) = (main.size() as usize, main.num_idle());
@@ -124,6 +152,20 @@ impl PgStore {
             tills.max_size,
         );
         metrics::gauge!(POOL_WAITING, "pool" => Pool::Till.label()).set(tills.waiting as f64);
+        for node in self.topology().nodes() {
+            for role in [NodeRole::Primary, NodeRole::Standby, NodeRole::Down] {
+                metrics::gauge!(NODE_ROLE, "node" => node.name.clone(), "role" => role.as_str())
+                    .set(if node.role == role { 1.0 } else { 0.0 });
+            }
+            if let Some(lag) = node.lag {
+                metrics::gauge!(NODE_LAG, "node" => node.name.clone()).set(lag.as_secs_f64());
+            }
+            metrics::gauge!(NODE_READS, "node" => node.name.clone()).set(if node.reads {
+                1.0
+            } else {
+                0.0
+            });
+        }
     }
 }
 

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use icash_core::{
-    BatchOutcome, BranchId, ClientId, CustomerId, Error, IdempotencyKey, ImportSession, KeyName,
-    Money, NewPurchase, PricedPurchase, ProductAtSale, ProductId, Purchase, PurchaseId,
-    PurchaseLine, Purchases, Recorded, Result, ValidationError,
+    BatchOutcome, BranchId, ClientId, Consistency, CustomerId, Error, IdempotencyKey,
+    ImportSession, KeyName, Money, NewPurchase, PricedPurchase, ProductAtSale, ProductId, Purchase,
+    PurchaseId, PurchaseLine, Purchases, Recorded, Result, ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::consistency;
 use crate::error::{from_pool, from_sqlx, violated_constraint};
 use crate::idempotency;
 use crate::import::PgImport;
@@ -34,7 +35,8 @@ async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
 /// when every product exists, has a price then, and was not retired by then. A purchase whose
 /// client id (`$6`) its recording key has recorded before is not written again (the unique
 /// index on the pair, which a racing statement waits on). It returns what it priced with, so
-/// that the pricing rule itself stays in [`NewPurchase::price`].
+/// that the pricing rule itself stays in [`NewPurchase::price`], and where the purchase is in the
+/// WAL with its transaction, for the answer's consistency token (see [`crate::consistency`]).
 const RECORD_ONE: &str = "
     WITH wanted AS (
         SELECT id, position - 1 AS position
@@ -68,7 +70,8 @@ const RECORD_ONE: &str = "
         SELECT purchase.id, priced.id, priced.position, priced.price FROM purchase, priced
     )
     SELECT (SELECT id FROM purchase) AS purchase_id, priced.id, priced.name, priced.price,
-           priced.added_at, priced.retired_at
+           priced.added_at, priced.retired_at,
+           pg_current_wal_insert_lsn()::text AS wal, pg_current_xact_id_if_assigned()::text AS xact
     FROM priced
     ORDER BY priced.position";
 
@@ -104,14 +107,18 @@ struct PricedRow {
     purchase_id: Option<i64>,
     #[sqlx(flatten)]
     product: SaleRow,
+    wal: String,
+    xact: Option<String>,
 }
 
-/// What inserting one purchase did: recorded it, or found its client id recorded before.
+/// What inserting one purchase did: recorded it (with where it is in the WAL), or found its
+/// client id recorded before.
 enum Inserted {
-    New(Purchase),
+    New(Purchase, Consistency),
     Before(PurchaseId),
 }
 
+/// Records `purchase` ([`RECORD_ONE`]); returns it with the token of its write.
 async fn insert_one(
     conn: &mut PgConnection,
     purchase: &NewPurchase,
@@ -139,8 +146,11 @@ async fn insert_one(
         .collect::<Result<HashMap<ProductId, ProductAtSale>>>()?;
     // Refuses a product that cannot be sold then; the statement wrote nothing.
     let priced = purchase.price(customer, |id| catalog.get(&id).cloned())?;
-    match rows.first().and_then(|row| row.purchase_id) {
-        Some(id) => Ok(Inserted::New(Purchase::new(PurchaseId::new(id)?, priced))),
+    match rows.first().and_then(|row| Some((row.purchase_id?, row))) {
+        Some((id, row)) => Ok(Inserted::New(
+            Purchase::new(PurchaseId::new(id)?, priced),
+            consistency::token(&row.wal, row.xact.as_deref()),
+        )),
         None => match purchase.client_id() {
             Some(client_id) => Ok(Inserted::Before(
                 recorded_before(conn, purchase.recorder(), client_id)
@@ -184,21 +194,28 @@ struct ReceiptRow {
     client_id: Option<Uuid>,
 }
 
+/// The lines of purchase `id` with the purchase's columns, in its order.
+const RECEIPT: &str = "
+    SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
+           p.recorded_by, p.client_id
+    FROM purchases p
+    JOIN purchase_lines l ON l.purchase_id = p.id
+    JOIN products pr ON pr.id = l.product_id
+    WHERE p.id = $1
+    ORDER BY l.position";
+
 /// The receipt of purchase `id`, as it was recorded.
 pub(crate) async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
-    let rows: Vec<ReceiptRow> = sqlx::query_as(
-        "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
-                p.recorded_by, p.client_id
-         FROM purchases p
-         JOIN purchase_lines l ON l.purchase_id = p.id
-         JOIN products pr ON pr.id = l.product_id
-         WHERE p.id = $1
-         ORDER BY l.position",
-    )
-    .bind(id.get())
-    .fetch_all(conn)
-    .await
-    .map_err(from_sqlx)?;
+    let rows: Vec<ReceiptRow> = sqlx::query_as(RECEIPT)
+        .bind(id.get())
+        .fetch_all(conn)
+        .await
+        .map_err(from_sqlx)?;
+    receipt_of(id, rows)
+}
+
+/// The receipt of purchase `id` from its [`RECEIPT`] rows; not found when there are none.
+fn receipt_of(id: PurchaseId, rows: Vec<ReceiptRow>) -> Result<Purchase> {
     let Some(first) = rows.first() else {
         return Err(Error::NotFound {
             what: "purchase",
@@ -241,7 +258,10 @@ impl Purchases for PgStore {
             // A single statement is its own transaction: no BEGIN or COMMIT round trips.
             let mut till = self.till().await?;
             let recorded = match insert_one(till.exchange(), &purchase, customer).await? {
-                Inserted::New(recorded) => Recorded::Created(recorded),
+                Inserted::New(recorded, written) => {
+                    icash_core::consistency::wrote(written);
+                    Recorded::Created(recorded)
+                }
                 Inserted::Before(id) => Recorded::Resent(receipt(till.exchange(), id).await?),
             };
             till.settle();
@@ -260,17 +280,27 @@ impl Purchases for PgStore {
                 return Err(key.reused());
             }
             let replayed = receipt(&mut tx, PurchaseId::new(recorded)?).await?;
+            // The purchase committed before this transaction began: the WAL's end now is past
+            // it, for a read that must see it.
+            let now: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
             tx.rollback().await.map_err(from_sqlx)?;
             till.settle();
+            icash_core::consistency::wrote(consistency::token(&now, None));
             return Ok(Recorded::Replayed(replayed));
         }
-        let recorded = match insert_one(&mut tx, &purchase, customer).await? {
-            Inserted::New(recorded) => Recorded::Created(recorded),
-            Inserted::Before(id) => Recorded::Resent(receipt(&mut tx, id).await?),
+        let (recorded, written) = match insert_one(&mut tx, &purchase, customer).await? {
+            Inserted::New(recorded, written) => (Recorded::Created(recorded), Some(written)),
+            Inserted::Before(id) => (Recorded::Resent(receipt(&mut tx, id).await?), None),
         };
         idempotency::attach(&mut tx, scope, key, recorded.purchase().id().get()).await?;
         tx.commit().await.map_err(from_sqlx)?;
         till.settle();
+        if let Some(written) = written {
+            icash_core::consistency::wrote(written);
+        }
         Ok(recorded)
     }
 
@@ -282,7 +312,16 @@ impl Purchases for PgStore {
     }
 
     async fn purchase(&self, id: PurchaseId) -> Result<Purchase> {
-        receipt(&mut *self.connection().await?, id).await
+        // A receipt is a read: a standby may answer it (see `PgStore::read`).
+        let rows: Vec<ReceiptRow> = self
+            .read(|pool| async move {
+                sqlx::query_as(RECEIPT)
+                    .bind(id.get())
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
+        receipt_of(id, rows)
     }
 
     async fn has_purchases(&self) -> Result<bool> {

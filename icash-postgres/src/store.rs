@@ -1,15 +1,19 @@
 //! [`PgStore`]: the connection pool, the migrations, and how to connect.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use icash_core::{Branch, Catalog, Error, Result};
+use icash_core::{Branch, Catalog, Error, Result, consistency};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
 
-use crate::error::{from_pool, from_sqlx};
+use crate::consistency::{Position, VISIBLE};
+use crate::error::{from_pool, from_sqlx, retry_elsewhere};
 use crate::pool_metrics::{self, Pool};
 use crate::till::{self, Till, TillPool};
+use crate::topology::{self, Replica, Topology, Writer};
 
 /// The schema, embedded in the binary and applied by [`PgStore::migrate`].
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -57,7 +61,15 @@ pub struct PgConfig {
     /// [`Catalog::missing_migrations`](icash_core::Catalog::missing_migrations) tells whether
     /// the owner has.
     pub apply_migrations: bool,
+    /// How far behind the primary a standby may be and still serve reads: one further behind
+    /// is skipped, for another standby or the primary.
+    pub max_replica_lag: Duration,
 }
+
+/// How long a read that must see a write (see [`icash_core::consistency`]) waits for a standby
+/// to replay it before it goes to the primary, and how often it looks.
+const REPLAY_WAIT: Duration = Duration::from_millis(500);
+const REPLAY_POLL: Duration = Duration::from_millis(10);
 
 impl Default for PgConfig {
     fn default() -> PgConfig {
@@ -68,6 +80,7 @@ impl Default for PgConfig {
             statement_timeout: Some(Duration::from_secs(30)),
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             apply_migrations: true,
+            max_replica_lag: Duration::from_secs(1),
         }
     }
 }
@@ -77,6 +90,7 @@ impl Default for PgConfig {
 pub struct PgStore {
     pool: PgPool,
     tills: TillPool,
+    topology: Arc<Topology>,
     idempotency_ttl: Duration,
     load_customer_sums: usize,
     load_purchases_per_copy: usize,
@@ -88,9 +102,12 @@ impl PgStore {
     ///
     /// Fails with [`StoreError::Unavailable`](icash_core::StoreError::Unavailable) when the
     /// database cannot be reached.
+    ///
+    /// `url` may name several servers as libpq does (`postgres://icash@db1:5432,db2:5432/icash`,
+    /// see [`connect_to`](PgStore::connect_to)).
     pub async fn connect(url: &str) -> Result<PgStore> {
-        let options: PgConnectOptions = url.parse().map_err(Error::internal)?;
-        PgStore::connect_with(options, &PgConfig::default()).await
+        let servers = crate::hosts::connect_options(url).map_err(Error::internal)?;
+        PgStore::connect_to(servers, Vec::new(), &PgConfig::default()).await
     }
 
     /// `options` with the session settings the store's queries are measured with (JIT off,
@@ -104,29 +121,55 @@ impl PgStore {
     /// Connects with explicit options, and migrates the database unless
     /// [`PgConfig::apply_migrations`] says not to.
     pub async fn connect_with(options: PgConnectOptions, config: &PgConfig) -> Result<PgStore> {
-        let options = PgStore::session_options(options);
-        let options = match config.statement_timeout {
-            Some(limit) => {
-                options.options([("statement_timeout", format!("{}ms", limit.as_millis()))])
+        PgStore::connect_to(vec![options], Vec::new(), config).await
+    }
+
+    /// Connects to the one of `servers` that accepts writes (not in recovery), reads from the
+    /// standbys `replicas` when they are within [`PgConfig::max_replica_lag`], and migrates the
+    /// database.
+    ///
+    /// With several servers or any standby, a task on the current Tokio runtime watches them
+    /// all for as long as the store lives: it measures each standby's lag, and when the writer
+    /// stops answering or is demoted, it moves the writes to the server of `servers` that is
+    /// not in recovery (one promoted by an HA manager).
+    pub async fn connect_to(
+        servers: Vec<PgConnectOptions>,
+        replicas: Vec<PgConnectOptions>,
+        config: &PgConfig,
+    ) -> Result<PgStore> {
+        let session = |options: PgConnectOptions| {
+            let options = PgStore::session_options(options);
+            match config.statement_timeout {
+                Some(limit) => {
+                    options.options([("statement_timeout", format!("{}ms", limit.as_millis()))])
+                }
+                None => options,
             }
-            None => options,
         };
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > CHECK_IDLE_AFTER {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(options)
+        let servers: Vec<PgConnectOptions> = servers.into_iter().map(session).collect();
+        let first = topology::find_writer(&servers).await?;
+        let writer = Arc::new(Writer::new(servers[first].clone()));
+        let pool = pool_options(config, Some(writer.clone()))
+            .connect_with(servers[first].clone())
             .await
             .map_err(from_sqlx)?;
-        let store = PgStore::from_pool(pool)
+        let replicas = replicas
+            .into_iter()
+            .map(|options| {
+                let options = session(options);
+                let pool = pool_options(config, None).connect_lazy_with(options.clone());
+                Replica::new(options, pool)
+            })
+            .collect();
+        let topology = Arc::new(Topology::new(
+            servers,
+            first,
+            writer.clone(),
+            pool.clone(),
+            replicas,
+            config.max_replica_lag,
+        ));
+        let store = PgStore::over(pool, writer, topology)
             .with_idempotency_ttl(config.idempotency_ttl)
             .with_load_customer_sums(config.load_customer_sums);
         if config.apply_migrations {
@@ -145,15 +188,37 @@ impl PgStore {
     /// that pool skips the round trip that `pool` makes on every connection handed back to it,
     /// and keeps the tills selling while analytics hold every connection of `pool`.
     pub fn from_pool(pool: PgPool) -> PgStore {
+        let options = (*pool.connect_options()).clone();
+        let writer = Arc::new(Writer::new(options.clone()));
+        let topology = Arc::new(Topology::new(
+            vec![options],
+            0,
+            writer.clone(),
+            pool.clone(),
+            Vec::new(),
+            PgConfig::default().max_replica_lag,
+        ));
+        PgStore::over(pool, writer, topology)
+    }
+
+    /// A store writing through `pool` to `writer`, among the servers of `topology`; starts the
+    /// task that watches them when there is more than one.
+    fn over(pool: PgPool, writer: Arc<Writer>, topology: Arc<Topology>) -> PgStore {
         let tills = till::pool(
-            (*pool.connect_options()).clone(),
+            writer,
             pool.options().get_max_connections() as usize,
             pool.options().get_acquire_timeout(),
             pool.options().get_idle_timeout(),
         );
+        if topology.needs_monitor()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(topology::monitor(Arc::downgrade(&topology)));
+        }
         PgStore {
             pool,
             tills,
+            topology,
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             load_purchases_per_copy: crate::import::DEFAULT_PURCHASES_PER_COPY,
@@ -236,9 +301,105 @@ impl PgStore {
         Ok(())
     }
 
-    /// The pool, for an embedder's own queries.
+    /// The pool of the primary, the server that takes the writes: for an embedder's own
+    /// queries, and for every write.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool a read may use now: a standby within the staleness bound that holds the write
+    /// the current session must see (see [`icash_core::consistency`]), else the primary's.
+    /// For an embedder's own reads; the store's own go through a retry on the primary when a
+    /// standby cancels them.
+    pub async fn reader(&self) -> Result<PgPool> {
+        Ok(match self.standby_for_session().await? {
+            Some(replica) => replica.pool.clone(),
+            None => self.pool.clone(),
+        })
+    }
+
+    /// Runs the read `work` on a standby's pool when one may answer it (see
+    /// [`PgStore::reader`]), else on the primary's. A standby that cancels the read (a conflict
+    /// with its recovery) or cannot be reached is skipped for the next, and at the end the
+    /// primary answers: never an error the client could not have had from the primary.
+    pub(crate) async fn read<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        F: Fn(PgPool) -> Fut,
+        Fut: Future<Output = std::result::Result<T, sqlx::Error>>,
+    {
+        let standbys = match session_read_after() {
+            ReadAfter::Unreadable => Vec::new(),
+            _ => self.topology.readers(),
+        };
+        let position = session_read_after().position();
+        for (replica, replayed) in standbys {
+            if !self.holds(replica, replayed, position.as_ref()).await {
+                continue;
+            }
+            match work(replica.pool.clone()).await {
+                Ok(answer) => {
+                    pool_metrics::read_answered(&replica.name);
+                    return Ok(answer);
+                }
+                Err(error) if retry_elsewhere(&error) => {
+                    tracing::info!(standby = %replica.name, %error, "a standby failed a read: asking the next server");
+                    if crate::error::is_unreachable(&error) {
+                        replica.mark_down();
+                    }
+                }
+                Err(error) => return Err(from_sqlx(error)),
+            }
+        }
+        let answer = work(self.pool.clone())
+            .await
+            .map_err(|error| from_pool(&self.pool, error))?;
+        pool_metrics::read_answered(&self.topology.writer_name());
+        Ok(answer)
+    }
+
+    /// The standby the current session's reads may use, if any.
+    async fn standby_for_session(&self) -> Result<Option<&Replica>> {
+        let position = match session_read_after() {
+            ReadAfter::Unreadable => return Ok(None),
+            read_after => read_after.position(),
+        };
+        for (replica, replayed) in self.topology.readers() {
+            if self.holds(replica, replayed, position.as_ref()).await {
+                return Ok(Some(replica));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `replica`, known to have replayed up to `replayed`, holds the write at
+    /// `position`: at once when there is none, else asked, waiting up to [`REPLAY_WAIT`].
+    async fn holds(&self, replica: &Replica, replayed: u64, position: Option<&Position>) -> bool {
+        let Some(position) = position else {
+            return true;
+        };
+        // A position the monitor has seen it pass needs no question, unless a transaction must
+        // be seen to have committed.
+        if replayed >= position.bytes && position.xact.is_none() {
+            return true;
+        }
+        let deadline = Instant::now() + REPLAY_WAIT;
+        loop {
+            let visible: std::result::Result<bool, sqlx::Error> = sqlx::query_scalar(VISIBLE)
+                .bind(&position.lsn)
+                .bind(position.xact.as_deref())
+                .fetch_one(&replica.pool)
+                .await;
+            match visible {
+                Ok(true) => return true,
+                Ok(false) if Instant::now() < deadline => tokio::time::sleep(REPLAY_POLL).await,
+                _ => return false,
+            }
+        }
+    }
+
+    /// The servers behind the store, as [`Catalog::nodes`] reports them.
+    pub(crate) fn topology(&self) -> &Topology {
+        &self.topology
     }
 
     /// A connection from the pool, or unavailable after the configured wait.
@@ -257,4 +418,53 @@ impl PgStore {
     pub(crate) fn tills(&self) -> &TillPool {
         &self.tills
     }
+}
+
+/// What the current session's reads must see.
+enum ReadAfter {
+    /// Nothing in particular: any server within the staleness bound.
+    Anything,
+    /// A write at this position.
+    Position(Position),
+    /// A token this store cannot have made: only the primary is sure to hold it.
+    Unreadable,
+}
+
+impl ReadAfter {
+    fn position(self) -> Option<Position> {
+        match self {
+            ReadAfter::Position(position) => Some(position),
+            _ => None,
+        }
+    }
+}
+
+fn session_read_after() -> ReadAfter {
+    match consistency::read_after() {
+        None => ReadAfter::Anything,
+        Some(token) => Position::parse(&token).map_or(ReadAfter::Unreadable, ReadAfter::Position),
+    }
+}
+
+/// The options of the store's pools: `writer`, for the primary's pool, discards connections
+/// opened before the writer last changed.
+fn pool_options(config: &PgConfig, writer: Option<Arc<Writer>>) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            let former = writer
+                .as_ref()
+                .is_some_and(|writer| writer.predates_change(meta.age));
+            Box::pin(async move {
+                if former {
+                    return Ok(false);
+                }
+                if meta.idle_for > CHECK_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }

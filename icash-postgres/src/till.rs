@@ -12,40 +12,46 @@
 //! of the store's main pool. Like the main pool, it closes connections left unused for the main
 //! pool's idle timeout (sqlx's default: 10 minutes).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleResult, TimeoutType, WeakPool};
+use deadpool::managed::{
+    self, Metrics, Object, PoolError, RecycleError, RecycleResult, TimeoutType, WeakPool,
+};
 use icash_core::{Error, Result};
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use crate::error::from_sqlx;
 use crate::store::CHECK_IDLE_AFTER;
+use crate::topology::Writer;
 
 /// The pool of till connections.
 pub(crate) type TillPool = managed::Pool<TillManager>;
 
-/// Opens till connections with the store's options, and checks them when they need it.
+/// Opens till connections to the store's writer, and checks them when they need it.
 pub(crate) struct TillManager {
-    options: PgConnectOptions,
+    writer: Arc<Writer>,
 }
 
 /// Not derived: the options' own `Debug` shows the database password, and a store's `Debug`
 /// shows its pools.
 impl std::fmt::Debug for TillManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let options = self.writer.options();
         f.debug_struct("TillManager")
-            .field("host", &self.options.get_host())
-            .field("database", &self.options.get_database())
+            .field("host", &options.get_host())
+            .field("database", &options.get_database())
             .finish_non_exhaustive()
     }
 }
 
-/// A till connection, and whether its last exchange finished.
+/// A till connection, whether its last exchange finished, and the writer's generation it was
+/// opened in.
 #[derive(Debug)]
 pub(crate) struct TillConnection {
     conn: PgConnection,
     settled: bool,
+    generation: u64,
 }
 
 /// A till connection handed out by the pool; back to the pool when dropped.
@@ -70,9 +76,11 @@ impl managed::Manager for TillManager {
     type Error = sqlx::Error;
 
     async fn create(&self) -> std::result::Result<TillConnection, sqlx::Error> {
+        let generation = self.writer.generation();
         Ok(TillConnection {
-            conn: PgConnection::connect_with(&self.options).await?,
+            conn: PgConnection::connect_with(&self.writer.options()).await?,
             settled: true,
+            generation,
         })
     }
 
@@ -81,6 +89,11 @@ impl managed::Manager for TillManager {
         till: &mut TillConnection,
         metrics: &Metrics,
     ) -> RecycleResult<sqlx::Error> {
+        // A connection to a former writer would refuse the purchase (a standby) or lose it (a
+        // primary cut off from the others).
+        if till.generation != self.writer.generation() {
+            return Err(RecycleError::message("opened to a former writer"));
+        }
         // `last_used` counts from when the connection was last handed out, so it is never
         // shorter than the time it sat idle: it errs towards checking.
         if !till.settled || metrics.last_used() > CHECK_IDLE_AFTER {
@@ -93,18 +106,18 @@ impl managed::Manager for TillManager {
     }
 }
 
-/// A pool of at most `size` till connections opened with `options`, whose requests wait at most
+/// A pool of at most `size` till connections opened to `writer`, whose requests wait at most
 /// `wait` for one, and which closes a connection left unused for `idle` (never, if `None`).
 ///
 /// The closing is a task on the current Tokio runtime, which ends with the pool; outside a
 /// runtime nothing is closed.
 pub(crate) fn pool(
-    options: PgConnectOptions,
+    writer: Arc<Writer>,
     size: usize,
     wait: Duration,
     idle: Option<Duration>,
 ) -> TillPool {
-    let pool = managed::Pool::builder(TillManager { options })
+    let pool = managed::Pool::builder(TillManager { writer })
         .max_size(size.max(1))
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))

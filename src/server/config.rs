@@ -14,10 +14,10 @@ use icash_http::{
     ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT,
     RateLimits,
 };
-use icash_postgres::PgConfig;
+use icash_postgres::{PgConfig, PgStore, hosts};
 
-use super::DatabaseUrl;
 use super::keys::{AdminKey, Auth, KeysCommand};
+use super::{DatabaseUrl, StartError};
 
 /// Serves the icash HTTP API.
 ///
@@ -27,10 +27,22 @@ use super::keys::{AdminKey, Auth, KeysCommand};
 // The help opens with the package description; the doc comment above is for rustdoc.
 #[command(version, about, long_about = None)]
 pub struct Config {
-    /// PostgreSQL URL, such as postgres://user:password@host:5432/icash. When unset, the
-    /// in-memory store is used and nothing is kept when the server stops.
+    /// PostgreSQL URL, such as postgres://user:password@host:5432/icash; it may name several
+    /// hosts (postgres://user@db1:5432,db2:5432/icash), of which the one not in recovery takes
+    /// the writes. When unset, the in-memory store is used and nothing is kept when the server
+    /// stops.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<DatabaseUrl>,
+
+    /// Standbys to read from (analytics, the dashboard, customer lists, receipts): one or more
+    /// PostgreSQL URLs, comma-separated, each of which may name several hosts. Unset, every
+    /// read goes to the primary.
+    #[arg(long, env = "ICASH_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<DatabaseUrl>,
+
+    /// How far behind the primary, in milliseconds, a standby may be and still serve reads.
+    #[arg(long, env = "ICASH_MAX_REPLICA_LAG_MS", default_value_t = 1000)]
+    pub max_replica_lag_ms: u64,
 
     /// Directory of products_list.csv and purchases.csv, loaded into the store at start when
     /// it has no purchases yet.
@@ -200,8 +212,26 @@ impl Config {
                 .then(|| Duration::from_secs(self.statement_timeout_secs)),
             load_customer_sums: self.load_customer_sums,
             apply_migrations: self.migrations == Migrations::Apply,
+            max_replica_lag: Duration::from_millis(self.max_replica_lag_ms),
             ..PgConfig::default()
         }
+    }
+
+    /// The PostgreSQL store `database_url` names (with its standbys of `read_database_url`),
+    /// connected and migrated; `None` without a database URL.
+    pub async fn pg_store(&self) -> Result<Option<PgStore>, StartError> {
+        let Some(url) = &self.database_url else {
+            return Ok(None);
+        };
+        let servers = hosts::connect_options(url).map_err(StartError::DatabaseUrl)?;
+        let replicas = match &self.read_database_url {
+            Some(urls) => hosts::connect_options(urls).map_err(StartError::ReadDatabaseUrl)?,
+            None => Vec::new(),
+        };
+        let store = PgStore::connect_to(servers, replicas, &self.pg_config())
+            .await
+            .map_err(StartError::Database)?;
+        Ok(Some(store))
     }
 
     /// How connections are served: the defaults, with this configuration's limits.
@@ -258,10 +288,13 @@ mod tests {
             "server",
             "--database-url",
             "postgres://icash:s3cret-pw@db:5432/icash",
+            "--read-database-url",
+            "postgres://icash:r3ad-pw@r1,r2/icash,postgres://icash:r3ad-pw@r3/icash",
         ])
         .unwrap();
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cret-pw"), "{debug}");
+        assert!(!debug.contains("r3ad-pw"), "{debug}");
         assert!(
             debug.contains("postgres://icash:***@db:5432/icash"),
             "{debug}"

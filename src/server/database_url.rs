@@ -12,49 +12,59 @@ use std::str::FromStr;
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
-    /// The URL with its password replaced by `***`: for logs and `Debug`.
+    /// The URL with its password replaced by `***`: for logs and `Debug`. A comma-separated
+    /// list of URLs (`ICASH_READ_DATABASE_URL`) has each of them redacted; a URL that names
+    /// several hosts (`postgres://icash:secret@db1,db2/icash`) has its one password replaced.
     pub fn redacted(&self) -> String {
-        let url = &self.0;
-        let (authority_start, mut redacted) = match url.find("://") {
-            Some(scheme_end) => (scheme_end + 3, url[..scheme_end + 3].to_owned()),
-            None => (0, String::new()),
-        };
-        let rest = &url[authority_start..];
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(authority_end);
-        match authority.rsplit_once('@') {
-            Some((user_info, host)) => {
-                let user = user_info
-                    .split_once(':')
-                    .map_or(user_info, |(user, _)| user);
-                redacted.push_str(user);
-                if user_info.contains(':') {
-                    redacted.push_str(":***");
-                }
-                redacted.push('@');
-                redacted.push_str(host);
-            }
-            None => redacted.push_str(authority),
-        }
-        let (path, query) = path
-            .split_once('?')
-            .map_or((path, None), |(p, q)| (p, Some(q)));
-        redacted.push_str(path);
-        if let Some(query) = query {
-            let parameters: Vec<String> = query
-                .split('&')
-                .map(|parameter| match parameter.split_once('=') {
-                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
-                        format!("{name}=***")
-                    }
-                    _ => parameter.to_owned(),
-                })
-                .collect();
-            redacted.push('?');
-            redacted.push_str(&parameters.join("&"));
-        }
-        redacted
+        icash_postgres::hosts::urls_of(&self.0)
+            .into_iter()
+            .map(redact_one)
+            .collect::<Vec<_>>()
+            .join(",")
     }
+}
+
+/// One URL with its password replaced by `***`.
+fn redact_one(url: &str) -> String {
+    let (authority_start, mut redacted) = match url.find("://") {
+        Some(scheme_end) => (scheme_end + 3, url[..scheme_end + 3].to_owned()),
+        None => (0, String::new()),
+    };
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info
+                .split_once(':')
+                .map_or(user_info, |(user, _)| user);
+            redacted.push_str(user);
+            if user_info.contains(':') {
+                redacted.push_str(":***");
+            }
+            redacted.push('@');
+            redacted.push_str(host);
+        }
+        None => redacted.push_str(authority),
+    }
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
+    redacted.push_str(path);
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                    format!("{name}=***")
+                }
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&parameters.join("&"));
+    }
+    redacted
 }
 
 impl Deref for DatabaseUrl {
@@ -116,5 +126,19 @@ mod tests {
         let url = DatabaseUrl::from("postgres://icash:s3cret@db/icash".to_owned());
         assert!(!format!("{url:?}").contains("s3cret"));
         assert_eq!(&*url, "postgres://icash:s3cret@db/icash");
+    }
+
+    #[test]
+    fn several_hosts_and_several_urls_are_redacted_too() {
+        assert_eq!(
+            redacted("postgres://icash:s3cret@db1:5432,db2:5432/icash?sslmode=require"),
+            "postgres://icash:***@db1:5432,db2:5432/icash?sslmode=require"
+        );
+        assert_eq!(
+            redacted(
+                "postgres://icash:s3cret@r1/icash,postgres://icash:0ther@r2:5433,r3/icash?password=x"
+            ),
+            "postgres://icash:***@r1/icash,postgres://icash:***@r2:5433,r3/icash?password=***"
+        );
     }
 }

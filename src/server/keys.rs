@@ -67,13 +67,9 @@ pub enum KeysCommand {
 
 /// Runs `command` on the store `config` names.
 pub(super) async fn run(config: &Config, command: KeysCommand) -> Result<(), StartError> {
-    let Some(url) = &config.database_url else {
+    let Some(store) = config.pg_store().await? else {
         return Err(StartError::KeysInMemory);
     };
-    let options = url.parse().map_err(StartError::DatabaseUrl)?;
-    let store = icash_postgres::PgStore::connect_with(options, &config.pg_config())
-        .await
-        .map_err(StartError::Database)?;
     let origin = Origin::system();
     match command {
         KeysCommand::Create { role, branch, name } => {

@@ -11,13 +11,9 @@ use super::config::Config;
 /// Applies the migrations the database `config` names lacks and, with `grant`, lets that role
 /// serve from it.
 pub(super) async fn run(config: &Config, grant: Option<&str>) -> Result<(), StartError> {
-    let Some(url) = &config.database_url else {
+    let Some(store) = config.pg_store().await? else {
         return Err(StartError::MigrateInMemory);
     };
-    let options = url.parse().map_err(StartError::DatabaseUrl)?;
-    let store = PgStore::connect_with(options, &config.pg_config())
-        .await
-        .map_err(StartError::Database)?;
     // Whatever ICASH_MIGRATIONS says: applying them is this command's purpose.
     store.migrate().await.map_err(StartError::Database)?;
     println!("the database has every migration of this server");

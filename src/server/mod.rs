@@ -50,6 +50,9 @@ pub enum StartError {
     /// `DATABASE_URL` does not parse as a PostgreSQL URL.
     #[error("DATABASE_URL is not a PostgreSQL URL: {0}")]
     DatabaseUrl(sqlx::Error),
+    /// `ICASH_READ_DATABASE_URL` does not parse as a list of PostgreSQL URLs.
+    #[error("ICASH_READ_DATABASE_URL is not a list of PostgreSQL URLs: {0}")]
+    ReadDatabaseUrl(sqlx::Error),
     /// The database cannot be reached or migrated. The message gives every cause, for an
     /// operator.
     #[error("cannot use the database at DATABASE_URL: {}", describe(.0))]
@@ -177,12 +180,8 @@ pub async fn run_until(
         None => None,
     };
     let mut postgres = None;
-    let store: Arc<dyn Store> = match &config.database_url {
-        Some(url) => {
-            let options = url.parse().map_err(StartError::DatabaseUrl)?;
-            let store = PgStore::connect_with(options, &config.pg_config())
-                .await
-                .map_err(StartError::Database)?;
+    let store: Arc<dyn Store> = match config.pg_store().await? {
+        Some(store) => {
             if config.migrations == Migrations::Check {
                 migrate::check(&store).await?;
                 tracing::info!("connected to PostgreSQL; its schema has every migration");

@@ -5,9 +5,7 @@
 //! server process recovers by itself once the database is back.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -17,6 +15,7 @@ use icash::postgres::testing::TestDb;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::cluster::{Cluster, describe};
 use crate::harness::{Failure, Reply, Server};
 use crate::support::data_dir;
 
@@ -219,8 +218,7 @@ fn raw_send(
     }
 }
 
-/// The status and body of a complete response (its headers are not read), or `None` when it is
-/// cut short.
+/// The status and body of a complete response, or `None` when it is cut short.
 fn parse_response(received: &str) -> Option<Reply> {
     let (head, body) = received.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
@@ -408,161 +406,6 @@ fn graceful_shutdown_finishes_requests_in_flight() {
         "every acknowledged purchase is stored, under the id and customer it was answered with"
     );
     drop(db);
-}
-
-/// A PostgreSQL cluster of the test's own, in a temporary directory, that the test can stop
-/// and start; stopped (immediately) when dropped.
-struct Cluster {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    /// Whether the PostgreSQL programs run as the `postgres` user, because the test runs as
-    /// root and initdb refuses root.
-    as_postgres: bool,
-}
-
-impl Cluster {
-    /// Creates the cluster (initdb) on a free port, and starts it.
-    fn start() -> Cluster {
-        let bin = postgres_bin_dir();
-        let dir = tempfile::tempdir().unwrap();
-        let uid = Command::new("id").arg("-u").output().expect("id runs");
-        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-        if as_postgres {
-            run(Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path()));
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Cluster {
-            bin,
-            dir,
-            port,
-            as_postgres,
-        };
-        run(cluster
-            .command("initdb")
-            .arg("-D")
-            .arg(cluster.data())
-            .args(["-U", "postgres", "--auth=trust", "--no-sync"]));
-        cluster.pg_ctl_start();
-        cluster
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// A PostgreSQL program, run as `postgres` when the test is root.
-    fn command(&self, program: &str) -> Command {
-        let program = self.bin.join(program);
-        if self.as_postgres {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn pg_ctl_start(&self) {
-        let output = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .arg("-o")
-            .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1",
-                self.port,
-                self.dir.path().display()
-            ))
-            .arg("-l")
-            .arg(self.dir.path().join("log"))
-            .args(["-w", "start"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("pg_ctl runs");
-        assert!(
-            output.status.success(),
-            "pg_ctl start failed: {}\n{}",
-            describe(&output),
-            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
-        );
-    }
-
-    fn pg_ctl_stop(&self, mode: &str) -> Output {
-        self.command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", mode, "-w", "stop"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("pg_ctl runs")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl_stop("immediate");
-    }
-}
-
-/// The directory of `initdb` and `pg_ctl`: `pg_config --bindir`, or the newest
-/// `/usr/lib/postgresql/*/bin`.
-fn postgres_bin_dir() -> PathBuf {
-    let from_pg_config = Command::new("pg_config")
-        .arg("--bindir")
-        .output()
-        .ok()
-        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
-    let installed = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|version| version.path().join("bin"))
-        .max_by_key(|bin| {
-            bin.parent()
-                .and_then(|version| version.file_name())
-                .and_then(|name| name.to_str())
-                .and_then(|name| name.parse::<u32>().ok())
-        });
-    from_pg_config
-        .into_iter()
-        .chain(installed)
-        .find(|bin| bin.join("pg_ctl").is_file() && bin.join("initdb").is_file())
-        .expect(
-            "this test runs a PostgreSQL cluster of its own: install the PostgreSQL server \
-             programs (initdb, pg_ctl), found with pg_config --bindir or in /usr/lib/postgresql/*/bin",
-        )
-}
-
-fn run(command: &mut Command) {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        describe(&output)
-    );
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "{}\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A request timed: it must be answered, in under 10 s.

@@ -175,11 +175,7 @@ impl Server {
             .probing
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| panic!("the server did not answer probes: {}", self.logs()));
-        Client {
-            addr,
-            key: None,
-            headers: Vec::new(),
-        }
+        Client { addr, key: None }
     }
 
     /// Waits until the server listens, or exits.
@@ -214,7 +210,6 @@ impl Server {
         Client {
             addr: self.addr().to_owned(),
             key: None,
-            headers: Vec::new(),
         }
     }
 
@@ -223,7 +218,6 @@ impl Server {
         Client {
             addr: self.addr().to_owned(),
             key: Some(key.to_owned()),
-            headers: Vec::new(),
         }
     }
 
@@ -315,8 +309,6 @@ pub struct Client {
     addr: String,
     /// The bearer key it sends, if any.
     key: Option<String>,
-    /// More headers it sends with every request.
-    headers: Vec<(String, String)>,
 }
 
 /// A complete HTTP response.
@@ -324,10 +316,10 @@ pub struct Client {
 pub struct Reply {
     /// Its status code.
     pub status: u16,
-    /// Its headers.
-    pub headers: hyper::HeaderMap,
     /// Its body, its chunks joined.
     pub body: String,
+    /// Its headers (empty where the test read the response from a raw socket).
+    pub headers: hyper::HeaderMap,
 }
 
 impl Reply {
@@ -353,15 +345,28 @@ pub enum Failure {
 }
 
 impl Client {
-    /// The same client, sending `name: value` with every request too.
-    pub fn with_header(mut self, name: &str, value: &str) -> Client {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
+    /// A client of the server at `addr` (`host:port`), without a key.
+    pub fn new(addr: &str) -> Client {
+        Client {
+            addr: addr.to_owned(),
+            key: None,
+        }
     }
 
     /// Sends a request (with a JSON body when there is one) and reads the whole response.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, Failure> {
-        let exchange = self.exchange(method, path, body.unwrap_or("").to_owned());
+        self.request_with(method, path, body, &[])
+    }
+
+    /// [`Client::request`] with more request headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Failure> {
+        let exchange = self.exchange(method, path, body.unwrap_or("").to_owned(), headers);
         runtime().block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, exchange)
                 .await
@@ -369,7 +374,13 @@ impl Client {
         })
     }
 
-    async fn exchange(&self, method: &str, path: &str, body: String) -> Result<Reply, Failure> {
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: String,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, Failure> {
         let stream = tokio::net::TcpStream::connect(&self.addr)
             .await
             .map_err(Failure::Connect)?;
@@ -386,8 +397,8 @@ impl Client {
         if let Some(key) = &self.key {
             request = request.header(AUTHORIZATION, format!("Bearer {key}"));
         }
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request
             .body(Full::new(Bytes::from(body)))

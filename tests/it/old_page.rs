@@ -13,9 +13,12 @@ use crate::support::data_dir;
 /// Where the page is served from: another origin than the API's.
 const PAGE: &str = "http://pos.example:8080";
 
-/// `reply` as the page sees it: allowed by CORS for the page's origin, and JSON.
+/// A request from the page, as the page sees its answer: allowed by CORS for the page's origin,
+/// and JSON.
 fn read(client: &Client, method: &str, path: &str, body: Option<&str>, status: u16) -> Value {
-    let reply = client.request(method, path, body).unwrap();
+    let reply = client
+        .request_with(method, path, body, &[("origin", PAGE)])
+        .unwrap();
     assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
     let allowed = reply
         .headers
@@ -37,15 +40,20 @@ fn the_old_systems_page_works_against_a_server_run_open() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::new());
     let server = Server::start_with(Some(&db.url()), &data_dir(), &[("ICASH_AUTH", "off")]);
-    let page = server.client().with_header("origin", PAGE);
+    let page = server.client();
 
     // The purchase is JSON, so the browser asks first.
-    let preflight = server
-        .client()
-        .with_header("origin", PAGE)
-        .with_header("access-control-request-method", "POST")
-        .with_header("access-control-request-headers", "content-type")
-        .request("OPTIONS", "/cash-register/purchase", None)
+    let preflight = page
+        .request_with(
+            "OPTIONS",
+            "/cash-register/purchase",
+            None,
+            &[
+                ("origin", PAGE),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+        )
         .unwrap();
     assert_eq!(preflight.status, 200, "{}", preflight.body);
     let allowed_headers = preflight.headers["access-control-allow-headers"]

@@ -13,11 +13,12 @@
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
 //! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`, prices over time
-//! in `prices`, tills that were offline in
-//! `offline`; `fixture` holds the catalog and the purchases
+//! in `prices`, tills that were offline in `offline`, the servers behind a store and reads after
+//! writes in `consistency`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
+mod consistency;
 mod fixture;
 mod idempotency;
 mod import;
@@ -28,6 +29,7 @@ mod purchases;
 mod refunds;
 
 pub use analytics::*;
+pub use consistency::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
@@ -91,6 +93,8 @@ macro_rules! conformance_suite {
             a_batch_stands_or_falls_per_purchase,
             concurrent_duplicate_batches_record_each_purchase_once,
             a_late_purchase_lands_in_its_hour,
+            a_store_names_the_primary_among_its_nodes,
+            a_read_with_a_writes_token_sees_the_write,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -12,7 +12,7 @@ use warp::{Filter, Rejection};
 use super::{get, with_store};
 use crate::SharedStore;
 use crate::context::{context, json, respond};
-use crate::dto::{Live, Ready};
+use crate::dto::{Live, NodeBody, Ready};
 use crate::error::ApiError;
 use crate::startup::Startup;
 
@@ -29,7 +29,8 @@ pub(crate) async fn livez() -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/readyz", tag = "gateway",
     description = "Public (answers without credentials). 200 when the database answers, has \
                    every migration of this server, and the start-up load has finished; 503 \
-                   otherwise, with `error` naming each condition that fails.",
+                   otherwise, with `error` naming each condition that fails. With standbys or \
+                   several database hosts, `nodes` lists each server's role and lag.",
     responses(
         (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "Not ready; `error` says why", body = Ready),
@@ -75,6 +76,10 @@ pub(crate) async fn readyz(
             Some(_) => "missing",
         },
         startup: if finished { "finished" } else { "loading" },
+        nodes: match store.nodes().await {
+            Ok(nodes) if nodes.len() > 1 => Some(nodes.iter().map(NodeBody::from).collect()),
+            _ => None,
+        },
         error: (!failing.is_empty()).then(|| format!("not ready: {}", failing.join("; "))),
     };
     let status = if ready.error.is_none() {
