@@ -183,7 +183,7 @@ pub(crate) async fn recorded_before(
 }
 
 #[derive(sqlx::FromRow)]
-struct ReceiptRow {
+pub(crate) struct ReceiptRow {
     branch_id: i32,
     customer_id: Uuid,
     purchased_at: DateTime<Utc>,
@@ -195,7 +195,7 @@ struct ReceiptRow {
 }
 
 /// The lines of purchase `id` with the purchase's columns, in its order.
-const RECEIPT: &str = "
+pub(crate) const RECEIPT: &str = "
     SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
            p.recorded_by, p.client_id
     FROM purchases p
@@ -215,7 +215,7 @@ pub(crate) async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<P
 }
 
 /// The receipt of purchase `id` from its [`RECEIPT`] rows; not found when there are none.
-fn receipt_of(id: PurchaseId, rows: Vec<ReceiptRow>) -> Result<Purchase> {
+pub(crate) fn receipt_of(id: PurchaseId, rows: Vec<ReceiptRow>) -> Result<Purchase> {
     let Some(first) = rows.first() else {
         return Err(Error::NotFound {
             what: "purchase",

@@ -15,7 +15,7 @@ use icash_core::{
     VoidReason,
 };
 use rust_decimal::Decimal;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
 use crate::audit;
 use crate::error::{from_pool, from_sqlx, violated_constraint};
@@ -91,7 +91,17 @@ async fn refunds_of(
     id: PurchaseId,
     only: Option<RefundId>,
 ) -> Result<Vec<Refund>> {
-    let rows: Vec<RefundLineRow> = sqlx::query_as(
+    let rows = refund_lines(conn, id, only).await.map_err(from_sqlx)?;
+    refunds_from(id, rows)
+}
+
+/// The lines of purchase `id`'s refunds (of refund `only`, when given), in refund order.
+async fn refund_lines(
+    conn: &mut PgConnection,
+    id: PurchaseId,
+    only: Option<RefundId>,
+) -> sqlx::Result<Vec<RefundLineRow>> {
+    sqlx::query_as(
         "SELECT r.id, r.refunded_at, r.refunded_by, l.product_id, pr.name, l.unit_price
          FROM refunds r
          JOIN refund_lines l ON l.purchase_id = r.purchase_id AND l.refund_id = r.id
@@ -103,21 +113,40 @@ async fn refunds_of(
     .bind(only.map(RefundId::get))
     .fetch_all(conn)
     .await
-    .map_err(from_sqlx)?;
-    refunds_from(id, rows)
 }
 
-/// The receipt of purchase `id`: the sale, its status and its refunds.
-async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Receipt> {
-    let purchase = purchase::receipt(&mut *conn, id).await?;
-    let void: Option<VoidRow> = sqlx::query_as(
+/// What a receipt is made of, as read: the sale's rows, its void, and its refunds' lines.
+struct ReceiptRows {
+    sale: Vec<purchase::ReceiptRow>,
+    void: Option<VoidRow>,
+    refunds: Vec<RefundLineRow>,
+}
+
+/// The rows of purchase `id`'s receipt. Only reads, so that a standby may answer them and a
+/// standby's failure stays an `sqlx::Error` that [`PgStore::read`] can retry elsewhere.
+async fn receipt_rows(conn: &mut PgConnection, id: PurchaseId) -> sqlx::Result<ReceiptRows> {
+    let sale = sqlx::query_as(purchase::RECEIPT)
+        .bind(id.get())
+        .fetch_all(&mut *conn)
+        .await?;
+    let void = sqlx::query_as(
         "SELECT voided_at, voided_by, reason FROM purchase_voids WHERE purchase_id = $1",
     )
     .bind(id.get())
     .fetch_optional(&mut *conn)
-    .await
-    .map_err(from_sqlx)?;
-    let status = match void {
+    .await?;
+    let refunds = refund_lines(conn, id, None).await?;
+    Ok(ReceiptRows {
+        sale,
+        void,
+        refunds,
+    })
+}
+
+/// The receipt of purchase `id` from its rows: the sale, its status and its refunds.
+fn receipt_from(id: PurchaseId, rows: ReceiptRows) -> Result<Receipt> {
+    let purchase = purchase::receipt_of(id, rows.sale)?;
+    let status = match rows.void {
         None => PurchaseStatus::Completed,
         Some(row) => PurchaseStatus::Voided(Void {
             at: row.voided_at,
@@ -125,12 +154,18 @@ async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Receipt> {
             reason: VoidReason::new(&row.reason)?,
         }),
     };
-    let refunds = refunds_of(conn, id, None).await?;
+    let refunds = refunds_from(id, rows.refunds)?;
     Ok(Receipt {
         purchase,
         status,
         refunds,
     })
+}
+
+/// The receipt of purchase `id`, read on `conn`.
+async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Receipt> {
+    let rows = receipt_rows(conn, id).await.map_err(from_sqlx)?;
+    receipt_from(id, rows)
 }
 
 /// Claims a refund's idempotency key, as [`crate::idempotency::claim`] does a purchase's.
@@ -245,16 +280,20 @@ async fn insert_refund(
 #[async_trait]
 impl Refunds for PgStore {
     async fn receipt(&self, id: PurchaseId) -> Result<Receipt> {
-        // One snapshot for the sale, its status and its refunds.
-        let mut conn = self.connection().await?;
-        let mut tx = conn.begin().await.map_err(from_sqlx)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-        let receipt = receipt(&mut tx, id).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(receipt)
+        // A read, which a standby may answer (see `PgStore::read`), in one snapshot for the
+        // sale, its status and its refunds.
+        let rows = self
+            .read(|pool| async move {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = receipt_rows(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(rows)
+            })
+            .await?;
+        receipt_from(id, rows)
     }
 
     async fn refund(
