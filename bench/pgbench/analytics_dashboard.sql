@@ -8,11 +8,15 @@ FROM (
     SELECT (SELECT coalesce(sum(customers), 0)::bigint FROM customer_histogram WHERE purchases > 0) AS unique_customers,
            coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
            coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-           coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+           coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues,
+           coalesce(array_agg(s.refunds ORDER BY s.branch_id), '{}') AS branch_refunds,
+           coalesce(array_agg(s.refund_amount ORDER BY s.branch_id), '{}') AS branch_refund_amounts
     FROM (
         SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-               coalesce(s.revenue, 0) AS revenue
+               coalesce(s.revenue, 0) AS revenue,
+               coalesce(r.refunds, 0) AS refunds, coalesce(r.amount, 0) AS refund_amount
         FROM branches b LEFT JOIN icash_branch_sales(NULL::integer, NULL::timestamptz, NULL::timestamptz) s ON s.branch_id = b.id
+             LEFT JOIN icash_branch_refunds(NULL::integer, NULL::timestamptz, NULL::timestamptz) r ON r.branch_id = b.id
         WHERE NULL::integer::integer IS NULL OR b.id = NULL::integer
     ) AS s
 ) AS statistics, (
@@ -45,9 +49,13 @@ FROM (
 ) AS loyal, (
     SELECT coalesce(array_agg(u.product_id), '{}') AS product_ids,
            coalesce(array_agg(u.name), '{}') AS product_names,
-           coalesce(array_agg(u.units_sold), '{}') AS product_units
+           coalesce(array_agg(u.units_sold), '{}') AS product_units,
+           coalesce(array_agg(u.units_returned), '{}') AS product_returns
     FROM (
-        SELECT u.product_id, pr.name, u.units AS units_sold
-        FROM icash_product_units(NULL::integer, NULL::timestamptz, NULL::timestamptz) u JOIN products pr ON pr.id = u.product_id
+        SELECT pr.id AS product_id, pr.name, coalesce(u.units, 0) AS units_sold,
+               coalesce(r.units, 0) AS units_returned
+        FROM icash_product_units(NULL::integer, NULL::timestamptz, NULL::timestamptz) u
+             FULL JOIN icash_product_returns(NULL::integer, NULL::timestamptz, NULL::timestamptz) r ON r.product_id = u.product_id
+             JOIN products pr ON pr.id = coalesce(u.product_id, r.product_id)
     ) AS u
 ) AS units;

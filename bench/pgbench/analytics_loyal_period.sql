@@ -4,14 +4,28 @@
 -- Written from the server's text, icash-postgres/src/analytics/sql/loyal_customers/period_all_branches.sql;
 -- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 WITH activity AS (
-    SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+    SELECT p.customer_id, sum(p.n)::bigint AS purchase_count, sum(p.n * p.total) AS total_spent,
            min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-    FROM purchases p
-    WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
-      AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-      AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+    FROM (
+        SELECT p.customer_id, p.purchased_at, p.total, sum(p.n) AS n
+        FROM (
+            SELECT p.customer_id, p.purchased_at, p.total, 1 AS n
+            FROM purchases p
+            WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+              AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+            UNION ALL
+            SELECT p.customer_id, p.purchased_at, p.total, -1
+            FROM purchase_voids p
+            WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+              AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+        ) AS p
+        GROUP BY p.customer_id, p.purchased_at, p.total
+        HAVING sum(p.n) > 0
+    ) AS p
     GROUP BY p.customer_id
-    HAVING count(*) >= 3
+    HAVING sum(p.n) >= 3
 ),
 page AS (
     SELECT * FROM activity

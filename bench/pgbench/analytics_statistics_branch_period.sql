@@ -6,19 +6,34 @@
 SELECT (
            SELECT count(*)
            FROM (
-               SELECT DISTINCT p.customer_id
-               FROM purchases p
-               WHERE p.branch_id = :branch::integer
-                 AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-                 AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+               SELECT p.customer_id
+               FROM (
+                   SELECT p.customer_id, 1 AS n
+                   FROM purchases p
+                   WHERE p.branch_id = :branch::integer
+                     AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+                     AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+                   UNION ALL
+                   SELECT p.customer_id, -1
+                   FROM purchase_voids p
+                   WHERE p.branch_id = :branch::integer
+                     AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+                     AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+               ) AS p
+               GROUP BY p.customer_id
+               HAVING sum(p.n) > 0
            ) AS customers
        ) AS unique_customers,
        coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
        coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-       coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+       coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues,
+       coalesce(array_agg(s.refunds ORDER BY s.branch_id), '{}') AS branch_refunds,
+       coalesce(array_agg(s.refund_amount ORDER BY s.branch_id), '{}') AS branch_refund_amounts
 FROM (
     SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-           coalesce(s.revenue, 0) AS revenue
+           coalesce(s.revenue, 0) AS revenue,
+           coalesce(r.refunds, 0) AS refunds, coalesce(r.amount, 0) AS refund_amount
     FROM branches b LEFT JOIN icash_branch_sales(:branch::integer, :from::timestamptz, :to::timestamptz) s ON s.branch_id = b.id
+         LEFT JOIN icash_branch_refunds(:branch::integer, :from::timestamptz, :to::timestamptz) r ON r.branch_id = b.id
     WHERE :branch::integer::integer IS NULL OR b.id = :branch::integer
 ) AS s;

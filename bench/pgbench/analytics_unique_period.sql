@@ -6,9 +6,20 @@
 -- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 SELECT count(*)
 FROM (
-    SELECT DISTINCT p.customer_id
-    FROM purchases p
-    WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
-      AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
-      AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+    SELECT p.customer_id
+    FROM (
+        SELECT p.customer_id, 1 AS n
+        FROM purchases p
+        WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+          AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+        UNION ALL
+        SELECT p.customer_id, -1
+        FROM purchase_voids p
+        WHERE NULL::integer::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids(NULL::integer))::integer[])
+          AND p.purchased_at >= coalesce(:from::timestamptz::timestamptz, '-infinity')
+          AND p.purchased_at < coalesce(:to::timestamptz::timestamptz, 'infinity')
+    ) AS p
+    GROUP BY p.customer_id
+    HAVING sum(p.n) > 0
 ) AS customers;

@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
+use rust_decimal::Decimal;
 
 use crate::error::{Result, ValidationError};
 use crate::id::{BranchId, CustomerId, ProductId};
@@ -228,15 +229,29 @@ impl Default for TopCustomersQuery {
     }
 }
 
-/// How many units of a product were sold.
+/// How many units of a product were sold, and how many were handed back.
+///
+/// A period counts the units sold by the purchases made in it and the units returned by the
+/// refunds made in it, as the statistics count refunds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProductSales {
     /// The product.
     pub product: ProductId,
     /// Its name.
     pub name: String,
-    /// Units sold.
+    /// Units sold (by purchases not voided).
     pub units_sold: u64,
+    /// Units returned by refunds.
+    pub units_returned: u64,
+}
+
+impl ProductSales {
+    /// Units sold minus units returned: what the best sellers are ranked by. A period may
+    /// return more units than it sells.
+    pub fn net_units(&self) -> i64 {
+        i64::try_from(self.units_sold).unwrap_or(i64::MAX)
+            - i64::try_from(self.units_returned).unwrap_or(i64::MAX)
+    }
 }
 
 /// A product's place among the best sellers.
@@ -249,22 +264,22 @@ pub struct RankedProduct {
     pub sales: ProductSales,
 }
 
-/// Ranks products by units sold with competition ranking and keeps every product ranked
-/// `max_rank` or better.
+/// Ranks products by units sold minus units returned ([`ProductSales::net_units`]) with
+/// competition ranking and keeps every product ranked `max_rank` or better.
 ///
-/// Inside a rank products are ordered by id. A product that sold nothing is not ranked: it is
-/// not a best seller, however few products sold.
+/// Inside a rank products are ordered by id. A product whose net units are none is not ranked:
+/// it is not a best seller, however few products sold.
 pub fn rank_top_products(mut sales: Vec<ProductSales>, max_rank: u32) -> Vec<RankedProduct> {
-    sales.retain(|s| s.units_sold > 0);
+    sales.retain(|s| s.net_units() > 0);
     sales.sort_by(|a, b| {
-        b.units_sold
-            .cmp(&a.units_sold)
+        b.net_units()
+            .cmp(&a.net_units())
             .then(a.product.cmp(&b.product))
     });
     let mut ranked: Vec<RankedProduct> = Vec::with_capacity(sales.len());
     for (place, entry) in sales.into_iter().enumerate() {
         let rank = match ranked.last() {
-            Some(previous) if previous.sales.units_sold == entry.units_sold => previous.rank,
+            Some(previous) if previous.sales.net_units() == entry.net_units() => previous.rank,
             _ => u32::try_from(place + 1).unwrap_or(u32::MAX),
         };
         if rank > max_rank {
@@ -275,7 +290,37 @@ pub fn rank_top_products(mut sales: Vec<ProductSales>, max_rank: u32) -> Vec<Ran
     ranked
 }
 
+/// How many refunds were made and what they paid back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefundTotals {
+    /// How many refunds.
+    pub count: u64,
+    /// The exact sum of their amounts.
+    pub amount: Money,
+}
+
+impl std::ops::Add for RefundTotals {
+    type Output = RefundTotals;
+
+    fn add(self, other: RefundTotals) -> RefundTotals {
+        RefundTotals {
+            count: self.count + other.count,
+            amount: self.amount + other.amount,
+        }
+    }
+}
+
+impl std::iter::Sum for RefundTotals {
+    fn sum<I: Iterator<Item = RefundTotals>>(iter: I) -> RefundTotals {
+        iter.fold(RefundTotals::default(), |sum, each| sum + each)
+    }
+}
+
 /// What one branch sold.
+///
+/// Purchases and revenue count the purchases not voided made in the filter's period; refunds
+/// count the refunds made in the period (by their own instant, whenever the purchase was
+/// made), of purchases made at the branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BranchStatistics {
     /// The branch.
@@ -284,9 +329,20 @@ pub struct BranchStatistics {
     pub purchase_count: u64,
     /// The exact sum of their totals.
     pub revenue: Money,
+    /// The refunds of its purchases.
+    pub refunds: RefundTotals,
 }
 
-/// The chain's figures over the purchases a filter looks at.
+impl BranchStatistics {
+    /// Revenue minus the refunds' amount; negative over a period whose refunds (of purchases
+    /// made before it) pay back more than it sold.
+    pub fn net_revenue(&self) -> Decimal {
+        self.revenue.amount() - self.refunds.amount.amount()
+    }
+}
+
+/// The chain's figures over the purchases a filter looks at (see [`BranchStatistics`] for
+/// what counts).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statistics {
     /// How many distinct customers made a purchase.
@@ -295,9 +351,29 @@ pub struct Statistics {
     pub total_purchases: u64,
     /// The exact sum of their totals.
     pub total_revenue: Money,
+    /// The refunds made.
+    pub refunds: RefundTotals,
     /// Per branch, every branch of the chain that the filter admits, in id order (a branch
     /// without purchases shows zeros).
     pub by_branch: Vec<BranchStatistics>,
+}
+
+impl Statistics {
+    /// The chain's figures from its branches' and its distinct customers.
+    pub fn from_branches(unique_customers: u64, by_branch: Vec<BranchStatistics>) -> Statistics {
+        Statistics {
+            unique_customers,
+            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
+            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+            refunds: by_branch.iter().map(|b| b.refunds).sum(),
+            by_branch,
+        }
+    }
+
+    /// Revenue minus the refunds' amount (see [`BranchStatistics::net_revenue`]).
+    pub fn net_revenue(&self) -> Decimal {
+        self.total_revenue.amount() - self.refunds.amount.amount()
+    }
 }
 
 /// How many loyal customers the dashboard lists.
@@ -356,6 +432,7 @@ mod tests {
                 product: ProductId::new(id).unwrap(),
                 name: format!("p{id}"),
                 units_sold,
+                units_returned: 0,
             })
             .collect()
     }
@@ -377,6 +454,15 @@ mod tests {
     fn every_product_tied_at_the_last_rank_is_kept() {
         let ranked = rank_top_products(sales(&[(1, 9), (2, 8), (3, 7), (4, 7), (5, 7), (6, 1)]), 3);
         assert_eq!(ranks(&ranked), [(1, 1), (2, 2), (3, 3), (4, 3), (5, 3)]);
+    }
+
+    #[test]
+    fn units_returned_count_against_units_sold() {
+        let mut sold = sales(&[(1, 5), (2, 4), (3, 2)]);
+        sold[0].units_returned = 2;
+        sold[2].units_returned = 2;
+        let ranked = rank_top_products(sold, 3);
+        assert_eq!(ranks(&ranked), [(2, 1), (1, 2)]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::actor::{Actor, Scope};
 use crate::error::ValidationError;
 use crate::id::{AuditId, KeyId};
 use crate::key::{KeyName, NewKey};
+use crate::refund::{NewVoid, Refund};
 
 /// How many entries a page of the trail has unless asked otherwise.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -28,17 +29,28 @@ pub enum AuditKind {
     KeyCreated,
     /// A key was revoked.
     KeyRevoked,
+    /// Some of a purchase's lines were refunded.
+    PurchaseRefunded,
+    /// A purchase was voided.
+    PurchaseVoided,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 2] = [AuditKind::KeyCreated, AuditKind::KeyRevoked];
+    pub const ALL: [AuditKind; 4] = [
+        AuditKind::KeyCreated,
+        AuditKind::KeyRevoked,
+        AuditKind::PurchaseRefunded,
+        AuditKind::PurchaseVoided,
+    ];
 
     /// The kind's short name, as the trail shows and stores keep it (`key.created`).
     pub fn as_str(self) -> &'static str {
         match self {
             AuditKind::KeyCreated => "key.created",
             AuditKind::KeyRevoked => "key.revoked",
+            AuditKind::PurchaseRefunded => "purchase.refunded",
+            AuditKind::PurchaseVoided => "purchase.voided",
         }
     }
 }
@@ -160,6 +172,36 @@ impl NewAuditEntry {
             kind: AuditKind::KeyRevoked,
             target: name.to_string(),
             details: String::new(),
+        }
+    }
+
+    /// The entry for `refund`.
+    pub fn purchase_refunded(refund: &Refund, origin: &Origin) -> NewAuditEntry {
+        let products: Vec<String> = refund
+            .lines()
+            .iter()
+            .map(|line| line.product().to_string())
+            .collect();
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::PurchaseRefunded,
+            target: format!("purchase {}", refund.purchase()),
+            details: format!(
+                "refund {}: products {}, amount {}",
+                refund.id(),
+                products.join(", "),
+                refund.amount()
+            ),
+        }
+    }
+
+    /// The entry for `void`.
+    pub fn purchase_voided(void: &NewVoid, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::PurchaseVoided,
+            target: format!("purchase {}", void.purchase()),
+            details: format!("reason: {}", void.reason()),
         }
     }
 }

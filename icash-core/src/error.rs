@@ -144,6 +144,12 @@ pub enum ValidationError {
         /// The largest page.
         max: u32,
     },
+    /// A void's reason that is blank or too long.
+    #[error("field `reason` is not valid: expected 1 to {max} characters saying why the purchase is voided")]
+    InvalidVoidReason {
+        /// The most characters a reason may have.
+        max: usize,
+    },
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

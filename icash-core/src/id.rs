@@ -64,6 +64,13 @@ positive_id!(
 );
 
 positive_id!(
+    /// A refund of some of a purchase's lines, numbered by the store in the order refunds are
+    /// made.
+    RefundId(i64),
+    "refund id"
+);
+
+positive_id!(
     /// An API key, numbered by the store in the order keys are created.
     KeyId(i64),
     "key id"

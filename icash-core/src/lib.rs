@@ -4,12 +4,13 @@
 //! - [`money`], [`id`], [`product`], [`purchase`]: the types, valid once constructed;
 //! - [`analytics`]: what each figure means, and the ranking and orderings written once;
 //! - [`idempotency`]: keys that make a retried purchase safe;
+//! - [`refund`]: refunds and voids, the rules of what may be taken back;
 //! - [`actor`], [`access`]: who is acting (a key's [`Role`] over its branches) and what each role
 //!   may do ([`Actor::may`]), written once;
 //! - [`key`], [`audit`]: API keys, kept as hashes, and the trail of every change that is not a
 //!   sale;
 //! - [`store`]: the ports a store implements ([`Catalog`], [`Purchases`], [`Analytics`],
-//!   [`Keys`], [`Audit`]);
+//!   [`Keys`], [`Audit`], [`Refunds`]);
 //! - [`memory`]: [`MemoryStore`], a complete store in memory;
 //! - [`import`]: the old system's CSV files, streamed into a store;
 //! - [`error`]: errors split by who is at fault.
@@ -51,6 +52,7 @@ pub mod memory;
 pub mod money;
 pub mod product;
 pub mod purchase;
+pub mod refund;
 pub mod store;
 
 pub use access::{Action, Forbidden};
@@ -58,11 +60,16 @@ pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
 pub use error::{Error, Result, StoreError, ValidationError};
-pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId};
+pub use id::{
+    AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId,
+};
 pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
 pub use product::{Branch, Product};
 pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
-pub use store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Store};
+pub use refund::{
+    NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason,
+};
+pub use store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Refunds, Store};

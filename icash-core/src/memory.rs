@@ -10,17 +10,21 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::actor::Actor;
 use crate::analytics::{
     BranchStatistics, CustomerActivity, CustomerPurchases, Dashboard, Filter, LoyalCustomers,
-    LoyalQuery, ProductSales, Statistics, TopCustomersQuery,
+    LoyalQuery, ProductSales, RefundTotals, Statistics, TopCustomersQuery,
 };
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
 use crate::error::{Error, Result, ValidationError};
-use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId};
+use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
 use crate::key::{KeyHash, KeyInfo, KeyName, NewKey};
 use crate::money::Money;
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
-use crate::store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases};
+use crate::refund::{
+    NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void,
+    key_reused_for_another_refund,
+};
+use crate::store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Refunds};
 
 /// A complete store in memory, safe to share between tasks (`Arc<MemoryStore>`).
 ///
@@ -59,6 +63,15 @@ struct State {
     api_keys: Vec<(KeyInfo, KeyHash)>,
     /// Audit entry `n` is at index `n - 1`.
     audit: Vec<AuditEntry>,
+
+    // Refunds and voids (`crate::refund`).
+    /// Refund `n` is at index `n - 1`.
+    refunds: Vec<Refund>,
+    /// The voided purchases, each with its void.
+    voids: HashMap<PurchaseId, Void>,
+    /// The refunds' idempotency keys, each in its scope: the fingerprint, the refund, and
+    /// when it was stored.
+    refund_keys: HashMap<ScopedKey, (String, RefundId, Instant)>,
 }
 
 impl State {
@@ -133,11 +146,52 @@ impl State {
         });
     }
 
+    /// The purchases not voided that `filter` admits.
     fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a PricedPurchase> + 'a {
         self.purchases
             .iter()
+            .filter(|p| !self.voids.contains_key(&p.id()))
             .map(Purchase::details)
             .filter(|p| filter.matches(p.branch(), p.at()))
+    }
+
+    /// The refunds that `filter` admits, each with the branch of its purchase: a refund counts
+    /// at its own instant.
+    fn matching_refunds<'a>(
+        &'a self,
+        filter: &'a Filter,
+    ) -> impl Iterator<Item = (BranchId, &'a Refund)> + 'a {
+        self.refunds.iter().filter_map(move |refund| {
+            let branch = self.get(refund.purchase())?.details().branch();
+            filter
+                .matches(branch, refund.at())
+                .then_some((branch, refund))
+        })
+    }
+
+    /// The receipt of purchase `id`.
+    fn receipt(&self, id: PurchaseId) -> Result<Receipt> {
+        let purchase = self.get(id).cloned().ok_or_else(|| Error::NotFound {
+            what: "purchase",
+            id: id.to_string(),
+        })?;
+        let status = self
+            .voids
+            .get(&id)
+            .map_or(PurchaseStatus::Completed, |void| {
+                PurchaseStatus::Voided(void.clone())
+            });
+        let refunds = self
+            .refunds
+            .iter()
+            .filter(|refund| refund.purchase() == id)
+            .cloned()
+            .collect();
+        Ok(Receipt {
+            purchase,
+            status,
+            refunds,
+        })
     }
 
     fn activity(&self, filter: &Filter) -> HashMap<CustomerId, CustomerActivity> {
@@ -179,21 +233,28 @@ impl State {
         LoyalCustomers { count, customers }
     }
 
-    /// Units sold per product over the purchases `filter` admits.
+    /// Units sold per product over the purchases `filter` admits, and units returned by the
+    /// refunds it admits.
     fn product_sales(&self, filter: &Filter) -> Vec<ProductSales> {
-        let mut units: HashMap<ProductId, u64> = HashMap::new();
+        let mut units: HashMap<ProductId, (u64, u64)> = HashMap::new();
         for line in self.matching(filter).flat_map(PricedPurchase::lines) {
-            *units.entry(line.product()).or_default() += u64::from(line.quantity());
+            units.entry(line.product()).or_default().0 += u64::from(line.quantity());
+        }
+        for (_, refund) in self.matching_refunds(filter) {
+            for line in refund.lines() {
+                units.entry(line.product()).or_default().1 += u64::from(line.quantity());
+            }
         }
         units
             .into_iter()
-            .map(|(product, units_sold)| ProductSales {
+            .map(|(product, (units_sold, units_returned))| ProductSales {
                 product,
                 name: self
                     .products
                     .get(&product)
                     .map_or_else(String::new, |p| p.name().to_owned()),
                 units_sold,
+                units_returned,
             })
             .collect()
     }
@@ -211,6 +272,7 @@ impl State {
                         branch,
                         purchase_count: 0,
                         revenue: Money::ZERO,
+                        refunds: RefundTotals::default(),
                     },
                 )
             })
@@ -223,13 +285,19 @@ impl State {
                 entry.revenue = entry.revenue + purchase.total();
             }
         }
-        let by_branch: Vec<BranchStatistics> = by_branch.into_values().collect();
-        Statistics {
-            unique_customers: customers.len() as u64,
-            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
-            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
-            by_branch,
+        for (branch, refund) in self.matching_refunds(filter) {
+            if let Some(entry) = by_branch.get_mut(&branch) {
+                entry.refunds = entry.refunds
+                    + RefundTotals {
+                        count: 1,
+                        amount: refund.amount(),
+                    };
+            }
         }
+        Statistics::from_branches(
+            customers.len() as u64,
+            by_branch.into_values().collect(),
+        )
     }
 }
 
@@ -542,6 +610,66 @@ impl Audit for MemoryStore {
             .take(query.limit as usize)
             .cloned()
             .collect())
+    }
+}
+
+// Refunds and voids: the rules of `crate::refund`, applied under the store's one write lock, so
+// that two racing requests take turns.
+#[async_trait]
+impl Refunds for MemoryStore {
+    async fn receipt(&self, id: PurchaseId) -> Result<Receipt> {
+        self.read().receipt(id)
+    }
+
+    async fn refund(
+        &self,
+        refund: &NewRefund,
+        key: Option<&IdempotencyKey>,
+        origin: &Origin,
+    ) -> Result<Refunded> {
+        let now = Instant::now();
+        let by = origin.by().map(|by| by.name);
+        let mut state = self.write();
+        let key = key.map(|key| {
+            let scope = by.as_ref().map_or("", KeyName::as_str).to_owned();
+            (scope, key.clone())
+        });
+        if let Some(key) = &key
+            && let Some((fingerprint, id, at)) = state.refund_keys.get(key)
+            && now.duration_since(*at) < self.idempotency_ttl
+        {
+            if *fingerprint != refund.fingerprint() {
+                return Err(key_reused_for_another_refund(&key.1));
+            }
+            let index = usize::try_from(id.get() - 1).expect("ids are positive");
+            return Ok(Refunded::Replayed(state.refunds[index].clone()));
+        }
+        let lines = refund.lines(&state.receipt(refund.purchase())?)?;
+        let id = RefundId::new(state.refunds.len() as i64 + 1).expect("ids count up from 1");
+        let recorded = Refund::new(id, refund.purchase(), refund.at(), lines, by);
+        state.refunds.push(recorded.clone());
+        state.write_audit(NewAuditEntry::purchase_refunded(&recorded, origin));
+        if let Some(key) = key {
+            state
+                .refund_keys
+                .insert(key, (refund.fingerprint(), id, now));
+        }
+        Ok(Refunded::Created(recorded))
+    }
+
+    async fn void(&self, void: &NewVoid, origin: &Origin) -> Result<Receipt> {
+        let mut state = self.write();
+        state.receipt(void.purchase())?.check_void()?;
+        state.voids.insert(
+            void.purchase(),
+            Void {
+                at: void.at(),
+                voided_by: origin.by().map(|by| by.name),
+                reason: void.reason().clone(),
+            },
+        );
+        state.write_audit(NewAuditEntry::purchase_voided(void, origin));
+        state.receipt(void.purchase())
     }
 }
 

@@ -106,12 +106,12 @@ impl NewPurchase {
 
 /// Brings an instant to the precision every store keeps: the microsecond. A purchase's answer
 /// and its later receipt then show the same instant.
-fn stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn stored_precision(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-/// The rules on a purchase's items, shared by new and priced purchases.
-fn check_items(
+/// The rules on a purchase's items, shared by new and priced purchases and by refunds.
+pub(crate) fn check_items(
     products: impl ExactSizeIterator<Item = ProductId> + Clone,
 ) -> Result<(), ValidationError> {
     if products.len() == 0 {

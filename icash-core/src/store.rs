@@ -1,5 +1,5 @@
-//! The ports every store implements: the catalog, the purchases, the analytics, the API keys
-//! and the audit trail.
+//! The ports every store implements: the catalog, the purchases, the analytics, the API keys,
+//! the audit trail, and refunds and voids.
 //!
 //! Each method is one unit of work of the store: atomic, and never spanning two calls. The
 //! analytics methods return aggregates (one row per customer, product or branch), computed where
@@ -19,6 +19,7 @@ use crate::idempotency::{IdempotencyKey, Recorded};
 use crate::key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
+use crate::refund::{NewRefund, NewVoid, Receipt, Refunded};
 
 /// The products and branches.
 #[async_trait]
@@ -193,8 +194,45 @@ pub trait Audit: Send + Sync {
     async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }
 
-/// Everything icash needs of a store; implemented by every type that has the five ports, and
-/// usable as `Arc<dyn Store>`.
-pub trait Store: Catalog + Purchases + Analytics + Keys + Audit {}
+/// A sale's life after it was made: its receipt, refunds and voids (see [`crate::refund`]).
+///
+/// The caller decides whether the origin's actor may refund or void the purchase
+/// ([`Action::RefundPurchase`](crate::Action::RefundPurchase),
+/// [`Action::VoidPurchase`](crate::Action::VoidPurchase)); a store writes what it is asked to,
+/// with its audit entry, in one atomic operation, after applying the rules of
+/// [`crate::refund`] under a lock on the purchase, so that two racing requests take turns.
+#[async_trait]
+pub trait Refunds: Send + Sync {
+    /// The purchase `id` with its status and refunds; [`Error::NotFound`](crate::Error::NotFound)
+    /// when there is none.
+    async fn receipt(&self, id: PurchaseId) -> Result<Receipt>;
 
-impl<T: Catalog + Purchases + Analytics + Keys + Audit + ?Sized> Store for T {}
+    /// Records `refund` and its `purchase.refunded` audit entry naming `origin`, atomically;
+    /// the refund names `origin`'s key.
+    ///
+    /// With a `key` (scoped to `origin`'s key, as a purchase's), a later call with the same key
+    /// and request ([`NewRefund::fingerprint`]) returns [`Refunded::Replayed`] with the refund
+    /// recorded then; the same key with another request is a conflict. Fails with
+    /// [`Error::NotFound`](crate::Error::NotFound) when the purchase does not exist and with
+    /// [`Error::Conflict`](crate::Error::Conflict) as [`NewRefund::lines`] says; either way
+    /// nothing is written.
+    async fn refund(
+        &self,
+        refund: &NewRefund,
+        key: Option<&IdempotencyKey>,
+        origin: &Origin,
+    ) -> Result<Refunded>;
+
+    /// Voids a purchase and writes its `purchase.voided` audit entry naming `origin`,
+    /// atomically, and returns the receipt as it is now. Fails with
+    /// [`Error::NotFound`](crate::Error::NotFound) when the purchase does not exist and with
+    /// [`Error::Conflict`](crate::Error::Conflict) as [`Receipt::check_void`] says (voiding
+    /// twice included); either way nothing is written.
+    async fn void(&self, void: &NewVoid, origin: &Origin) -> Result<Receipt>;
+}
+
+/// Everything icash needs of a store; implemented by every type that has the six ports, and
+/// usable as `Arc<dyn Store>`.
+pub trait Store: Catalog + Purchases + Analytics + Keys + Audit + Refunds {}
+
+impl<T: Catalog + Purchases + Analytics + Keys + Audit + Refunds + ?Sized> Store for T {}

@@ -41,6 +41,7 @@ mod import;
 mod keys;
 pub mod pool_metrics;
 mod purchase;
+mod refund;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -117,7 +117,7 @@ struct ReceiptRow {
 }
 
 /// The receipt of purchase `id`, as it was recorded.
-async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
+pub(crate) async fn receipt(conn: &mut PgConnection, id: PurchaseId) -> Result<Purchase> {
     let rows: Vec<ReceiptRow> = sqlx::query_as(
         "SELECT p.branch_id, p.customer_id, p.purchased_at, l.product_id, pr.name, l.unit_price,
                 p.recorded_by

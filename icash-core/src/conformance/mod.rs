@@ -12,7 +12,7 @@
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
-//! [`Audit`](crate::Audit) in `keys`; `fixture` holds the catalog and the purchases
+//! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
@@ -21,12 +21,14 @@ mod idempotency;
 mod import;
 mod keys;
 mod purchases;
+mod refunds;
 
 pub use analytics::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
 pub use purchases::*;
+pub use refunds::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression evaluated
 /// afresh for each test, a future whose output dereferences to the store under test.
@@ -64,6 +66,17 @@ macro_rules! conformance_suite {
             key_changes_are_audited_with_their_actor,
             the_audit_trail_pages,
             a_fresh_store_answers_and_lacks_no_migration,
+            a_refund_shows_on_the_receipt_at_the_prices_sold,
+            a_refund_without_items_takes_every_line_left,
+            a_line_is_never_refunded_twice,
+            a_void_keeps_the_purchase_and_counts_it_nowhere,
+            a_refunded_purchase_cannot_be_voided,
+            refunds_and_voids_are_audited,
+            a_repeated_refund_key_replays_the_first_refund,
+            racing_refunds_of_one_line_refund_it_once,
+            a_void_racing_a_refund_lets_one_win,
+            analytics_after_refunds_and_voids_equal_a_recomputation,
+            random_refunds_and_voids_keep_every_figure_a_recomputation,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -72,6 +72,7 @@ pub(super) struct UnitsColumns {
     product_ids: Vec<i32>,
     product_names: Vec<String>,
     product_units: Vec<i64>,
+    product_returns: Vec<i64>,
 }
 
 impl UnitsColumns {
@@ -80,12 +81,13 @@ impl UnitsColumns {
         self.product_ids
             .into_iter()
             .zip(self.product_names)
-            .zip(self.product_units)
-            .map(|((product_id, name), units_sold)| {
+            .zip(self.product_units.into_iter().zip(self.product_returns))
+            .map(|((product_id, name), (units_sold, units_returned))| {
                 SalesRow {
                     product_id,
                     name,
                     units_sold,
+                    units_returned,
                 }
                 .sales()
             })

@@ -1,4 +1,4 @@
-//! Units sold per product.
+//! Units sold and returned per product.
 
 use icash_core::analytics::ProductSales;
 use icash_core::{ProductId, Result};
@@ -6,10 +6,12 @@ use sqlx::FromRow;
 
 use super::count;
 
-/// Units per product that sold any, with its name ([`SalesRow`]): `icash_product_units` reads
-/// the totals for the whole history, and months, days, hours and at most two partial hours of
-/// purchases for a period (see the `period_functions` migration), so one text serves every
-/// shape of filter. Parameters: the filter.
+/// Units sold and returned per product that sold or returned any, with its name ([`SalesRow`]):
+/// `icash_product_units` reads the totals for the whole history, and months, days, hours and at
+/// most two partial hours of purchases (less the voided ones) for a period (see the
+/// `period_functions` and `refunds_and_voids` migrations), `icash_product_returns` the returns'
+/// totals or the refunds made in the period, so one text serves every shape of filter.
+/// Parameters: the filter.
 pub(super) const PRODUCT_UNITS: &str = include_str!("sql/product_units.sql");
 
 /// A row of [`PRODUCT_UNITS`].
@@ -18,6 +20,7 @@ pub(super) struct SalesRow {
     pub(super) product_id: i32,
     pub(super) name: String,
     pub(super) units_sold: i64,
+    pub(super) units_returned: i64,
 }
 
 impl SalesRow {
@@ -27,6 +30,7 @@ impl SalesRow {
             product: ProductId::new(self.product_id)?,
             name: self.name,
             units_sold: count(self.units_sold),
+            units_returned: count(self.units_returned),
         })
     }
 }

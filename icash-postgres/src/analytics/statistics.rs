@@ -1,6 +1,6 @@
 //! The statistics: distinct customers, and purchases and revenue per branch.
 
-use icash_core::analytics::{BranchStatistics, Statistics};
+use icash_core::analytics::{BranchStatistics, RefundTotals, Statistics};
 use icash_core::{BranchId, Money, Result};
 use rust_decimal::Decimal;
 use sqlx::FromRow;
@@ -10,10 +10,11 @@ use super::shape::ByShape;
 
 /// The statistics in one row ([`StatisticsColumns`]): the distinct customers (as
 /// [`UNIQUE_CUSTOMERS`](super::customers::UNIQUE_CUSTOMERS) counts them), and per branch the
-/// filter admits, in id order, with zeros where nothing was sold, its purchases and revenue as
-/// arrays: `icash_branch_sales` reads the totals for the whole history, and months, days, hours
-/// and at most two partial hours of purchases for a period (see the `period_functions`
-/// migration). Parameters: the filter.
+/// filter admits, in id order, with zeros where nothing was sold, its purchases, revenue and
+/// refunds as arrays: `icash_branch_sales` reads the totals for the whole history, and months,
+/// days, hours and at most two partial hours of purchases (less the voided ones) for a period
+/// (see the `period_functions` and `refunds_and_voids` migrations); `icash_branch_refunds`
+/// reads the refunds' totals, or the refunds made in the period. Parameters: the filter.
 pub(super) const STATISTICS: ByShape = ByShape {
     whole_history: include_str!("sql/statistics/whole_history.sql"),
     branch_history: include_str!("sql/statistics/branch_history.sql"),
@@ -28,29 +29,35 @@ pub(super) struct StatisticsColumns {
     branch_ids: Vec<i32>,
     branch_purchases: Vec<i64>,
     branch_revenues: Vec<Decimal>,
+    branch_refunds: Vec<i64>,
+    branch_refund_amounts: Vec<Decimal>,
 }
 
 impl StatisticsColumns {
     /// The statistics, in the domain's types.
     pub(super) fn statistics(self) -> Result<Statistics> {
+        let refunds = self.branch_refunds.into_iter().zip(self.branch_refund_amounts);
         let by_branch = self
             .branch_ids
             .into_iter()
             .zip(self.branch_purchases)
             .zip(self.branch_revenues)
-            .map(|((branch, purchases), revenue)| {
+            .zip(refunds)
+            .map(|(((branch, purchases), revenue), (refunds, amount))| {
                 Ok(BranchStatistics {
                     branch: BranchId::new(branch)?,
                     purchase_count: count(purchases),
                     revenue: Money::new(revenue)?,
+                    refunds: RefundTotals {
+                        count: count(refunds),
+                        amount: Money::new(amount)?,
+                    },
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Statistics {
-            unique_customers: count(self.unique_customers),
-            total_purchases: by_branch.iter().map(|b| b.purchase_count).sum(),
-            total_revenue: by_branch.iter().map(|b| b.revenue).sum(),
+        Ok(Statistics::from_branches(
+            count(self.unique_customers),
             by_branch,
-        })
+        ))
     }
 }

@@ -3,11 +3,15 @@ FROM (
     SELECT (SELECT coalesce(sum(customers), 0)::bigint FROM branch_customers WHERE branch_id = $1) AS unique_customers,
            coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
            coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
-           coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues
+           coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues,
+           coalesce(array_agg(s.refunds ORDER BY s.branch_id), '{}') AS branch_refunds,
+           coalesce(array_agg(s.refund_amount ORDER BY s.branch_id), '{}') AS branch_refund_amounts
     FROM (
         SELECT b.id AS branch_id, coalesce(s.purchases, 0) AS purchase_count,
-               coalesce(s.revenue, 0) AS revenue
+               coalesce(s.revenue, 0) AS revenue,
+               coalesce(r.refunds, 0) AS refunds, coalesce(r.amount, 0) AS refund_amount
         FROM branches b LEFT JOIN icash_branch_sales($1, $2, $3) s ON s.branch_id = b.id
+             LEFT JOIN icash_branch_refunds($1, $2, $3) r ON r.branch_id = b.id
         WHERE $1::integer IS NULL OR b.id = $1
     ) AS s
 ) AS statistics, (
@@ -24,14 +28,28 @@ FROM (
                     FILTER (WHERE l.customer_id IS NOT NULL), '{}') AS loyal_last
     FROM (
         WITH activity AS (
-            SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+            SELECT p.customer_id, sum(p.n)::bigint AS purchase_count, sum(p.n * p.total) AS total_spent,
                    min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-            FROM purchases p
-            WHERE p.branch_id = $1
-              AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
-              AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+            FROM (
+                SELECT p.customer_id, p.purchased_at, p.total, sum(p.n) AS n
+                FROM (
+                    SELECT p.customer_id, p.purchased_at, p.total, 1 AS n
+                    FROM purchases p
+                    WHERE p.branch_id = $1
+                      AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+                      AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+                    UNION ALL
+                    SELECT p.customer_id, p.purchased_at, p.total, -1
+                    FROM purchase_voids p
+                    WHERE p.branch_id = $1
+                      AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+                      AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+                ) AS p
+                GROUP BY p.customer_id, p.purchased_at, p.total
+                HAVING sum(p.n) > 0
+            ) AS p
             GROUP BY p.customer_id
-            HAVING count(*) >= $4
+            HAVING sum(p.n) >= $4
         ),
         page AS (
             SELECT * FROM activity
@@ -48,9 +66,13 @@ FROM (
 ) AS loyal, (
     SELECT coalesce(array_agg(u.product_id), '{}') AS product_ids,
            coalesce(array_agg(u.name), '{}') AS product_names,
-           coalesce(array_agg(u.units_sold), '{}') AS product_units
+           coalesce(array_agg(u.units_sold), '{}') AS product_units,
+           coalesce(array_agg(u.units_returned), '{}') AS product_returns
     FROM (
-        SELECT u.product_id, pr.name, u.units AS units_sold
-        FROM icash_product_units($1, $2, $3) u JOIN products pr ON pr.id = u.product_id
+        SELECT pr.id AS product_id, pr.name, coalesce(u.units, 0) AS units_sold,
+               coalesce(r.units, 0) AS units_returned
+        FROM icash_product_units($1, $2, $3) u
+             FULL JOIN icash_product_returns($1, $2, $3) r ON r.product_id = u.product_id
+             JOIN products pr ON pr.id = coalesce(u.product_id, r.product_id)
     ) AS u
 ) AS units

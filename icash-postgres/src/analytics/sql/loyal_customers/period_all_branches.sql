@@ -1,12 +1,26 @@
 WITH activity AS (
-    SELECT p.customer_id, count(*) AS purchase_count, sum(p.total) AS total_spent,
+    SELECT p.customer_id, sum(p.n)::bigint AS purchase_count, sum(p.n * p.total) AS total_spent,
            min(p.purchased_at) AS first_purchase, max(p.purchased_at) AS last_purchase
-    FROM purchases p
-    WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
-      AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
-      AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+    FROM (
+        SELECT p.customer_id, p.purchased_at, p.total, sum(p.n) AS n
+        FROM (
+            SELECT p.customer_id, p.purchased_at, p.total, 1 AS n
+            FROM purchases p
+            WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
+              AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+            UNION ALL
+            SELECT p.customer_id, p.purchased_at, p.total, -1
+            FROM purchase_voids p
+            WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
+              AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+              AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+        ) AS p
+        GROUP BY p.customer_id, p.purchased_at, p.total
+        HAVING sum(p.n) > 0
+    ) AS p
     GROUP BY p.customer_id
-    HAVING count(*) >= $4
+    HAVING sum(p.n) >= $4
 ),
 page AS (
     SELECT * FROM activity

@@ -1,8 +1,19 @@
 SELECT count(*)
 FROM (
-    SELECT DISTINCT p.customer_id
-    FROM purchases p
-    WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
-      AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
-      AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+    SELECT p.customer_id
+    FROM (
+        SELECT p.customer_id, 1 AS n
+        FROM purchases p
+        WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
+          AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+          AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+        UNION ALL
+        SELECT p.customer_id, -1
+        FROM purchase_voids p
+        WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
+          AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
+          AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
+    ) AS p
+    GROUP BY p.customer_id
+    HAVING sum(p.n) > 0
 ) AS customers
