@@ -14,6 +14,7 @@ use crate::actor::{Actor, Scope};
 use crate::error::ValidationError;
 use crate::id::{AuditId, KeyId};
 use crate::key::{KeyName, NewKey};
+use crate::product::Branch;
 use crate::refund::{NewVoid, Refund};
 
 /// How many entries a page of the trail has unless asked otherwise.
@@ -33,15 +34,18 @@ pub enum AuditKind {
     PurchaseRefunded,
     /// A purchase was voided.
     PurchaseVoided,
+    /// A branch's name, time zone or business day changed.
+    BranchChanged,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 4] = [
+    pub const ALL: [AuditKind; 5] = [
         AuditKind::KeyCreated,
         AuditKind::KeyRevoked,
         AuditKind::PurchaseRefunded,
         AuditKind::PurchaseVoided,
+        AuditKind::BranchChanged,
     ];
 
     /// The kind's short name, as the trail shows and stores keep it (`key.created`).
@@ -51,6 +55,7 @@ impl AuditKind {
             AuditKind::KeyRevoked => "key.revoked",
             AuditKind::PurchaseRefunded => "purchase.refunded",
             AuditKind::PurchaseVoided => "purchase.voided",
+            AuditKind::BranchChanged => "branch.changed",
         }
     }
 }
@@ -202,6 +207,23 @@ impl NewAuditEntry {
             kind: AuditKind::PurchaseVoided,
             target: format!("purchase {}", void.purchase()),
             details: format!("reason: {}", void.reason()),
+        }
+    }
+}
+
+impl NewAuditEntry {
+    /// The entry for setting `branch` as it now is.
+    pub fn branch_changed(branch: &Branch, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::BranchChanged,
+            target: format!("branch {}", branch.id()),
+            details: format!(
+                "name {:?}, time zone {}, day starts at {}",
+                branch.name(),
+                branch.time_zone(),
+                branch.day_starts_at()
+            ),
         }
     }
 }

@@ -145,9 +145,29 @@ pub enum ValidationError {
         max: u32,
     },
     /// A void's reason that is blank or too long.
-    #[error("field `reason` is not valid: expected 1 to {max} characters saying why the purchase is voided")]
+    #[error(
+        "field `reason` is not valid: expected 1 to {max} characters saying why the purchase is voided"
+    )]
     InvalidVoidReason {
         /// The most characters a reason may have.
+        max: usize,
+    },
+    /// A time zone that is not an IANA zone name.
+    #[error(
+        "time_zone {0:?} is not valid: expected an IANA time zone name, such as Europe/Paris, Asia/Jerusalem or UTC"
+    )]
+    UnknownTimeZone(String),
+    /// The start of a business day that is not a time of day in whole minutes.
+    #[error(
+        "day_starts_at {0:?} is not valid: expected a time of day written HH:MM, from 00:00 to 23:59, such as 04:00"
+    )]
+    InvalidDayStart(String),
+    /// A branch's name that is blank, too long, or has a control character.
+    #[error(
+        "field `name` is not valid: expected 1 to {max} characters naming the branch, without control characters"
+    )]
+    InvalidBranchName {
+        /// The most characters a name may have.
         max: usize,
     },
     /// An analytics filter whose period ends before it starts.

@@ -5,6 +5,7 @@
 //! - [`analytics`]: what each figure means, and the ranking and orderings written once;
 //! - [`idempotency`]: keys that make a retried purchase safe;
 //! - [`refund`]: refunds and voids, the rules of what may be taken back;
+//! - [`business_day`]: a branch's time zone and the time its business day starts;
 //! - [`actor`], [`access`]: who is acting (a key's [`Role`] over its branches) and what each role
 //!   may do ([`Actor::may`]), written once;
 //! - [`key`], [`audit`]: API keys, kept as hashes, and the trail of every change that is not a
@@ -41,6 +42,7 @@ pub mod access;
 pub mod actor;
 pub mod analytics;
 pub mod audit;
+pub mod business_day;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
@@ -59,17 +61,14 @@ pub use access::{Action, Forbidden};
 pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
+pub use business_day::{DayStart, TimeZone};
 pub use error::{Error, Result, StoreError, ValidationError};
-pub use id::{
-    AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId,
-};
+pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId};
 pub use idempotency::{IdempotencyKey, Recorded};
 pub use key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 pub use memory::MemoryStore;
 pub use money::Money;
 pub use product::{Branch, Product};
 pub use purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
-pub use refund::{
-    NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason,
-};
+pub use refund::{NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void, VoidReason};
 pub use store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Refunds, Store};

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: every port in memory, for the embedded server and as a test double.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use crate::analytics::{
     LoyalQuery, ProductSales, RefundTotals, Statistics, TopCustomersQuery,
 };
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
+use crate::business_day::TimeZone;
 use crate::error::{Error, Result, ValidationError};
 use crate::id::{AuditId, BranchId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
@@ -51,7 +52,7 @@ type ScopedKey = (String, IdempotencyKey);
 #[derive(Debug, Default)]
 struct State {
     products: BTreeMap<ProductId, Product>,
-    branches: BTreeSet<BranchId>,
+    branches: BTreeMap<BranchId, Branch>,
     customers: HashSet<CustomerId>,
     /// Purchase `n` is at index `n - 1`.
     purchases: Vec<Purchase>,
@@ -263,7 +264,7 @@ impl State {
     fn statistics(&self, filter: &Filter) -> Statistics {
         let mut by_branch: BTreeMap<BranchId, BranchStatistics> = self
             .branches
-            .iter()
+            .keys()
             .filter(|&&branch| filter.branch().is_none_or(|wanted| wanted == branch))
             .map(|&branch| {
                 (
@@ -294,11 +295,16 @@ impl State {
                     };
             }
         }
-        Statistics::from_branches(
-            customers.len() as u64,
-            by_branch.into_values().collect(),
-        )
+        Statistics::from_branches(customers.len() as u64, by_branch.into_values().collect())
     }
+}
+
+/// Branches by id.
+fn branch_map(branches: Vec<Branch>) -> BTreeMap<BranchId, Branch> {
+    branches
+        .into_iter()
+        .map(|branch| (branch.id(), branch))
+        .collect()
 }
 
 impl Default for MemoryStore {
@@ -311,7 +317,7 @@ impl MemoryStore {
     /// An empty store with the chain's default branches ([`Branch::defaults`]) and no products.
     pub fn new() -> MemoryStore {
         let state = State {
-            branches: Branch::defaults().iter().map(Branch::id).collect(),
+            branches: branch_map(Branch::defaults()),
             ..State::default()
         };
         MemoryStore {
@@ -319,6 +325,13 @@ impl MemoryStore {
             import: Arc::default(),
             idempotency_ttl: DEFAULT_TTL,
         }
+    }
+
+    /// The same store, its default branches' business days in `zone` rather than UTC: for a
+    /// store made before anything is recorded, as a server makes it at start.
+    pub fn with_time_zone(self, zone: TimeZone) -> MemoryStore {
+        self.write().branches = branch_map(Branch::defaults_in(zone));
+        self
     }
 
     /// The same store, keeping idempotency keys for `ttl` instead of [`DEFAULT_TTL`].
@@ -350,20 +363,31 @@ impl Catalog for MemoryStore {
     }
 
     async fn branches(&self) -> Result<Vec<Branch>> {
-        Ok(self
-            .read()
-            .branches
-            .iter()
-            .copied()
-            .map(Branch::new)
-            .collect())
+        Ok(self.read().branches.values().cloned().collect())
     }
 
     async fn put_branches(&self, branches: &[Branch]) -> Result<()> {
-        self.write()
-            .branches
-            .extend(branches.iter().map(Branch::id));
+        let mut state = self.write();
+        for branch in branches {
+            state
+                .branches
+                .entry(branch.id())
+                .or_insert_with(|| branch.clone());
+        }
         Ok(())
+    }
+
+    async fn update_branch(&self, branch: &Branch, origin: &Origin) -> Result<Branch> {
+        let mut state = self.write();
+        let Some(kept) = state.branches.get_mut(&branch.id()) else {
+            return Err(Error::NotFound {
+                what: "supermarket",
+                id: branch.id().to_string(),
+            });
+        };
+        *kept = branch.clone();
+        state.write_audit(NewAuditEntry::branch_changed(branch, origin));
+        Ok(branch.clone())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -397,7 +421,7 @@ impl Purchases for MemoryStore {
                 return Ok(Recorded::Replayed(recorded.clone()));
             }
         }
-        if !state.branches.contains(&purchase.branch()) {
+        if !state.branches.contains_key(&purchase.branch()) {
             return Err(ValidationError::UnknownBranch(purchase.branch()).into());
         }
         let priced = purchase.price(purchase.customer().resolve(), |id| state.products.get(&id))?;
@@ -541,7 +565,7 @@ impl Keys for MemoryStore {
             return Err(KeyHash::taken());
         }
         if let Some(branch) = key.scope().branch()
-            && !state.branches.contains(&branch)
+            && !state.branches.contains_key(&branch)
         {
             return Err(ValidationError::UnknownBranch(branch).into());
         }
@@ -699,5 +723,14 @@ mod tests {
         assert!(!first.is_replay() && !second.is_replay());
         assert_ne!(first.purchase().id(), second.purchase().id());
         assert_eq!(store.read().keys.len(), 1, "the expired record was dropped");
+    }
+
+    #[tokio::test]
+    async fn the_default_branches_take_the_stores_zone() {
+        let zone: TimeZone = "Asia/Jerusalem".parse().unwrap();
+        let store = MemoryStore::new().with_time_zone(zone);
+        let branches = store.branches().await.unwrap();
+        assert_eq!(branches, Branch::defaults_in(zone));
+        assert!(branches.iter().all(|branch| branch.time_zone() == zone));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use icash_core::{Branch, Catalog, Error, Result};
+use icash_core::{Branch, Catalog, Error, Result, TimeZone};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
@@ -57,6 +57,9 @@ pub struct PgConfig {
     /// [`Catalog::missing_migrations`](icash_core::Catalog::missing_migrations) tells whether
     /// the owner has.
     pub apply_migrations: bool,
+    /// The time zone of the branches [`PgStore::migrate`] adds: their business days, and the
+    /// times of their data files, are read in it. Branches that exist keep theirs.
+    pub time_zone: TimeZone,
 }
 
 impl Default for PgConfig {
@@ -68,6 +71,7 @@ impl Default for PgConfig {
             statement_timeout: Some(Duration::from_secs(30)),
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             apply_migrations: true,
+            time_zone: TimeZone::UTC,
         }
     }
 }
@@ -80,6 +84,7 @@ pub struct PgStore {
     idempotency_ttl: Duration,
     load_customer_sums: usize,
     load_purchases_per_copy: usize,
+    time_zone: TimeZone,
 }
 
 impl PgStore {
@@ -128,7 +133,8 @@ impl PgStore {
             .map_err(from_sqlx)?;
         let store = PgStore::from_pool(pool)
             .with_idempotency_ttl(config.idempotency_ttl)
-            .with_load_customer_sums(config.load_customer_sums);
+            .with_load_customer_sums(config.load_customer_sums)
+            .with_time_zone(config.time_zone);
         if config.apply_migrations {
             store.migrate().await?;
         }
@@ -157,6 +163,7 @@ impl PgStore {
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             load_purchases_per_copy: crate::import::DEFAULT_PURCHASES_PER_COPY,
+            time_zone: TimeZone::UTC,
         }
     }
 
@@ -164,6 +171,12 @@ impl PgStore {
     /// [`DEFAULT_TTL`](icash_core::idempotency::DEFAULT_TTL).
     pub fn with_idempotency_ttl(mut self, ttl: Duration) -> PgStore {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// The same store, adding its default branches in `zone` (see [`PgConfig::time_zone`]).
+    pub fn with_time_zone(mut self, zone: TimeZone) -> PgStore {
+        self.time_zone = zone;
         self
     }
 
@@ -199,7 +212,7 @@ impl PgStore {
     }
 
     /// Applies the migrations that the database lacks, and adds the chain's default branches
-    /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
+    /// that it lacks ([`Branch::defaults_in`] the store's zone). Safe to run at every start, and from several processes at once.
     pub async fn migrate(&self) -> Result<()> {
         // A migration may build an index over every purchase of a large store, and a second
         // process waits for the first one's migration lock: neither is bounded by the statement
@@ -220,7 +233,8 @@ impl PgStore {
             sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
             other => Error::internal(other),
         })?;
-        self.put_branches(&Branch::defaults()).await
+        self.put_branches(&Branch::defaults_in(self.time_zone))
+            .await
     }
 
     /// Lets `role` serve from this database: read and write its data, never change its

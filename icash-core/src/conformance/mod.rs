@@ -12,10 +12,11 @@
 //! The cases are grouped by what they exercise: [`Purchases`](crate::Purchases) in `purchases`,
 //! [`Analytics`](crate::Analytics) in `analytics`, [`ImportSession`](crate::ImportSession) in
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
-//! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`; `fixture` holds the catalog and the purchases
+//! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`, branches and their business days in `branches`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
+mod branches;
 mod fixture;
 mod idempotency;
 mod import;
@@ -24,6 +25,7 @@ mod purchases;
 mod refunds;
 
 pub use analytics::*;
+pub use branches::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
@@ -77,6 +79,8 @@ macro_rules! conformance_suite {
             a_void_racing_a_refund_lets_one_win,
             analytics_after_refunds_and_voids_equal_a_recomputation,
             random_refunds_and_voids_keep_every_figure_a_recomputation,
+            branches_have_names_zones_and_business_days,
+            data_files_are_read_in_their_branchs_zone,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
