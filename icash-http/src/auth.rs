@@ -254,6 +254,15 @@ impl Caller {
     }
 
     /// The name of the acting key, which what it records carries.
+    /// The origin of a change this caller asks for from `client`: the actor, or the system
+    /// when authentication is off.
+    pub(crate) fn origin(self, client: Option<SocketAddr>) -> icash_core::Origin {
+        icash_core::Origin {
+            actor: self.0,
+            client: client.map(|addr| addr.ip()),
+        }
+    }
+
     pub(crate) fn key_name(&self) -> Option<KeyName> {
         self.0.as_ref().map(|actor| actor.name().clone())
     }

@@ -12,7 +12,7 @@ use icash_core::analytics::{
     RankedProduct, Statistics,
 };
 use icash_core::purchase::MAX_ITEMS;
-use icash_core::{AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, Role};
+use icash_core::{AuditEntry, Branch, KeyInfo, Money, Product, Purchase, PurchaseLine, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,6 +57,17 @@ pub struct IndexEndpoints {
     pub openapi: &'static str,
     /// API keys and the audit trail (admin keys only).
     pub admin: AdminEndpoints,
+    /// The branches and their business days.
+    pub branches: BranchEndpoints,
+}
+
+/// The branches' endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchEndpoints {
+    /// Every branch with its time zone and start of day.
+    pub list: &'static str,
+    /// Changing a branch (admin keys only).
+    pub update: &'static str,
 }
 
 /// The till's endpoints.
@@ -748,4 +759,48 @@ pub struct AuditPageBody {
     pub entries: Vec<AuditEntryBody>,
     /// The `after` of the next page, when the page is full and older entries may follow.
     pub next_after: Option<i64>,
+}
+
+/// A branch of the chain with its business day.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 2, "name": "Tel Aviv", "time_zone": "Asia/Jerusalem", "day_starts_at": "04:00"}))]
+pub struct BranchSettingsBody {
+    /// Its id, the `supermarket_id` of its purchases.
+    pub id: i32,
+    /// Its name.
+    pub name: String,
+    /// The IANA time zone its business days are reckoned in.
+    pub time_zone: String,
+    /// The local time of day its business day starts, `HH:MM`.
+    pub day_starts_at: String,
+}
+
+impl From<&Branch> for BranchSettingsBody {
+    fn from(branch: &Branch) -> BranchSettingsBody {
+        BranchSettingsBody {
+            id: branch.id().get(),
+            name: branch.name().to_owned(),
+            time_zone: branch.time_zone().to_string(),
+            day_starts_at: branch.day_starts_at().to_string(),
+        }
+    }
+}
+
+/// `PUT /branches/{id}`: a branch's settings, every one given. Fields a client adds are
+/// ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a branch object with name, time_zone and day_starts_at")]
+#[schema(example = json!({"name": "Tel Aviv", "time_zone": "Asia/Jerusalem", "day_starts_at": "04:00"}))]
+pub struct BranchRequest {
+    /// The branch's name: 1 to 100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    pub name: String,
+    /// An IANA time zone name, such as `Europe/Paris` or `UTC`; an unknown one is a 400. The
+    /// document lists every name the server knows.
+    #[schema(example = "Asia/Jerusalem")]
+    pub time_zone: String,
+    /// The local time of day the business day starts, `HH:MM` from `00:00` to `23:59`: `04:00`
+    /// for a store open past midnight.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "04:00")]
+    pub day_starts_at: String,
 }

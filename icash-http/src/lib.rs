@@ -91,6 +91,12 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
         .unify()
         .or(routes::analytics::filters(store.clone(), auth.clone()))
         .unify()
+        .or(routes::branches::filters(
+            store.clone(),
+            config.body_limit,
+            auth.clone(),
+        ))
+        .unify()
         .or(routes::admin::filters(store, config.body_limit, auth))
         .unify();
     request_head::check()
@@ -129,7 +135,13 @@ pub fn api(store: SharedStore, config: ApiConfig) -> BoxedFilter<(Response,)> {
 
 fn cors(config: &Cors) -> warp::cors::Builder {
     let builder = warp::cors()
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
         .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
         .max_age(600);

@@ -5,11 +5,11 @@ use std::sync::LazyLock;
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest};
-use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
+use crate::routes::{admin, analytics, branches, cash_register, gateway, metrics, probes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,8 @@ use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        branches::branches,
+        branches::put_branch,
         admin::create_key,
         admin::keys,
         admin::revoke_key,
@@ -42,11 +44,12 @@ use crate::routes::{admin, analytics, cash_register, gateway, metrics, probes};
         metrics::metrics,
     ),
     components(schemas(ErrorBody, ItemRequest)),
-    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames),
+    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames, &ZoneNames),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
         (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
+        (name = "branches", description = "The branches, with the time zone and start of their business days"),
         (name = "admin", description = "API keys, the audit trail and the metrics, for admin keys only"),
     )
 )]
@@ -58,9 +61,14 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
@@ -116,9 +124,14 @@ impl Modify for BearerKeys {
             if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for operation in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
                 add_error(
@@ -137,6 +150,29 @@ impl Modify for BearerKeys {
                     "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry",
                 );
             }
+        }
+    }
+}
+
+/// Lists the zone names a branch accepts as its `time_zone`'s `enum`: the zone database is
+/// the build's, so the document says exactly what the server accepts.
+struct ZoneNames;
+
+impl Modify for ZoneNames {
+    fn modify(&self, document: &mut Document) {
+        let names: Vec<serde_json::Value> = icash_core::TimeZone::all()
+            .map(|zone| zone.name().into())
+            .collect();
+        let schemas = &mut document
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        if let Some(RefOr::T(Schema::Object(request))) = schemas.get_mut("BranchRequest")
+            && let Some(RefOr::T(Schema::Object(zone))) = request.properties.get_mut("time_zone")
+        {
+            zone.enum_values = Some(names);
+            zone.min_length = None;
+            zone.max_length = None;
         }
     }
 }

@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 19);
+    assert_eq!(endpoints.len(), 21);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -384,5 +384,51 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
                 );
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn the_branches_settings_are_declared_as_the_server_checks_them() {
+    let (json, _) = served_document().await;
+    let put = &json["paths"]["/branches/{id}"]["put"];
+    assert!(put["requestBody"]["content"]["application/json"].is_object());
+    for status in ["200", "400", "401", "403", "404", "413", "415", "429"] {
+        assert!(
+            put["responses"][status].is_object(),
+            "PUT documents {status}"
+        );
+    }
+    assert_eq!(parameter(&put["parameters"], "id")["schema"]["minimum"], 1);
+    assert!(json["paths"]["/branches"]["get"]["responses"]["200"].is_object());
+    let request = &json["components"]["schemas"]["BranchRequest"]["properties"];
+    let zones: Vec<&str> = request["time_zone"]["enum"]
+        .as_array()
+        .expect("the zones are listed")
+        .iter()
+        .map(|zone| zone.as_str().unwrap())
+        .collect();
+    for zone in [
+        "UTC",
+        "Asia/Jerusalem",
+        "Asia/Kathmandu",
+        "America/New_York",
+    ] {
+        assert!(zones.contains(&zone), "{zone}");
+        assert!(zone.parse::<icash_core::TimeZone>().is_ok());
+    }
+    assert_eq!(zones.len(), icash_core::TimeZone::all().count());
+    let start = pattern(&request["day_starts_at"]);
+    for (text, valid) in [
+        ("04:00", true),
+        ("23:59", true),
+        ("24:00", false),
+        ("4:00", false),
+    ] {
+        assert_eq!(start.is_match(text), valid, "{text}");
+        assert_eq!(
+            text.parse::<icash_core::DayStart>().is_ok(),
+            valid,
+            "{text}"
+        );
     }
 }

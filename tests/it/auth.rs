@@ -60,16 +60,20 @@ async fn keyring(store: &dyn Store) -> Keyring {
     keys
 }
 
+const BRANCH_SETTINGS: &str =
+    r#"{"name": "SMKT001", "time_zone": "UTC", "day_starts_at": "00:00"}"#;
 const PURCHASE_1: &str = r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#;
 
 async fn call(api: &Api, method: &str, path: &str, key: Option<&ApiKeySecret>) -> Answer {
     let request = request_with_key(method, path, key.map(ApiKeySecret::expose));
-    let request = if method == "POST" {
-        request
+    let request = match method {
+        "POST" => request
             .header("content-type", "application/json")
-            .body(PURCHASE_1)
-    } else {
-        request
+            .body(PURCHASE_1),
+        "PUT" => request
+            .header("content-type", "application/json")
+            .body(BRANCH_SETTINGS),
+        _ => request,
     };
     send(api, request).await
 }
@@ -142,6 +146,8 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ("GET", "/admin/keys".into(), ADMIN),
         ("GET", "/admin/audit".into(), ADMIN),
         ("GET", "/metrics".into(), ADMIN),
+        ("GET", "/branches".into(), CATALOG),
+        ("PUT", "/branches/1".into(), ADMIN),
     ];
     for path in [
         "/dashboard",

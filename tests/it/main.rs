@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod auth;
+mod branches;
 mod concurrency;
 mod connections;
 mod data_dir;

@@ -13,8 +13,8 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{context, json, respond};
 use crate::dto::{
-    AdminEndpoints, AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index,
-    IndexEndpoints, Services,
+    AdminEndpoints, AnalyticsEndpoints, BranchEndpoints, CashRegisterEndpoints, DashboardBody,
+    Health, Index, IndexEndpoints, Services,
 };
 use crate::error::ApiError;
 use crate::query::{FilterParams, parse};
@@ -53,6 +53,10 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     revoke_key: "DELETE /admin/keys/{name}",
                     audit: "GET /admin/audit",
                     metrics: "GET /metrics",
+                },
+                branches: BranchEndpoints {
+                    list: "GET /branches",
+                    update: "PUT /branches/{id}",
                 },
             },
         },
