@@ -1,5 +1,5 @@
 //! A branch's business day: the IANA time zone its clocks follow and the time of day its
-//! business day starts.
+//! business day starts, and business dates turned into each branch's instants.
 //!
 //! Every conversion between local times and instants goes through `chrono-tz`, so that daylight
 //! saving changes and offsets that are not whole hours come out as the zone database says.
@@ -7,10 +7,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone as _, Timelike, Utc};
+use chrono::{
+    DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::error::ValidationError;
+use crate::product::Branch;
 
 /// An IANA time zone, such as `Europe/Paris` or `UTC`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +133,71 @@ impl fmt::Display for DayStart {
     }
 }
 
+/// Business dates asked for: from a date, to a date (both inclusive), either open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BusinessDates {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl BusinessDates {
+    /// The business days from `from` to `to`, inclusive; `to` before `from` is refused.
+    pub fn new(
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<BusinessDates, ValidationError> {
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(ValidationError::EmptyDates);
+        }
+        Ok(BusinessDates { from, to })
+    }
+
+    /// One business day.
+    pub fn day(date: NaiveDate) -> BusinessDates {
+        BusinessDates {
+            from: Some(date),
+            to: Some(date),
+        }
+    }
+
+    /// The first business day, if any.
+    pub fn from(&self) -> Option<NaiveDate> {
+        self.from
+    }
+
+    /// The last business day (inclusive), if any.
+    pub fn to(&self) -> Option<NaiveDate> {
+        self.to
+    }
+
+    /// The instants these dates cover at `branch`: from the start of its first business day
+    /// (inclusive) to the start of the day after its last (exclusive), in its zone.
+    pub fn instants(&self, branch: &Branch) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let starts = |date: NaiveDate| day_start(branch, date);
+        (
+            self.from.map(starts),
+            self.to
+                .map(|to| starts(to.succ_opt().unwrap_or(NaiveDate::MAX))),
+        )
+    }
+}
+
+/// The instant business day `date` starts at `branch`: the first instant whose local time is
+/// its start of day on that date. When the clocks passed that time twice, the first; when they
+/// skipped it, the first instant after the gap.
+pub fn day_start(branch: &Branch, date: NaiveDate) -> DateTime<Utc> {
+    let zone = branch.time_zone();
+    let local = date.and_time(branch.day_starts_at().time());
+    // A gap in local time is shorter than a day, and begins and ends on a whole minute: the
+    // first local minute after the start that the clocks showed is where the gap ends.
+    (0..=24 * 60)
+        .filter_map(|minute| local.checked_add_signed(Duration::minutes(minute)))
+        .find_map(|local| zone.instant_of_local(local))
+        .unwrap_or_else(|| local.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
@@ -190,5 +258,69 @@ mod tests {
             .unwrap()
             .time();
         assert!(DayStart::new(with_seconds).is_err());
+    }
+
+    fn branch_in(zone: &str, start: &str) -> Branch {
+        Branch::with_settings(
+            crate::id::BranchId::new(1).unwrap(),
+            "b",
+            zone.parse().unwrap(),
+            start.parse().unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn hours(branch: &Branch, date: &str) -> (String, i64) {
+        let day = BusinessDates::day(date.parse().unwrap());
+        let (Some(from), Some(to)) = day.instants(branch) else {
+            panic!("a day has both ends")
+        };
+        (from.to_rfc3339(), (to - from).num_minutes())
+    }
+
+    #[test]
+    fn a_business_day_lasts_23_or_25_hours_when_the_clocks_change() {
+        let new_york = branch_in("America/New_York", "00:00");
+        assert_eq!(
+            hours(&new_york, "2025-03-09"),
+            ("2025-03-09T05:00:00+00:00".to_owned(), 23 * 60)
+        );
+        assert_eq!(
+            hours(&new_york, "2025-11-02"),
+            ("2025-11-02T04:00:00+00:00".to_owned(), 25 * 60)
+        );
+        assert_eq!(hours(&new_york, "2025-05-01").1, 24 * 60);
+        let night = branch_in("America/New_York", "04:00");
+        assert_eq!(
+            hours(&night, "2025-03-08"),
+            ("2025-03-08T09:00:00+00:00".to_owned(), 23 * 60),
+            "the day from 04:00 that holds the change"
+        );
+    }
+
+    #[test]
+    fn days_in_zones_off_the_whole_hour_start_at_their_own_midnight() {
+        assert_eq!(
+            hours(&branch_in("Asia/Kolkata", "00:00"), "2025-05-01"),
+            ("2025-04-30T18:30:00+00:00".to_owned(), 24 * 60)
+        );
+        assert_eq!(
+            hours(&branch_in("Asia/Kathmandu", "04:00"), "2025-05-01"),
+            ("2025-04-30T22:15:00+00:00".to_owned(), 24 * 60)
+        );
+    }
+
+    #[test]
+    fn a_day_whose_start_the_clocks_skipped_starts_when_they_resume() {
+        // 02:30 never happened in New York on 2025-03-09: the day starts at 03:00 EDT.
+        let branch = branch_in("America/New_York", "02:30");
+        assert_eq!(hours(&branch, "2025-03-09").0, "2025-03-09T07:00:00+00:00");
+        let dates = BusinessDates::new(
+            Some("2025-05-02".parse().unwrap()),
+            Some("2025-05-01".parse().unwrap()),
+        );
+        assert_eq!(dates, Err(ValidationError::EmptyDates));
+        let open = BusinessDates::new(Some("2025-05-01".parse().unwrap()), None).unwrap();
+        assert_eq!(open.instants(&branch).1, None);
     }
 }

@@ -170,6 +170,20 @@ pub enum ValidationError {
         /// The most characters a name may have.
         max: usize,
     },
+    /// Business dates whose last day is before their first.
+    #[error("the dates are empty: `to_date` must not be before `from_date`")]
+    EmptyDates,
+    /// A period given both as business dates and as instants.
+    #[error(
+        "`date`, `from_date` and `to_date` name business days, and `from` and `to` instants: give one or the other, not both"
+    )]
+    DatesAndInstants,
+    /// Business dates that a branch's clocks skipped whole, so that it had no such day.
+    #[error("branch {0} had no business day on these dates: its clocks skipped them")]
+    SkippedDates(BranchId),
+    /// A single business date given with a range of dates.
+    #[error("`date` is one business day: give it alone, or `from_date` and `to_date` instead")]
+    DateAndDateRange,
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

@@ -5,7 +5,8 @@
 //! - [`analytics`]: what each figure means, and the ranking and orderings written once;
 //! - [`idempotency`]: keys that make a retried purchase safe;
 //! - [`refund`]: refunds and voids, the rules of what may be taken back;
-//! - [`business_day`]: a branch's time zone and the time its business day starts;
+//! - [`business_day`], [`period`]: a branch's time zone and the time its business day starts,
+//!   and the analytics over business dates, each branch's in its own zone;
 //! - [`actor`], [`access`]: who is acting (a key's [`Role`] over its branches) and what each role
 //!   may do ([`Actor::may`]), written once;
 //! - [`key`], [`audit`]: API keys, kept as hashes, and the trail of every change that is not a
@@ -52,6 +53,7 @@ pub mod import;
 pub mod key;
 pub mod memory;
 pub mod money;
+pub mod period;
 pub mod product;
 pub mod purchase;
 pub mod refund;
@@ -61,7 +63,7 @@ pub use access::{Action, Forbidden};
 pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
-pub use business_day::{DayStart, TimeZone};
+pub use business_day::{BusinessDates, DayStart, TimeZone};
 pub use error::{Error, Result, StoreError, ValidationError};
 pub use id::{AuditId, BranchId, CustomerId, CustomerRef, KeyId, ProductId, PurchaseId, RefundId};
 pub use idempotency::{IdempotencyKey, Recorded};

@@ -17,6 +17,7 @@
 
 mod analytics;
 mod branches;
+mod business_dates;
 mod fixture;
 mod idempotency;
 mod import;
@@ -26,6 +27,7 @@ mod refunds;
 
 pub use analytics::*;
 pub use branches::*;
+pub use business_dates::*;
 pub use idempotency::*;
 pub use import::*;
 pub use keys::*;
@@ -81,6 +83,7 @@ macro_rules! conformance_suite {
             random_refunds_and_voids_keep_every_figure_a_recomputation,
             branches_have_names_zones_and_business_days,
             data_files_are_read_in_their_branchs_zone,
+            business_dates_equal_a_naive_recomputation,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
