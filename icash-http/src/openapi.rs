@@ -48,7 +48,7 @@ use crate::routes::{admin, analytics, branches, cash_register, gateway, metrics,
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
-        (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
+        (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive; `date`, `from_date` and `to_date` are business days in each branch's zone, both ends inclusive"),
         (name = "branches", description = "The branches, with the time zone and start of their business days"),
         (name = "admin", description = "API keys, the audit trail and the metrics, for admin keys only"),
     )

@@ -102,6 +102,9 @@ async fn parameters_bodies_and_errors_are_described() {
         "min_purchases",
         "limit",
         "cursor",
+        "date",
+        "from_date",
+        "to_date",
     ] {
         assert!(
             parameters.contains(&name),

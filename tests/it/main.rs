@@ -10,6 +10,7 @@ mod admin;
 mod api;
 mod auth;
 mod branches;
+mod business_dates;
 mod concurrency;
 mod connections;
 mod data_dir;

@@ -1,7 +1,8 @@
-//! The owner's analytics, each with the optional filter (branch, period).
+//! The owner's analytics, each with the optional filter (branch; a period of instants or of
+//! business dates).
 
-use icash_core::Action;
 use icash_core::analytics::LoyalQuery;
+use icash_core::{Action, period};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -26,9 +27,9 @@ pub(crate) async fn unique_customers(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let unique_customers = store.unique_customers(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let unique_customers = period::unique_customers(store.as_ref(), &period).await?;
     Ok(json(
         StatusCode::OK,
         &UniqueCustomersBody { unique_customers },
@@ -53,19 +54,20 @@ pub(crate) async fn loyal_customers(
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
     let page: PageParams = parse(&query)?;
+    let period = parse::<FilterParams>(&query)?.period()?;
     let loyal_query = LoyalQuery {
         min_purchases: parse::<LoyalParams>(&query)?.min_purchases()?,
-        filter: parse::<FilterParams>(&query)?.filter()?,
+        filter: icash_core::Filter::ALL,
         limit: page.limit()?,
         after: page.loyal_cursor()?,
     };
-    caller.may(Action::ReadAnalytics(loyal_query.filter.branch()))?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
     if loyal_query.limit.is_none() {
         // The whole list can be as long as the customers are many: sent as it is read.
-        let loyal = store.loyal_customers_stream(&loyal_query).await?;
+        let loyal = period::loyal_customers_stream(store.as_ref(), &period, &loyal_query).await?;
         return Ok(json_chunks(LoyalCustomersBody::chunks(loyal)));
     }
-    let loyal = store.loyal_customers(&loyal_query).await?;
+    let loyal = period::loyal_customers(store.as_ref(), &period, &loyal_query).await?;
     let next_cursor = match (loyal_query.limit, loyal.customers.last()) {
         (Some(limit), Some(last)) if loyal.customers.len() == limit as usize => {
             Some(encode_loyal_cursor(&last.cursor()))
@@ -91,10 +93,10 @@ pub(crate) async fn top_products(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
     let max_rank = parse::<RankParams>(&query)?.max_rank()?;
-    let ranked = store.top_products(&filter, max_rank).await?;
+    let ranked = period::top_products(store.as_ref(), &period, max_rank).await?;
     Ok(json(
         StatusCode::OK,
         &TopProductsBody {
@@ -112,9 +114,9 @@ pub(crate) async fn statistics(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let statistics = store.statistics(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let statistics = period::statistics(store.as_ref(), &period).await?;
     Ok(json(StatusCode::OK, &StatisticsBody::from(&statistics)))
 }
 

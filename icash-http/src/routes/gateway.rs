@@ -126,9 +126,9 @@ pub(crate) async fn dashboard(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let dashboard = store.dashboard(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let dashboard = icash_core::period::dashboard(store.as_ref(), &period).await?;
     Ok(json(StatusCode::OK, &DashboardBody::from(&dashboard)))
 }
 
