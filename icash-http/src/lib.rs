@@ -31,6 +31,7 @@ mod connection;
 mod context;
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod limits;
 pub mod metrics;
 mod openapi;
@@ -143,7 +144,13 @@ fn cors(config: &Cors) -> warp::cors::Builder {
             Method::OPTIONS,
         ])
         .allow_headers(["content-type", "authorization", REQUEST_ID, IDEMPOTENCY_KEY])
-        .expose_headers([REQUEST_ID, "link", NEXT_CURSOR, IDEMPOTENT_REPLAYED])
+        .expose_headers([
+            REQUEST_ID,
+            "link",
+            NEXT_CURSOR,
+            IDEMPOTENT_REPLAYED,
+            "content-disposition",
+        ])
         .max_age(600);
     match config {
         Cors::AnyOrigin => builder.allow_any_origin(),

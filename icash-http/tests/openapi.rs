@@ -435,3 +435,25 @@ async fn the_branches_settings_are_declared_as_the_server_checks_them() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_lists_declare_their_csv_exports() {
+    let (json, _) = served_document().await;
+    for path in [
+        "/analytics/loyal-customers",
+        "/analytics/top-products",
+        "/cash-register/customers",
+    ] {
+        let operation = &json["paths"][path]["get"];
+        let content = &operation["responses"]["200"]["content"];
+        assert!(
+            content["application/json"].is_object(),
+            "{path} answers JSON"
+        );
+        assert!(content["text/csv"].is_object(), "{path} answers CSV");
+        let format = parameter(&operation["parameters"], "format");
+        let format = pattern(&format["schema"]);
+        assert!(format.is_match("csv") && format.is_match("json"), "{path}");
+        assert!(!format.is_match("xml"), "{path}");
+    }
+}

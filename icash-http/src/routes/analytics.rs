@@ -2,8 +2,9 @@
 //! business dates).
 
 use icash_core::analytics::LoyalQuery;
+use icash_core::period::Period;
 use icash_core::{Action, period};
-use warp::http::StatusCode;
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -16,6 +17,7 @@ use crate::dto::{
     LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
 };
 use crate::error::ApiError;
+use crate::export::{self, Format, FormatParams};
 use crate::query::{FilterParams, LoyalParams, PageParams, RankParams, encode_loyal_cursor, parse};
 
 /// How many distinct customers made a purchase.
@@ -38,11 +40,12 @@ pub(crate) async fn unique_customers(
 
 /// The customers with at least 3 purchases, most purchases first, then most spent.
 #[utoipa::path(get, path = "/analytics/loyal-customers", tag = "analytics",
-    params(FilterParams, LoyalParams, PageParams,
+    params(FilterParams, LoyalParams, PageParams, FormatParams,
         ("cursor" = Option<String>, Query, pattern = r"^[1-9][0-9]{0,17}_(0|[1-9][0-9]{0,17})\.[0-9]{2}_[0-9a-f]{32}$",
             description = "Where to start: the `next_cursor` (or the `Link` header's `cursor`) of the previous page")),
-    responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page",
-        body = LoyalCustomersBody,
+    responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page. \
+        As CSV (`format=csv` or `Accept: text/csv`): a header row, then user_id, purchase_count, total_spent (two decimals), first_purchase, last_purchase (ISO 8601)",
+        content((LoyalCustomersBody = "application/json"), (String = "text/csv")),
         links(("next_page" = (operation_id = "loyal_customers",
             parameters(("cursor" = "$response.body#/next_cursor"), ("limit" = "$request.query.limit")),
             description = "The next page (with the request's other parameters), when `next_cursor` is present"))))))]
@@ -51,8 +54,10 @@ pub(crate) async fn loyal_customers(
     credentials: Credentials,
     path: String,
     query: String,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
     let page: PageParams = parse(&query)?;
     let period = parse::<FilterParams>(&query)?.period()?;
     let loyal_query = LoyalQuery {
@@ -65,7 +70,10 @@ pub(crate) async fn loyal_customers(
     if loyal_query.limit.is_none() {
         // The whole list can be as long as the customers are many: sent as it is read.
         let loyal = period::loyal_customers_stream(store.as_ref(), &period, &loyal_query).await?;
-        return Ok(json_chunks(LoyalCustomersBody::chunks(loyal)));
+        return Ok(match format {
+            Format::Json => json_chunks(LoyalCustomersBody::chunks(loyal)),
+            Format::Csv => export::loyal_stream(loyal, &file("loyal-customers", &period)),
+        });
     }
     let loyal = period::loyal_customers(store.as_ref(), &period, &loyal_query).await?;
     let next_cursor = match (loyal_query.limit, loyal.customers.last()) {
@@ -74,10 +82,16 @@ pub(crate) async fn loyal_customers(
         }
         _ => None,
     };
-    let mut response = json(
-        StatusCode::OK,
-        &LoyalCustomersBody::new(&loyal, next_cursor.clone()),
-    );
+    let mut response = match format {
+        Format::Json => json(
+            StatusCode::OK,
+            &LoyalCustomersBody::new(&loyal, next_cursor.clone()),
+        ),
+        Format::Csv => export::csv_response(
+            export::loyal_page(&loyal.customers),
+            &file("loyal-customers", &period),
+        ),
+    };
     if let Some(cursor) = next_cursor {
         set_next_page(&mut response, &path, &query, &cursor);
     }
@@ -85,18 +99,27 @@ pub(crate) async fn loyal_customers(
 }
 
 /// The best sellers: every product ranked 3 or better, with competition ranking (1, 1, 3).
-#[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams),
-    responses((status = 200, description = "Best sellers", body = TopProductsBody)))]
+#[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams, FormatParams),
+    responses((status = 200, description = "Best sellers. As CSV (`format=csv` or `Accept: text/csv`): a header row, then rank, product_id, product_name, units_sold",
+        content((TopProductsBody = "application/json"), (String = "text/csv")))))]
 pub(crate) async fn top_products(
     store: SharedStore,
     credentials: Credentials,
     query: String,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
     let period = parse::<FilterParams>(&query)?.period()?;
     caller.may(Action::ReadAnalytics(period.branch()))?;
     let max_rank = parse::<RankParams>(&query)?.max_rank()?;
     let ranked = period::top_products(store.as_ref(), &period, max_rank).await?;
+    if format == Format::Csv {
+        return Ok(export::csv_response(
+            export::top_products(&ranked),
+            &file("top-products", &period),
+        ));
+    }
     Ok(json(
         StatusCode::OK,
         &TopProductsBody {
@@ -134,19 +157,24 @@ pub(crate) fn filters(
             .and(raw_query())
             .and(with_store(store.clone()))
             .and(credentials(auth.clone()))
+            .and(warp::header::headers_cloned())
     };
-    let unique = base("unique-customers").and_then(|ctx, query, store, credentials| {
+    let unique = base("unique-customers").and_then(|ctx, query, store, credentials, _| {
         respond(ctx, unique_customers(store, credentials, query))
     });
-    let loyal =
-        base("loyal-customers").and_then(|ctx: RequestContext, query, store, credentials| {
+    let loyal = base("loyal-customers").and_then(
+        |ctx: RequestContext, query, store, credentials, headers| {
             let path = ctx.path().to_owned();
-            respond(ctx, loyal_customers(store, credentials, path, query))
-        });
-    let top = base("top-products").and_then(|ctx, query, store, credentials| {
-        respond(ctx, top_products(store, credentials, query))
+            respond(
+                ctx,
+                loyal_customers(store, credentials, path, query, headers),
+            )
+        },
+    );
+    let top = base("top-products").and_then(|ctx, query, store, credentials, headers| {
+        respond(ctx, top_products(store, credentials, query, headers))
     });
-    let statistics = base("statistics").and_then(|ctx, query, store, credentials| {
+    let statistics = base("statistics").and_then(|ctx, query, store, credentials, _| {
         respond(ctx, statistics(store, credentials, query))
     });
     unique
@@ -156,4 +184,9 @@ pub(crate) fn filters(
         .unify()
         .or(statistics)
         .unify()
+}
+
+/// The file name of an export of `what` over `period`.
+fn file(what: &str, period: &Period) -> String {
+    export::file_name(what, Some(period), chrono::Utc::now())
 }
