@@ -15,6 +15,7 @@ mod concurrency;
 mod connections;
 mod data_dir;
 mod equivalence;
+mod export;
 mod faults;
 mod harness;
 mod hostile;
