@@ -219,19 +219,7 @@ impl State {
 
     /// The loyal customers that `query` asks for.
     fn loyal_customers(&self, query: &LoyalQuery) -> LoyalCustomers {
-        let mut loyal: Vec<CustomerActivity> = self
-            .activity(&query.filter)
-            .into_values()
-            .filter(|entry| entry.purchase_count >= u64::from(query.min_purchases))
-            .collect();
-        let count = loyal.len() as u64;
-        loyal.sort_by(CustomerActivity::loyal_order);
-        let customers = loyal
-            .into_iter()
-            .filter(|entry| query.after.is_none_or(|cursor| cursor.precedes(entry)))
-            .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
-            .collect();
-        LoyalCustomers { count, customers }
+        query.select(self.activity(&query.filter).into_values())
     }
 
     /// Units sold per product over the purchases `filter` admits, and units returned by the

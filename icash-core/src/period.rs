@@ -125,19 +125,6 @@ async fn activity_over(store: &dyn Store, filters: &[Filter]) -> Result<Vec<Cust
     Ok(merged.into_values().collect())
 }
 
-/// The loyal list `query` asks for (its filter aside), out of every customer's activity.
-fn loyal_of(mut activity: Vec<CustomerActivity>, query: &LoyalQuery) -> LoyalCustomers {
-    activity.retain(|entry| entry.purchase_count >= u64::from(query.min_purchases));
-    activity.sort_by(CustomerActivity::loyal_order);
-    let count = activity.len() as u64;
-    let customers = activity
-        .into_iter()
-        .filter(|entry| query.after.is_none_or(|after| after.precedes(entry)))
-        .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
-        .collect();
-    LoyalCustomers { count, customers }
-}
-
 /// Units per product over the union of `filters`.
 async fn product_sales_over(store: &dyn Store, filters: &[Filter]) -> Result<Vec<ProductSales>> {
     let mut merged: HashMap<ProductId, ProductSales> = HashMap::new();
@@ -186,7 +173,7 @@ pub async fn loyal_customers(
                 .loyal_customers(&LoyalQuery { filter, ..*query })
                 .await
         }
-        Resolved::PerBranch(filters) => Ok(loyal_of(activity_over(store, &filters).await?, query)),
+        Resolved::PerBranch(filters) => Ok(query.select(activity_over(store, &filters).await?)),
     }
 }
 
@@ -202,10 +189,9 @@ pub async fn loyal_customers_stream(
                 .loyal_customers_stream(&LoyalQuery { filter, ..*query })
                 .await
         }
-        Resolved::PerBranch(filters) => Ok(LoyalStream::gathered(loyal_of(
-            activity_over(store, &filters).await?,
-            query,
-        ))),
+        Resolved::PerBranch(filters) => Ok(LoyalStream::gathered(
+            query.select(activity_over(store, &filters).await?),
+        )),
     }
 }
 
@@ -248,7 +234,7 @@ pub async fn dashboard(store: &dyn Store, period: &Period) -> Result<Dashboard> 
         Resolved::PerBranch(filters) => {
             let statistics = statistics_over(store, &filters).await?;
             let activity = activity_over(store, &filters).await?;
-            let loyal = loyal_of(activity, &Dashboard::loyal_query(&Filter::ALL));
+            let loyal = Dashboard::loyal_query(&Filter::ALL).select(activity);
             let sales = product_sales_over(store, &filters).await?;
             Ok(Dashboard::from_parts(statistics, loyal, sales))
         }
