@@ -792,8 +792,12 @@ impl From<&Branch> for BranchSettingsBody {
 #[serde(expecting = "a branch object with name, time_zone and day_starts_at")]
 #[schema(example = json!({"name": "Tel Aviv", "time_zone": "Asia/Jerusalem", "day_starts_at": "04:00"}))]
 pub struct BranchRequest {
-    /// The branch's name: 1 to 100 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    /// The branch's name: 1 to 100 characters, not only spaces, and no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// An IANA time zone name, such as `Europe/Paris` or `UTC`; an unknown one is a 400. The
     /// document lists every name the server knows.

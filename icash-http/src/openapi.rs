@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
@@ -61,15 +61,7 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, document: &mut Document) {
         for item in document.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations(item) {
                 let has_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                     || operation.request_body.is_some();
                 if has_input {
@@ -124,15 +116,7 @@ impl Modify for BearerKeys {
             if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations(item) {
                 operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
                 add_error(
                     operation,
@@ -217,6 +201,18 @@ impl Modify for LinkFieldNames {
                 .extend(renamed.map(|(name, value)| (name.to_owned(), value)));
         }
     }
+}
+
+/// Every operation of a path the API answers.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn add_error(operation: &mut Operation, status: &str, description: &str) {

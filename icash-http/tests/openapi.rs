@@ -420,6 +420,17 @@ async fn the_branches_settings_are_declared_as_the_server_checks_them() {
         assert!(zone.parse::<icash_core::TimeZone>().is_ok());
     }
     assert_eq!(zones.len(), icash_core::TimeZone::all().count());
+    let name = pattern(&request["name"]);
+    for (text, valid) in [("Tel Aviv", true), ("  x ", true), ("   ", false), ("a\u{1d}b", false)] {
+        assert_eq!(name.is_match(text), valid, "{text:?}");
+        let branch = icash_core::Branch::with_settings(
+            icash_core::BranchId::new(1).unwrap(),
+            text,
+            icash_core::TimeZone::UTC,
+            icash_core::DayStart::MIDNIGHT,
+        );
+        assert_eq!(branch.is_ok(), valid, "{text:?}");
+    }
     let start = pattern(&request["day_starts_at"]);
     for (text, valid) in [
         ("04:00", true),
