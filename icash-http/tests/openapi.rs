@@ -421,7 +421,12 @@ async fn the_branches_settings_are_declared_as_the_server_checks_them() {
     }
     assert_eq!(zones.len(), icash_core::TimeZone::all().count());
     let name = pattern(&request["name"]);
-    for (text, valid) in [("Tel Aviv", true), ("  x ", true), ("   ", false), ("a\u{1d}b", false)] {
+    for (text, valid) in [
+        ("Tel Aviv", true),
+        ("  x ", true),
+        ("   ", false),
+        ("a\u{1d}b", false),
+    ] {
         assert_eq!(name.is_match(text), valid, "{text:?}");
         let branch = icash_core::Branch::with_settings(
             icash_core::BranchId::new(1).unwrap(),
