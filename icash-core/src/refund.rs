@@ -414,10 +414,7 @@ mod tests {
             lines.iter().map(|l| l.product().get()).collect()
         };
         let fresh = receipt(&[], false);
-        assert_eq!(
-            products(refund(Some(&[3, 1])).lines(&fresh).unwrap()),
-            [1, 3]
-        );
+        assert_eq!(products(refund(Some(&[3, 1])).lines(&fresh).unwrap()), [1, 3]);
         assert_eq!(
             products(refund(None).lines(&receipt(&[2], false)).unwrap()),
             [1, 3]
@@ -450,12 +447,8 @@ mod tests {
     #[test]
     fn a_void_needs_a_purchase_without_refunds_and_comes_once() {
         assert!(receipt(&[], false).check_void().is_ok());
-        assert!(
-            matches!(receipt(&[1], false).check_void(), Err(Error::Conflict(s)) if s.contains("has refunds"))
-        );
-        assert!(
-            matches!(receipt(&[], true).check_void(), Err(Error::Conflict(s)) if s.contains("already voided"))
-        );
+        assert!(matches!(receipt(&[1], false).check_void(), Err(Error::Conflict(s)) if s.contains("has refunds")));
+        assert!(matches!(receipt(&[], true).check_void(), Err(Error::Conflict(s)) if s.contains("already voided")));
     }
 
     #[test]

@@ -170,8 +170,7 @@ async fn replay(
         return Err(key_reused_for_another_refund(key));
     }
     // A claim and its refund commit together, so a committed key always names its refund.
-    let refund =
-        refund.ok_or_else(|| Error::internal(format!("refund key {key} has no refund")))?;
+    let refund = refund.ok_or_else(|| Error::internal(format!("refund key {key} has no refund")))?;
     let purchase: i64 = sqlx::query_scalar("SELECT purchase_id FROM refunds WHERE id = $1")
         .bind(refund)
         .fetch_one(&mut *conn)
@@ -275,11 +274,7 @@ impl Refunds for PgStore {
         lock_purchase(&mut tx, refund.purchase()).await?;
         let lines = refund.lines(&receipt(&mut tx, refund.purchase()).await?)?;
         let recorded = insert_refund(&mut tx, refund, lines, by.clone()).await?;
-        audit::record(
-            &mut tx,
-            &NewAuditEntry::purchase_refunded(&recorded, origin),
-        )
-        .await?;
+        audit::record(&mut tx, &NewAuditEntry::purchase_refunded(&recorded, origin)).await?;
         if let Some(key) = key {
             sqlx::query(
                 "UPDATE refund_idempotency_keys SET refund_id = $3 WHERE scope = $1 AND key = $2",

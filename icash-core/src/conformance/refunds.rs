@@ -38,10 +38,7 @@ fn manager() -> Origin {
 }
 
 fn products(items: &[i32]) -> Vec<ProductId> {
-    items
-        .iter()
-        .map(|&id| ProductId::new(id).unwrap())
-        .collect()
+    items.iter().map(|&id| ProductId::new(id).unwrap()).collect()
 }
 
 fn refund_of(purchase: PurchaseId, items: Option<&[i32]>, at: DateTime<Utc>) -> NewRefund {
@@ -209,10 +206,7 @@ pub async fn a_line_is_never_refunded_twice(store: &dyn Store) {
             )
             .await,
     );
-    assert_eq!(
-        absent,
-        format!("product 6 is not on purchase {}", sold.id())
-    );
+    assert_eq!(absent, format!("product 6 is not on purchase {}", sold.id()));
     let missing = store
         .refund(
             &refund_of(PurchaseId::new(999).unwrap(), None, day(2)),
@@ -223,11 +217,7 @@ pub async fn a_line_is_never_refunded_twice(store: &dyn Store) {
         .unwrap_err();
     assert!(matches!(missing, Error::NotFound { .. }), "{missing:?}");
     let receipt = store.receipt(sold.id()).await.unwrap();
-    assert_eq!(
-        refunded_products(&receipt),
-        [MILK],
-        "eggs were not refunded"
-    );
+    assert_eq!(refunded_products(&receipt), [MILK], "eggs were not refunded");
     assert_eq!(audit_count(store).await, entries);
     assert!(matches!(
         store.receipt(PurchaseId::new(999).unwrap()).await,
@@ -258,15 +248,16 @@ pub async fn a_void_keeps_the_purchase_and_counts_it_nowhere(store: &dyn Store) 
         panic!("expected a voided purchase, got {:?}", receipt.status);
     };
     assert_eq!(void.at, day(2));
-    assert_eq!(
-        void.voided_by.as_ref().map(KeyName::as_str),
-        Some("manager-1")
-    );
+    assert_eq!(void.voided_by.as_ref().map(KeyName::as_str), Some("manager-1"));
     assert_eq!(void.reason.as_str(), "rung up twice");
     assert_eq!(store.receipt(voided.id()).await.unwrap(), receipt);
 
     let entries = audit_count(store).await;
-    let again = conflict(store.void(&void_of(voided.id(), day(3)), &manager()).await);
+    let again = conflict(
+        store
+            .void(&void_of(voided.id(), day(3)), &manager())
+            .await,
+    );
     assert!(again.contains("already voided"), "{again}");
     let refund = conflict(
         store
@@ -283,10 +274,7 @@ pub async fn a_void_keeps_the_purchase_and_counts_it_nowhere(store: &dyn Store) 
     );
     assert_eq!(statistics.unique_customers, 1);
     let branch_two = &statistics.by_branch[1];
-    assert_eq!(
-        (branch_two.purchase_count, branch_two.revenue),
-        (0, Money::ZERO)
-    );
+    assert_eq!((branch_two.purchase_count, branch_two.revenue), (0, Money::ZERO));
     let top = store.top_products(&Filter::ALL, 3).await.unwrap();
     assert_eq!(top.len(), 1);
     assert_eq!(top[0].sales.product.get(), MILK);
@@ -355,7 +343,10 @@ pub async fn refunds_and_voids_are_audited(store: &dyn Store) {
         .void(&void_of(voided.id(), day(2)), &manager())
         .await
         .unwrap();
-    let entries = store.audit_entries(&AuditQuery::default()).await.unwrap();
+    let entries = store
+        .audit_entries(&AuditQuery::default())
+        .await
+        .unwrap();
     let kinds: Vec<AuditKind> = entries.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -366,10 +357,7 @@ pub async fn refunds_and_voids_are_audited(store: &dyn Store) {
     assert_eq!(entries[1].target, format!("purchase {}", refunded.id()));
     assert_eq!(
         entries[1].details,
-        format!(
-            "refund {}: products 1, 3, amount 4.50",
-            refund.refund().id()
-        )
+        format!("refund {}: products 1, 3, amount 4.50", refund.refund().id())
     );
     for entry in &entries {
         assert_eq!(
@@ -414,10 +402,7 @@ pub async fn a_repeated_refund_key_replays_the_first_refund(store: &dyn Store) {
             )
             .await,
     );
-    assert!(
-        other.contains("already used for a different refund"),
-        "{other}"
-    );
+    assert!(other.contains("already used for a different refund"), "{other}");
     // The same value from another sender is its own key.
     let elsewhere = store
         .refund(
@@ -661,11 +646,7 @@ impl Ledger {
             let statistics = store.statistics(&filter).await.unwrap();
             let by_branch = self.by_branch(&filter);
             assert_eq!(statistics.by_branch, by_branch, "{filter:?}");
-            assert_eq!(
-                statistics.unique_customers,
-                self.unique(&filter),
-                "{filter:?}"
-            );
+            assert_eq!(statistics.unique_customers, self.unique(&filter), "{filter:?}");
             assert_eq!(
                 statistics.total_purchases,
                 by_branch.iter().map(|b| b.purchase_count).sum::<u64>()
@@ -778,11 +759,7 @@ impl Ledger {
                     .flat_map(|(_, _, lines)| lines.iter().map(|(p, _)| *p))
                     .collect();
                 let wanted: Vec<(ProductId, Money)> = match items {
-                    None => sold
-                        .iter()
-                        .filter(|(p, _)| !taken.contains(p))
-                        .cloned()
-                        .collect(),
+                    None => sold.iter().filter(|(p, _)| !taken.contains(p)).cloned().collect(),
                     Some(items) => products(items)
                         .into_iter()
                         .map(|p| (p, sold.iter().find(|(s, _)| *s == p).map(|(_, m)| *m)))
@@ -791,9 +768,9 @@ impl Ledger {
                 };
                 let allowed = !target.voided
                     && !wanted.is_empty()
-                    && wanted
-                        .iter()
-                        .all(|(p, _)| sold.iter().any(|(s, _)| s == p) && !taken.contains(p));
+                    && wanted.iter().all(|(p, _)| {
+                        sold.iter().any(|(s, _)| s == p) && !taken.contains(p)
+                    });
                 let result = store
                     .refund(&refund_of(id, items.as_deref(), at), None, &manager())
                     .await;
@@ -813,9 +790,7 @@ impl Ledger {
                             .collect();
                         assert_eq!(got, lines);
                         let made = self.refunds_made;
-                        self.sales[index]
-                            .refunds
-                            .push((refund.refund().at(), made, lines));
+                        self.sales[index].refunds.push((refund.refund().at(), made, lines));
                     }
                     Err(Error::Conflict(_)) => {
                         assert!(!allowed, "refund {items:?} of {target:?} should be allowed");
@@ -896,63 +871,17 @@ pub async fn analytics_after_refunds_and_voids_equal_a_recomputation(store: &dyn
     store.put_products(&catalog()).await.unwrap();
     let mut ledger = Ledger::default();
     let steps = [
-        Operation::Purchase {
-            branch_id: 1,
-            who: A,
-            items: vec![MILK, EGGS],
-            minutes: 30,
-        },
-        Operation::Purchase {
-            branch_id: 2,
-            who: A,
-            items: vec![BREAD],
-            minutes: 24 * 60 + 10,
-        },
-        Operation::Purchase {
-            branch_id: 2,
-            who: B,
-            items: vec![CAVIAR, GUM],
-            minutes: 24 * 60 + 20,
-        },
-        Operation::Purchase {
-            branch_id: 3,
-            who: B,
-            items: vec![MILK],
-            minutes: 2 * 24 * 60,
-        },
-        Operation::Purchase {
-            branch_id: 2,
-            who: A,
-            items: vec![EGGS, CANDY],
-            minutes: 3 * 24 * 60 + 90,
-        },
-        Operation::Refund {
-            sale: 0,
-            items: Some(vec![EGGS]),
-            minutes: 3 * 24 * 60,
-        },
-        Operation::Refund {
-            sale: 2,
-            items: None,
-            minutes: 24 * 60 + 25,
-        },
-        Operation::Void {
-            sale: 1,
-            minutes: 2 * 24 * 60,
-        },
-        Operation::Void {
-            sale: 4,
-            minutes: 4 * 24 * 60,
-        },
-        Operation::Void {
-            sale: 0,
-            minutes: 4 * 24 * 60,
-        },
-        Operation::Refund {
-            sale: 1,
-            items: None,
-            minutes: 4 * 24 * 60,
-        },
+        Operation::Purchase { branch_id: 1, who: A, items: vec![MILK, EGGS], minutes: 30 },
+        Operation::Purchase { branch_id: 2, who: A, items: vec![BREAD], minutes: 24 * 60 + 10 },
+        Operation::Purchase { branch_id: 2, who: B, items: vec![CAVIAR, GUM], minutes: 24 * 60 + 20 },
+        Operation::Purchase { branch_id: 3, who: B, items: vec![MILK], minutes: 2 * 24 * 60 },
+        Operation::Purchase { branch_id: 2, who: A, items: vec![EGGS, CANDY], minutes: 3 * 24 * 60 + 90 },
+        Operation::Refund { sale: 0, items: Some(vec![EGGS]), minutes: 3 * 24 * 60 },
+        Operation::Refund { sale: 2, items: None, minutes: 24 * 60 + 25 },
+        Operation::Void { sale: 1, minutes: 2 * 24 * 60 },
+        Operation::Void { sale: 4, minutes: 4 * 24 * 60 },
+        Operation::Void { sale: 0, minutes: 4 * 24 * 60 },
+        Operation::Refund { sale: 1, items: None, minutes: 4 * 24 * 60 },
     ];
     for step in &steps {
         ledger.apply(store, step).await;

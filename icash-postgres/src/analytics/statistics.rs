@@ -36,10 +36,7 @@ pub(super) struct StatisticsColumns {
 impl StatisticsColumns {
     /// The statistics, in the domain's types.
     pub(super) fn statistics(self) -> Result<Statistics> {
-        let refunds = self
-            .branch_refunds
-            .into_iter()
-            .zip(self.branch_refund_amounts);
+        let refunds = self.branch_refunds.into_iter().zip(self.branch_refund_amounts);
         let by_branch = self
             .branch_ids
             .into_iter()
