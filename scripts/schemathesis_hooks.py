@@ -9,7 +9,9 @@ JSON Schema yet refused by the server with a 400 and a sentence naming the rule:
   none (JSON Schema could say so only by repeating the body once per role);
 - no `product_id` twice in `items`: `uniqueItems` compares whole items, and two items may differ
   in a field the server ignores or in a null `quantity`;
-- `from` before `to`: JSON Schema compares no two parameters;
+- `from` before `to`, `from_date` not after `to_date`, and business dates (`date`, `from_date`,
+  `to_date`) not mixed with instants (`from`, `to`) nor `date` with a range: JSON Schema
+  compares no two parameters;
 - the body limit: JSON Schema counts items and characters, not bytes, so a body of up to 1,000
   items with fields the server ignores can be valid and still larger than the limit (413);
 - a product must be on sale at the sale time, and a sale time within the offline window (a few
@@ -36,6 +38,9 @@ RULES_IN_WORDS = re.compile(
     r"^(supermarket|product) \d+ does not exist$"
     r"|^product \d+ appears more than once in items"
     r"|^the period is empty: `from` must be before `to`$"
+    r"|^the dates are empty: `to_date` must not be before `from_date`$"
+    r"|^`date`, `from_date` and `to_date` name business days, and `from` and `to` instants"
+    r"|^`date` is one business day: give it alone"
     r"|^field `(supermarket_id|items\[\d+\]\.(product_id|quantity))` is not valid: "
     r"invalid type: floating point `[^`]+`"
     r"|^the request body is larger than the limit of \d+ bytes$"

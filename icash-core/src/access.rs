@@ -9,7 +9,7 @@
 //! | change the catalog's prices | no | of every branch | no | yes |
 //! | read the analytics of branch B | no | of B | yes | yes |
 //! | read the analytics of every branch, list the customers | no | of every branch | yes | yes |
-//! | manage keys, read the audit trail, read the server's metrics | no | no | no | yes |
+//! | manage keys, read the audit trail, read the server's metrics, change branches | no | no | no | yes |
 //!
 //! A manager "of B" is the manager of branch B or of every branch. Receipts and the customer
 //! lists name customers: only the roles that need them read them.
@@ -44,6 +44,8 @@ pub enum Action {
     ReadAudit,
     /// Reading the server's operational metrics (`/metrics`).
     ReadMetrics,
+    /// Changing a branch's name, time zone or business day.
+    ManageBranches,
 }
 
 impl Action {
@@ -65,6 +67,7 @@ impl Action {
             Action::ManageKeys => write!(f, "manage API keys"),
             Action::ReadAudit => write!(f, "read the audit trail"),
             Action::ReadMetrics => write!(f, "read the server's metrics"),
+            Action::ManageBranches => write!(f, "change the branches' settings"),
         }
     }
 }
@@ -83,7 +86,8 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             | Action::ChangePrices(_)
             | Action::ManageKeys
             | Action::ReadAudit
-            | Action::ReadMetrics => false,
+            | Action::ReadMetrics
+            | Action::ManageBranches => false,
         },
         Role::Manager => match action {
             Action::ReadCatalog => true,
@@ -96,7 +100,10 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             Action::ListCustomers | Action::ReadAnalytics(None) | Action::ChangePrices(None) => {
                 scope == Scope::AllBranches
             }
-            Action::ManageKeys | Action::ReadAudit | Action::ReadMetrics => false,
+            Action::ManageKeys
+            | Action::ReadAudit
+            | Action::ReadMetrics
+            | Action::ManageBranches => false,
         },
         Role::Till => match action {
             Action::ReadCatalog => true,
@@ -108,7 +115,8 @@ fn permits(role: Role, scope: Scope, action: Action) -> bool {
             | Action::ChangePrices(_)
             | Action::ManageKeys
             | Action::ReadAudit
-            | Action::ReadMetrics => false,
+            | Action::ReadMetrics
+            | Action::ManageBranches => false,
         },
     }
 }
@@ -191,6 +199,7 @@ mod tests {
             Action::ManageKeys,
             Action::ReadAudit,
             Action::ReadMetrics,
+            Action::ManageBranches,
         ]
     }
 
@@ -212,12 +221,12 @@ mod tests {
     /// [`actions`], in order: `Y` allowed, `n` refused.
     #[rustfmt::skip]
     const MATRIX: [(&str, Role, Option<i32>, &str); 5] = [
-        //                              cat rec rcp cus a2  a*  ref voi p2  p*  key aud met
-        ("till of 2", Role::Till, Some(2), "Y   Y   Y   n   n   n   n   n   n   n   n   n   n"),
-        ("manager of 2", Role::Manager, Some(2), "Y   Y   Y   n   Y   n   Y   Y   Y   n   n   n   n"),
-        ("manager of all", Role::Manager, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   n   n   n"),
-        ("analyst", Role::Analyst, None, "Y   n   n   Y   Y   Y   n   n   n   n   n   n   n"),
-        ("admin", Role::Admin, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y"),
+        //                              cat rec rcp cus a2  a*  ref voi p2  p*  key aud met brn
+        ("till of 2", Role::Till, Some(2), "Y   Y   Y   n   n   n   n   n   n   n   n   n   n   n"),
+        ("manager of 2", Role::Manager, Some(2), "Y   Y   Y   n   Y   n   Y   Y   Y   n   n   n   n   n"),
+        ("manager of all", Role::Manager, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   n   n   n   n"),
+        ("analyst", Role::Analyst, None, "Y   n   n   Y   Y   Y   n   n   n   n   n   n   n   n"),
+        ("admin", Role::Admin, None, "Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y   Y"),
     ];
 
     #[test]
@@ -294,6 +303,11 @@ mod tests {
                 actor(Role::Analyst, None),
                 Action::ReadMetrics,
                 "an analyst may not read the server's metrics",
+            ),
+            (
+                actor(Role::Manager, None),
+                Action::ManageBranches,
+                "a manager of every branch may not change the branches' settings",
             ),
             (
                 actor(Role::Analyst, None),

@@ -145,6 +145,27 @@ pub struct LoyalQuery {
     pub after: Option<LoyalCursor>,
 }
 
+impl LoyalQuery {
+    /// The list this query asks for out of `activity`, every customer's over the purchases
+    /// its filter admits: those with at least `min_purchases`, in
+    /// [`CustomerActivity::loyal_order`], after the cursor, at most `limit` of them, and how
+    /// many there are in all.
+    pub fn select(&self, activity: impl IntoIterator<Item = CustomerActivity>) -> LoyalCustomers {
+        let mut loyal: Vec<CustomerActivity> = activity
+            .into_iter()
+            .filter(|entry| entry.purchase_count >= u64::from(self.min_purchases))
+            .collect();
+        let count = loyal.len() as u64;
+        loyal.sort_by(CustomerActivity::loyal_order);
+        let customers = loyal
+            .into_iter()
+            .filter(|entry| self.after.is_none_or(|cursor| cursor.precedes(entry)))
+            .take(self.limit.map_or(usize::MAX, |limit| limit as usize))
+            .collect();
+        LoyalCustomers { count, customers }
+    }
+}
+
 impl Default for LoyalQuery {
     fn default() -> LoyalQuery {
         LoyalQuery {

@@ -15,6 +15,7 @@ use crate::error::ValidationError;
 use crate::id::{AuditId, KeyId, ProductId};
 use crate::key::{KeyName, NewKey};
 use crate::price::{NewProduct, PriceChange};
+use crate::product::Branch;
 use crate::refund::{NewVoid, Refund};
 
 /// How many entries a page of the trail has unless asked otherwise.
@@ -40,11 +41,13 @@ pub enum AuditKind {
     PriceChanged,
     /// A product was retired: it is no longer sold.
     ProductRetired,
+    /// A branch's name, time zone or business day changed.
+    BranchChanged,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [AuditKind; 7] = [
+    pub const ALL: [AuditKind; 8] = [
         AuditKind::KeyCreated,
         AuditKind::KeyRevoked,
         AuditKind::PurchaseRefunded,
@@ -52,6 +55,7 @@ impl AuditKind {
         AuditKind::ProductAdded,
         AuditKind::PriceChanged,
         AuditKind::ProductRetired,
+        AuditKind::BranchChanged,
     ];
 
     /// The kind's short name, as the trail shows and stores keep it (`key.created`).
@@ -64,6 +68,7 @@ impl AuditKind {
             AuditKind::ProductAdded => "product.added",
             AuditKind::PriceChanged => "price.changed",
             AuditKind::ProductRetired => "product.retired",
+            AuditKind::BranchChanged => "branch.changed",
         }
     }
 }
@@ -253,6 +258,20 @@ impl NewAuditEntry {
             kind: AuditKind::ProductRetired,
             target: format!("product {id}"),
             details: String::new(),
+        }
+    }
+    /// The entry for setting `branch` as it now is.
+    pub fn branch_changed(branch: &Branch, origin: &Origin) -> NewAuditEntry {
+        NewAuditEntry {
+            origin: origin.clone(),
+            kind: AuditKind::BranchChanged,
+            target: format!("branch {}", branch.id()),
+            details: format!(
+                "name {:?}, time zone {}, day starts at {}",
+                branch.name(),
+                branch.time_zone(),
+                branch.day_starts_at()
+            ),
         }
     }
 }

@@ -223,6 +223,38 @@ pub enum ValidationError {
         /// The most a batch may hold.
         max: usize,
     },
+    /// A time zone that is not an IANA zone name.
+    #[error(
+        "time_zone {0:?} is not valid: expected an IANA time zone name, such as Europe/Paris, Asia/Jerusalem or UTC"
+    )]
+    UnknownTimeZone(String),
+    /// The start of a business day that is not a time of day in whole minutes.
+    #[error(
+        "day_starts_at {0:?} is not valid: expected a time of day written HH:MM, from 00:00 to 23:59, such as 04:00"
+    )]
+    InvalidDayStart(String),
+    /// A branch's name that is blank, too long, or has a control character.
+    #[error(
+        "field `name` is not valid: expected 1 to {max} characters naming the branch, without control characters"
+    )]
+    InvalidBranchName {
+        /// The most characters a name may have.
+        max: usize,
+    },
+    /// Business dates whose last day is before their first.
+    #[error("the dates are empty: `to_date` must not be before `from_date`")]
+    EmptyDates,
+    /// A period given both as business dates and as instants.
+    #[error(
+        "`date`, `from_date` and `to_date` name business days, and `from` and `to` instants: give one or the other, not both"
+    )]
+    DatesAndInstants,
+    /// Business dates that a branch's clocks skipped whole, so that it had no such day.
+    #[error("branch {0} had no business day on these dates: its clocks skipped them")]
+    SkippedDates(BranchId),
+    /// A single business date given with a range of dates.
+    #[error("`date` is one business day: give it alone, or `from_date` and `to_date` instead")]
+    DateAndDateRange,
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

@@ -7,6 +7,8 @@
 //! - [`refund`]: refunds and voids, the rules of what may be taken back;
 //! - [`price`]: prices over time, and the rule that prices a sale at its sale time;
 //! - [`offline`]: sales handed in late by tills that were offline, alone or in batches;
+//! - [`business_day`], [`period`]: a branch's time zone and the time its business day starts,
+//!   and the analytics over business dates, each branch's in its own zone;
 //! - [`actor`], [`access`]: who is acting (a key's [`Role`] over its branches) and what each role
 //!   may do ([`Actor::may`]), written once;
 //! - [`key`], [`audit`]: API keys, kept as hashes, and the trail of every change that is not a
@@ -45,6 +47,7 @@ pub mod access;
 pub mod actor;
 pub mod analytics;
 pub mod audit;
+pub mod business_day;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod consistency;
@@ -57,6 +60,7 @@ pub mod memory;
 pub mod money;
 pub mod node;
 pub mod offline;
+pub mod period;
 pub mod price;
 pub mod product;
 pub mod purchase;
@@ -67,6 +71,7 @@ pub use access::{Action, Forbidden};
 pub use actor::{Actor, Role, Scope};
 pub use analytics::Filter;
 pub use audit::{AuditEntry, AuditKind, AuditQuery, Origin};
+pub use business_day::{BusinessDates, DayStart, TimeZone};
 pub use consistency::Consistency;
 pub use error::{Error, Result, StoreError, ValidationError};
 pub use id::{

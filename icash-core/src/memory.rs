@@ -2,7 +2,7 @@
 
 mod prices;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use crate::analytics::{
     LoyalQuery, ProductSales, RefundTotals, Statistics, TopCustomersQuery,
 };
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
+use crate::business_day::TimeZone;
 use crate::error::{Error, Result, ValidationError};
 use crate::id::{AuditId, BranchId, ClientId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
@@ -57,7 +58,7 @@ type ScopedKey = (String, IdempotencyKey);
 struct State {
     /// Every product with its price history, retired ones included.
     prices: prices::PriceBook,
-    branches: BTreeSet<BranchId>,
+    branches: BTreeMap<BranchId, Branch>,
     customers: HashSet<CustomerId>,
     /// Purchase `n` is at index `n - 1`.
     purchases: Vec<Purchase>,
@@ -125,7 +126,7 @@ impl State {
                 .expect("a client id names a recorded purchase");
             return Ok(Recorded::Resent(recorded.clone()));
         }
-        if !self.branches.contains(&purchase.branch()) {
+        if !self.branches.contains_key(&purchase.branch()) {
             return Err(ValidationError::UnknownBranch(purchase.branch()).into());
         }
         let priced = purchase.price(purchase.customer().resolve(), |id| {
@@ -259,19 +260,7 @@ impl State {
 
     /// The loyal customers that `query` asks for.
     fn loyal_customers(&self, query: &LoyalQuery) -> LoyalCustomers {
-        let mut loyal: Vec<CustomerActivity> = self
-            .activity(&query.filter)
-            .into_values()
-            .filter(|entry| entry.purchase_count >= u64::from(query.min_purchases))
-            .collect();
-        let count = loyal.len() as u64;
-        loyal.sort_by(CustomerActivity::loyal_order);
-        let customers = loyal
-            .into_iter()
-            .filter(|entry| query.after.is_none_or(|cursor| cursor.precedes(entry)))
-            .take(query.limit.map_or(usize::MAX, |limit| limit as usize))
-            .collect();
-        LoyalCustomers { count, customers }
+        query.select(self.activity(&query.filter).into_values())
     }
 
     /// Units sold per product over the purchases `filter` admits, and units returned by the
@@ -304,7 +293,7 @@ impl State {
     fn statistics(&self, filter: &Filter) -> Statistics {
         let mut by_branch: BTreeMap<BranchId, BranchStatistics> = self
             .branches
-            .iter()
+            .keys()
             .filter(|&&branch| filter.branch().is_none_or(|wanted| wanted == branch))
             .map(|&branch| {
                 (
@@ -339,6 +328,14 @@ impl State {
     }
 }
 
+/// Branches by id.
+fn branch_map(branches: Vec<Branch>) -> BTreeMap<BranchId, Branch> {
+    branches
+        .into_iter()
+        .map(|branch| (branch.id(), branch))
+        .collect()
+}
+
 impl Default for MemoryStore {
     fn default() -> MemoryStore {
         MemoryStore::new()
@@ -349,7 +346,7 @@ impl MemoryStore {
     /// An empty store with the chain's default branches ([`Branch::defaults`]) and no products.
     pub fn new() -> MemoryStore {
         let state = State {
-            branches: Branch::defaults().iter().map(Branch::id).collect(),
+            branches: branch_map(Branch::defaults()),
             ..State::default()
         };
         MemoryStore {
@@ -357,6 +354,13 @@ impl MemoryStore {
             import: Arc::default(),
             idempotency_ttl: DEFAULT_TTL,
         }
+    }
+
+    /// The same store, its default branches' business days in `zone` rather than UTC: for a
+    /// store made before anything is recorded, as a server makes it at start.
+    pub fn with_time_zone(self, zone: TimeZone) -> MemoryStore {
+        self.write().branches = branch_map(Branch::defaults_in(zone));
+        self
     }
 
     /// The same store, keeping idempotency keys for `ttl` instead of [`DEFAULT_TTL`].
@@ -420,20 +424,31 @@ impl Catalog for MemoryStore {
     }
 
     async fn branches(&self) -> Result<Vec<Branch>> {
-        Ok(self
-            .read()
-            .branches
-            .iter()
-            .copied()
-            .map(Branch::new)
-            .collect())
+        Ok(self.read().branches.values().cloned().collect())
     }
 
     async fn put_branches(&self, branches: &[Branch]) -> Result<()> {
-        self.write()
-            .branches
-            .extend(branches.iter().map(Branch::id));
+        let mut state = self.write();
+        for branch in branches {
+            state
+                .branches
+                .entry(branch.id())
+                .or_insert_with(|| branch.clone());
+        }
         Ok(())
+    }
+
+    async fn update_branch(&self, branch: &Branch, origin: &Origin) -> Result<Branch> {
+        let mut state = self.write();
+        let Some(kept) = state.branches.get_mut(&branch.id()) else {
+            return Err(Error::NotFound {
+                what: "supermarket",
+                id: branch.id().to_string(),
+            });
+        };
+        *kept = branch.clone();
+        state.write_audit(NewAuditEntry::branch_changed(branch, origin));
+        Ok(branch.clone())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -623,7 +638,7 @@ impl Keys for MemoryStore {
             return Err(KeyHash::taken());
         }
         if let Some(branch) = key.scope().branch()
-            && !state.branches.contains(&branch)
+            && !state.branches.contains_key(&branch)
         {
             return Err(ValidationError::UnknownBranch(branch).into());
         }
@@ -781,5 +796,14 @@ mod tests {
         assert!(!first.is_replay() && !second.is_replay());
         assert_ne!(first.purchase().id(), second.purchase().id());
         assert_eq!(store.read().keys.len(), 1, "the expired record was dropped");
+    }
+
+    #[tokio::test]
+    async fn the_default_branches_take_the_stores_zone() {
+        let zone: TimeZone = "Asia/Jerusalem".parse().unwrap();
+        let store = MemoryStore::new().with_time_zone(zone);
+        let branches = store.branches().await.unwrap();
+        assert_eq!(branches, Branch::defaults_in(zone));
+        assert!(branches.iter().all(|branch| branch.time_zone() == zone));
     }
 }

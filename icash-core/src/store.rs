@@ -69,8 +69,16 @@ pub trait Catalog: Send + Sync {
     /// Every branch, in id order.
     async fn branches(&self) -> Result<Vec<Branch>>;
 
-    /// Adds the branches that do not exist yet.
+    /// Adds the branches that do not exist yet, with their settings; existing ones are left
+    /// as they are.
     async fn put_branches(&self, branches: &[Branch]) -> Result<()>;
+
+    /// Sets an existing branch's name, time zone and start of its business day to `branch`'s,
+    /// and writes its `branch.changed` audit entry naming `origin`, atomically; returns the
+    /// branch as it is now. Purchases keep their instants: only how their days are reckoned
+    /// changes. Fails with [`Error::NotFound`](crate::Error::NotFound) when the chain has no
+    /// such branch, and then writes nothing.
+    async fn update_branch(&self, branch: &Branch, origin: &Origin) -> Result<Branch>;
 
     /// Checks that the store can serve requests now; fails with
     /// [`StoreError::Unavailable`](crate::error::StoreError::Unavailable) when it cannot.

@@ -14,8 +14,8 @@ use icash_core::analytics::{
 use icash_core::purchase::MAX_ITEMS;
 use icash_core::refund::MAX_REASON_LENGTH;
 use icash_core::{
-    AuditEntry, KeyInfo, Money, Product, Purchase, PurchaseLine, PurchaseStatus, Receipt, Refund,
-    Role,
+    AuditEntry, Branch, KeyInfo, Money, Product, Purchase, PurchaseLine, PurchaseStatus, Receipt,
+    Refund, Role,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -77,6 +77,17 @@ pub struct IndexEndpoints {
     pub openapi: &'static str,
     /// API keys and the audit trail (admin keys only).
     pub admin: AdminEndpoints,
+    /// The branches and their business days.
+    pub branches: BranchEndpoints,
+}
+
+/// The branches' endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchEndpoints {
+    /// Every branch with its time zone and start of day.
+    pub list: &'static str,
+    /// Changing a branch (admin keys only).
+    pub update: &'static str,
 }
 
 /// The till's endpoints.
@@ -951,6 +962,31 @@ impl From<&Refund> for RefundBody {
     }
 }
 
+/// A branch of the chain with its business day.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 2, "name": "Tel Aviv", "time_zone": "Asia/Jerusalem", "day_starts_at": "04:00"}))]
+pub struct BranchSettingsBody {
+    /// Its id, the `supermarket_id` of its purchases.
+    pub id: i32,
+    /// Its name.
+    pub name: String,
+    /// The IANA time zone its business days are reckoned in.
+    pub time_zone: String,
+    /// The local time of day its business day starts, `HH:MM`.
+    pub day_starts_at: String,
+}
+
+impl From<&Branch> for BranchSettingsBody {
+    fn from(branch: &Branch) -> BranchSettingsBody {
+        BranchSettingsBody {
+            id: branch.id().get(),
+            name: branch.name().to_owned(),
+            time_zone: branch.time_zone().to_string(),
+            day_starts_at: branch.day_starts_at().to_string(),
+        }
+    }
+}
+
 /// Whether a purchase counts.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -1010,3 +1046,26 @@ impl From<&Receipt> for ReceiptBody {
 }
 
 const _: () = assert!(MAX_REASON_LENGTH == 500, "the schema's bounds say 500");
+
+/// `PUT /branches/{id}`: a branch's settings, every one given. Fields a client adds are
+/// ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(expecting = "a branch object with name, time_zone and day_starts_at")]
+#[schema(example = json!({"name": "Tel Aviv", "time_zone": "Asia/Jerusalem", "day_starts_at": "04:00"}))]
+pub struct BranchRequest {
+    /// The branch's name: 1 to 100 characters, not only spaces, and no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// An IANA time zone name, such as `Europe/Paris` or `UTC`; an unknown one is a 400. The
+    /// document lists every name the server knows.
+    #[schema(example = "Asia/Jerusalem")]
+    pub time_zone: String,
+    /// The local time of day the business day starts, `HH:MM` from `00:00` to `23:59`: `04:00`
+    /// for a store open past midnight.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "04:00")]
+    pub day_starts_at: String,
+}

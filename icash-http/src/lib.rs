@@ -31,6 +31,7 @@ mod connection;
 mod context;
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod limits;
 pub mod metrics;
 mod openapi;
@@ -111,6 +112,12 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
         .unify()
         .or(routes::analytics::filters(store.clone(), auth.clone()))
         .unify()
+        .or(routes::branches::filters(
+            store.clone(),
+            config.body_limit,
+            auth.clone(),
+        ))
+        .unify()
         .or(routes::admin::filters(store, config.body_limit, auth))
         .unify();
     request_head::check()
@@ -169,6 +176,7 @@ fn cors(config: &Cors) -> warp::cors::Builder {
             NEXT_CURSOR,
             IDEMPOTENT_REPLAYED,
             CONSISTENCY,
+            "content-disposition",
         ])
         .max_age(600);
     match config {

@@ -8,12 +8,12 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest, PurchaseRequest};
 use crate::routes::{
-    admin, analytics, batch, cash_register, gateway, metrics, probes, products, refunds,
+    admin, analytics, batch, branches, cash_register, gateway, metrics, probes, products, refunds,
 };
 
 #[derive(OpenApi)]
@@ -47,6 +47,8 @@ use crate::routes::{
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        branches::branches,
+        branches::put_branch,
         admin::create_key,
         admin::keys,
         admin::revoke_key,
@@ -54,11 +56,18 @@ use crate::routes::{
         metrics::metrics,
     ),
     components(schemas(ErrorBody, ItemRequest, PurchaseRequest)),
-    modifiers(&CommonErrors, &BearerKeys, &LinkFieldNames, &ConsistencyTokens),
+    modifiers(
+        &CommonErrors,
+        &BearerKeys,
+        &LinkFieldNames,
+        &ConsistencyTokens,
+        &ZoneNames
+    ),
     tags(
         (name = "gateway", description = "The index, health, probes and dashboard"),
         (name = "cash-register", description = "What the tills use"),
-        (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive"),
+        (name = "analytics", description = "What the owner's dashboards use; `from` is inclusive, `to` exclusive; `date`, `from_date` and `to_date` are business days in each branch's zone, both ends inclusive"),
+        (name = "branches", description = "The branches, with the time zone and start of their business days"),
         (name = "admin", description = "API keys, the audit trail and the metrics, for admin keys only"),
     )
 )]
@@ -219,6 +228,29 @@ impl Modify for ConsistencyTokens {
                     answer.headers.insert(crate::CONSISTENCY.to_owned(), header);
                 }
             }
+        }
+    }
+}
+
+/// Lists the zone names a branch accepts as its `time_zone`'s `enum`: the zone database is
+/// the build's, so the document says exactly what the server accepts.
+struct ZoneNames;
+
+impl Modify for ZoneNames {
+    fn modify(&self, document: &mut Document) {
+        let names: Vec<serde_json::Value> = icash_core::TimeZone::all()
+            .map(|zone| zone.name().into())
+            .collect();
+        let schemas = &mut document
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        if let Some(RefOr::T(Schema::Object(request))) = schemas.get_mut("BranchRequest")
+            && let Some(RefOr::T(Schema::Object(zone))) = request.properties.get_mut("time_zone")
+        {
+            zone.enum_values = Some(names);
+            zone.min_length = None;
+            zone.max_length = None;
         }
     }
 }

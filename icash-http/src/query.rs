@@ -4,9 +4,10 @@
 //! naming the parameter. Unknown parameters are ignored (browsers add cache busters); a known
 //! one given twice is refused.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use icash_core::analytics::{CustomerPurchases, LoyalCursor};
-use icash_core::{BranchId, CustomerId, Filter, Money};
+use icash_core::period::{DatedFilter, Period};
+use icash_core::{BranchId, BusinessDates, CustomerId, Filter, Money, ValidationError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -57,19 +58,66 @@ pub struct FilterParams {
     /// Only the purchases made before this RFC 3339 instant; with `from`, after `from`.
     #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
+    /// One business day, such as 2025-05-01: each branch's day in its own time zone from its
+    /// own start of day (see `GET /branches`). Not with `from_date`, `to_date`, `from` or `to`.
+    #[param(value_type = Option<String>, format = Date)]
+    date: Option<String>,
+    /// From this business day (inclusive), such as 2025-05-01, in each branch's zone. Not with
+    /// `from` or `to`.
+    #[param(value_type = Option<String>, format = Date)]
+    from_date: Option<String>,
+    /// To this business day (inclusive), such as 2025-05-31, in each branch's zone; not before
+    /// `from_date`. Not with `from` or `to`.
+    #[param(value_type = Option<String>, format = Date)]
+    to_date: Option<String>,
 }
 
 impl FilterParams {
-    /// The filter these parameters describe.
-    pub(crate) fn filter(&self) -> Result<Filter, ApiError> {
-        let branch = self
-            .supermarket_id
+    /// The period these parameters describe: instants, or business dates.
+    pub(crate) fn period(&self) -> Result<Period, ApiError> {
+        let dated = self.date.is_some() || self.from_date.is_some() || self.to_date.is_some();
+        if !dated {
+            return Ok(Period::Instants(self.filter()?));
+        }
+        if self.from.is_some() || self.to.is_some() {
+            return Err(ValidationError::DatesAndInstants.into());
+        }
+        let date = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|value| business_date(name, value))
+                .transpose()
+        };
+        let dates = match date("date", &self.date)? {
+            Some(_) if self.from_date.is_some() || self.to_date.is_some() => {
+                return Err(ValidationError::DateAndDateRange.into());
+            }
+            Some(day) => BusinessDates::day(day),
+            None => BusinessDates::new(
+                date("from_date", &self.from_date)?,
+                date("to_date", &self.to_date)?,
+            )?,
+        };
+        Ok(Period::Dates(DatedFilter {
+            branch: self.branch()?,
+            dates,
+        }))
+    }
+
+    /// The branch asked for, if any.
+    fn branch(&self) -> Result<Option<BranchId>, ApiError> {
+        self.supermarket_id
             .as_deref()
             .map(|value| {
                 number("supermarket_id", value, 1..=i32::MAX)
                     .map(|id| BranchId::new(id).expect("positive"))
             })
-            .transpose()?;
+            .transpose()
+    }
+
+    /// The instant filter these parameters describe.
+    fn filter(&self) -> Result<Filter, ApiError> {
+        let branch = self.branch()?;
         let from = self
             .from
             .as_deref()
@@ -82,6 +130,23 @@ impl FilterParams {
             .transpose()?;
         Filter::new(branch, from, to).map_err(ApiError::from)
     }
+}
+
+/// A calendar date written `YYYY-MM-DD`.
+fn business_date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    let trimmed = value.trim();
+    let well_formed = trimmed.len() == 10
+        && trimmed.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    well_formed
+        .then(|| NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| bad(name, "a date written YYYY-MM-DD, such as 2025-05-01", value))
 }
 
 /// An RFC 3339 instant. A `+` of an offset that was not percent-encoded arrives as a space, so

@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 26);
+    assert_eq!(endpoints.len(), 28);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -102,6 +102,9 @@ async fn parameters_bodies_and_errors_are_described() {
         "min_purchases",
         "limit",
         "cursor",
+        "date",
+        "from_date",
+        "to_date",
     ] {
         assert!(
             parameters.contains(&name),
@@ -448,5 +451,89 @@ async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby
         for refused in ["", "a b", &"x".repeat(129)] {
             assert!(!accepted.is_match(refused), "{path}: {refused:?}");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_branches_settings_are_declared_as_the_server_checks_them() {
+    let (json, _) = served_document().await;
+    let put = &json["paths"]["/branches/{id}"]["put"];
+    assert!(put["requestBody"]["content"]["application/json"].is_object());
+    for status in ["200", "400", "401", "403", "404", "413", "415", "429"] {
+        assert!(
+            put["responses"][status].is_object(),
+            "PUT documents {status}"
+        );
+    }
+    assert_eq!(parameter(&put["parameters"], "id")["schema"]["minimum"], 1);
+    assert!(json["paths"]["/branches"]["get"]["responses"]["200"].is_object());
+    let request = &json["components"]["schemas"]["BranchRequest"]["properties"];
+    let zones: Vec<&str> = request["time_zone"]["enum"]
+        .as_array()
+        .expect("the zones are listed")
+        .iter()
+        .map(|zone| zone.as_str().unwrap())
+        .collect();
+    for zone in [
+        "UTC",
+        "Asia/Jerusalem",
+        "Asia/Kathmandu",
+        "America/New_York",
+    ] {
+        assert!(zones.contains(&zone), "{zone}");
+        assert!(zone.parse::<icash_core::TimeZone>().is_ok());
+    }
+    assert_eq!(zones.len(), icash_core::TimeZone::all().count());
+    let name = pattern(&request["name"]);
+    for (text, valid) in [
+        ("Tel Aviv", true),
+        ("  x ", true),
+        ("   ", false),
+        ("a\u{1d}b", false),
+    ] {
+        assert_eq!(name.is_match(text), valid, "{text:?}");
+        let branch = icash_core::Branch::with_settings(
+            icash_core::BranchId::new(1).unwrap(),
+            text,
+            icash_core::TimeZone::UTC,
+            icash_core::DayStart::MIDNIGHT,
+        );
+        assert_eq!(branch.is_ok(), valid, "{text:?}");
+    }
+    let start = pattern(&request["day_starts_at"]);
+    for (text, valid) in [
+        ("04:00", true),
+        ("23:59", true),
+        ("24:00", false),
+        ("4:00", false),
+    ] {
+        assert_eq!(start.is_match(text), valid, "{text}");
+        assert_eq!(
+            text.parse::<icash_core::DayStart>().is_ok(),
+            valid,
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_lists_declare_their_csv_exports() {
+    let (json, _) = served_document().await;
+    for path in [
+        "/analytics/loyal-customers",
+        "/analytics/top-products",
+        "/cash-register/customers",
+    ] {
+        let operation = &json["paths"][path]["get"];
+        let content = &operation["responses"]["200"]["content"];
+        assert!(
+            content["application/json"].is_object(),
+            "{path} answers JSON"
+        );
+        assert!(content["text/csv"].is_object(), "{path} answers CSV");
+        let format = parameter(&operation["parameters"], "format");
+        let format = pattern(&format["schema"]);
+        assert!(format.is_match("csv") && format.is_match("json"), "{path}");
+        assert!(!format.is_match("xml"), "{path}");
     }
 }

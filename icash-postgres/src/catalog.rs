@@ -1,13 +1,17 @@
-//! The catalog on PostgreSQL: products, branches, the health check and the schema's state.
+//! The catalog on PostgreSQL: products, branches with their business days, the health check
+//! and the schema's state.
 
 use async_trait::async_trait;
+use chrono::NaiveTime;
+use icash_core::audit::NewAuditEntry;
 use icash_core::{
-    Branch, BranchId, Catalog, Money, NewProduct, Node, Origin, PriceChange, PriceHistory, Product,
-    ProductId, Result,
+    Branch, BranchId, Catalog, DayStart, Error, Money, NewProduct, Node, Origin, PriceChange,
+    PriceHistory, Product, ProductId, Result, TimeZone,
 };
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use crate::audit;
 use crate::error::{from_pool, from_sqlx};
 use crate::prices;
 use crate::store::{MIGRATOR, PgStore};
@@ -25,6 +29,27 @@ impl ProductRow {
     fn into_product(self) -> Result<Product> {
         let id = ProductId::new(self.id)?;
         Ok(Product::new(id, &self.name, Money::new(self.price)?)?)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BranchRow {
+    id: i32,
+    name: String,
+    time_zone: String,
+    day_starts_at: NaiveTime,
+}
+
+impl BranchRow {
+    /// Rows were checked on the way in, so a row that does not convert (a zone this build's
+    /// zone database lacks, say) means the database was changed behind our back.
+    fn into_branch(self) -> Result<Branch> {
+        Ok(Branch::with_settings(
+            BranchId::new(self.id)?,
+            &self.name,
+            self.time_zone.parse::<TimeZone>()?,
+            DayStart::new(self.day_starts_at)?,
+        )?)
     }
 }
 
@@ -110,25 +135,63 @@ impl Catalog for PgStore {
     }
 
     async fn branches(&self) -> Result<Vec<Branch>> {
-        let ids: Vec<i32> = sqlx::query_scalar("SELECT id FROM branches ORDER BY id")
-            .fetch_all(self.pool())
-            .await
-            .map_err(|error| from_pool(self.pool(), error))?;
-        ids.into_iter()
-            .map(|id| Ok(Branch::new(BranchId::new(id)?)))
-            .collect()
+        sqlx::query_as::<_, BranchRow>(
+            "SELECT id, name, time_zone, day_starts_at FROM branches ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(|error| from_pool(self.pool(), error))?
+        .into_iter()
+        .map(BranchRow::into_branch)
+        .collect()
     }
 
     async fn put_branches(&self, branches: &[Branch]) -> Result<()> {
         let ids: Vec<i32> = branches.iter().map(|b| b.id().get()).collect();
+        let names: Vec<&str> = branches.iter().map(Branch::name).collect();
+        let zones: Vec<&str> = branches.iter().map(|b| b.time_zone().name()).collect();
+        let starts: Vec<NaiveTime> = branches.iter().map(|b| b.day_starts_at().time()).collect();
         sqlx::query(
-            "INSERT INTO branches (id) SELECT unnest($1::integer[]) ON CONFLICT DO NOTHING",
+            "INSERT INTO branches (id, name, time_zone, day_starts_at)
+             SELECT * FROM unnest($1::integer[], $2::text[], $3::text[], $4::time[])
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(ids)
+        .bind(names)
+        .bind(zones)
+        .bind(starts)
         .execute(self.pool())
         .await
         .map_err(|error| from_pool(self.pool(), error))?;
         Ok(())
+    }
+
+    async fn update_branch(&self, branch: &Branch, origin: &Origin) -> Result<Branch> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|error| from_pool(self.pool(), error))?;
+        let updated = sqlx::query_as::<_, BranchRow>(
+            "UPDATE branches SET name = $2, time_zone = $3, day_starts_at = $4
+             WHERE id = $1
+             RETURNING id, name, time_zone, day_starts_at",
+        )
+        .bind(branch.id().get())
+        .bind(branch.name())
+        .bind(branch.time_zone().name())
+        .bind(branch.day_starts_at().time())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?
+        .ok_or_else(|| Error::NotFound {
+            what: "supermarket",
+            id: branch.id().to_string(),
+        })?
+        .into_branch()?;
+        audit::record(&mut tx, &NewAuditEntry::branch_changed(&updated, origin)).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(updated)
     }
 
     async fn ping(&self) -> Result<()> {

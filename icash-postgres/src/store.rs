@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use icash_core::{Branch, Catalog, Error, Result, consistency};
+use icash_core::{Branch, Catalog, Error, Result, TimeZone, consistency};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
@@ -64,6 +64,9 @@ pub struct PgConfig {
     /// How far behind the primary a standby may be and still serve reads: one further behind
     /// is skipped, for another standby or the primary.
     pub max_replica_lag: Duration,
+    /// The time zone of the branches [`PgStore::migrate`] adds: their business days, and the
+    /// times of their data files, are read in it. Branches that exist keep theirs.
+    pub time_zone: TimeZone,
 }
 
 /// How long a read that must see a write (see [`icash_core::consistency`]) waits for a standby
@@ -81,6 +84,7 @@ impl Default for PgConfig {
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             apply_migrations: true,
             max_replica_lag: Duration::from_secs(1),
+            time_zone: TimeZone::UTC,
         }
     }
 }
@@ -94,6 +98,7 @@ pub struct PgStore {
     idempotency_ttl: Duration,
     load_customer_sums: usize,
     load_purchases_per_copy: usize,
+    time_zone: TimeZone,
 }
 
 impl PgStore {
@@ -171,7 +176,8 @@ impl PgStore {
         ));
         let store = PgStore::over(pool, writer, topology)
             .with_idempotency_ttl(config.idempotency_ttl)
-            .with_load_customer_sums(config.load_customer_sums);
+            .with_load_customer_sums(config.load_customer_sums)
+            .with_time_zone(config.time_zone);
         if config.apply_migrations {
             store.migrate().await?;
         }
@@ -222,6 +228,7 @@ impl PgStore {
             idempotency_ttl: icash_core::idempotency::DEFAULT_TTL,
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             load_purchases_per_copy: crate::import::DEFAULT_PURCHASES_PER_COPY,
+            time_zone: TimeZone::UTC,
         }
     }
 
@@ -229,6 +236,12 @@ impl PgStore {
     /// [`DEFAULT_TTL`](icash_core::idempotency::DEFAULT_TTL).
     pub fn with_idempotency_ttl(mut self, ttl: Duration) -> PgStore {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// The same store, adding its default branches in `zone` (see [`PgConfig::time_zone`]).
+    pub fn with_time_zone(mut self, zone: TimeZone) -> PgStore {
+        self.time_zone = zone;
         self
     }
 
@@ -264,7 +277,7 @@ impl PgStore {
     }
 
     /// Applies the migrations that the database lacks, and adds the chain's default branches
-    /// ([`Branch::defaults`]). Safe to run at every start, and from several processes at once.
+    /// that it lacks ([`Branch::defaults_in`] the store's zone). Safe to run at every start, and from several processes at once.
     pub async fn migrate(&self) -> Result<()> {
         // A migration may build an index over every purchase of a large store, and a second
         // process waits for the first one's migration lock: neither is bounded by the statement
@@ -285,7 +298,8 @@ impl PgStore {
             sqlx::migrate::MigrateError::Execute(error) => from_sqlx(error),
             other => Error::internal(other),
         })?;
-        self.put_branches(&Branch::defaults()).await
+        self.put_branches(&Branch::defaults_in(self.time_zone))
+            .await
     }
 
     /// Lets `role` serve from this database: read and write its data, never change its

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use icash_core::OfflineWindow;
 use icash_core::idempotency::DEFAULT_TTL;
 use icash_core::import::Policy;
 use icash_core::offline::DEFAULT_WINDOW_DAYS;
+use icash_core::{OfflineWindow, TimeZone};
 use icash_http::{
     ApiConfig, AuthMode, ConnectionLimits, Cors, DEFAULT_BATCH_BODY_LIMIT, DEFAULT_BODY_LIMIT,
     RateLimits,
@@ -77,6 +77,12 @@ pub struct Config {
     /// PostgreSQL: it bounds the load's memory (about 145 bytes a customer at the most).
     #[arg(long, env = "ICASH_LOAD_CUSTOMER_SUMS", default_value_t = PgConfig::default().load_customer_sums)]
     pub load_customer_sums: usize,
+
+    /// The IANA time zone of the branches the store creates (such as Asia/Jerusalem): their
+    /// business days, and the times of their data files, are read in it. Branches that exist
+    /// keep theirs (change them with PUT /branches/{id}).
+    #[arg(long, env = "ICASH_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: TimeZone,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ICASH_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
@@ -213,6 +219,7 @@ impl Config {
             load_customer_sums: self.load_customer_sums,
             apply_migrations: self.migrations == Migrations::Apply,
             max_replica_lag: Duration::from_millis(self.max_replica_lag_ms),
+            time_zone: self.time_zone,
             ..PgConfig::default()
         }
     }
@@ -303,5 +310,17 @@ mod tests {
             config.database_url.as_deref(),
             Some("postgres://icash:s3cret-pw@db:5432/icash")
         );
+    }
+
+    #[test]
+    fn new_branches_take_the_configured_zone_and_an_unknown_one_is_refused() {
+        let default = Config::try_parse_from(["server"]).unwrap();
+        assert_eq!(default.time_zone, icash_core::TimeZone::UTC);
+        let config = Config::try_parse_from(["server", "--time-zone", "Asia/Kolkata"]).unwrap();
+        assert_eq!(config.pg_config().time_zone.name(), "Asia/Kolkata");
+        let error = Config::try_parse_from(["server", "--time-zone", "Mars/Olympus"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expected an IANA time zone name"), "{error}");
     }
 }

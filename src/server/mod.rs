@@ -197,7 +197,11 @@ pub async fn run_until(
             tracing::warn!(
                 "DATABASE_URL is not set: using the in-memory store, nothing is kept when the server stops"
             );
-            Arc::new(MemoryStore::new().with_idempotency_ttl(config.idempotency_ttl()))
+            Arc::new(
+                MemoryStore::new()
+                    .with_time_zone(config.time_zone)
+                    .with_idempotency_ttl(config.idempotency_ttl()),
+            )
         }
     };
     keys::first_admin_key(store.as_ref(), &config).await?;

@@ -60,6 +60,8 @@ async fn keyring(store: &dyn Store) -> Keyring {
     keys
 }
 
+const BRANCH_SETTINGS: &str =
+    r#"{"name": "SMKT001", "time_zone": "UTC", "day_starts_at": "00:00"}"#;
 const PURCHASE_1: &str = r#"{"supermarket_id": 1, "user_id": "new", "items": [{"product_id": 1}]}"#;
 
 /// The body `method` and `path` take in the matrix: a purchase at branch 1 unless the path asks
@@ -71,6 +73,7 @@ fn body_for(method: &str, path: &str) -> Option<String> {
         ("POST", "/cash-register/products") => {
             Some(format!(r#"{{"name": "tea {n}", "price": 1.25}}"#))
         }
+        ("PUT", path) if path.starts_with("/branches/") => Some(BRANCH_SETTINGS.to_owned()),
         ("PUT", _) => Some(r#"{"price": 1.75}"#.to_owned()),
         ("POST", "/cash-register/purchases/batch") => Some(format!(
             r#"{{"purchases": [{{"client_id": "{}", "purchased_at": "{}", "supermarket_id": 1, "user_id": "new", "items": [{{"product_id": 1}}]}}]}}"#,
@@ -185,6 +188,8 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ("GET", "/admin/keys".into(), ADMIN),
         ("GET", "/admin/audit".into(), ADMIN),
         ("GET", "/metrics".into(), ADMIN),
+        ("GET", "/branches".into(), CATALOG),
+        ("PUT", "/branches/1".into(), ADMIN),
     ];
     for path in [
         "/dashboard",

@@ -14,10 +14,13 @@
 //! `import`, idempotency keys in `idempotency`, [`Keys`](crate::Keys) and
 //! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`, prices over time
 //! in `prices`, tills that were offline in `offline`, the servers behind a store and reads after
-//! writes in `consistency`; `fixture` holds the catalog and the purchases
+//! writes in `consistency`, branches and their business days in `branches` and
+//! `business_dates`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
+mod branches;
+mod business_dates;
 mod consistency;
 mod fixture;
 mod idempotency;
@@ -29,6 +32,8 @@ mod purchases;
 mod refunds;
 
 pub use analytics::*;
+pub use branches::*;
+pub use business_dates::*;
 pub use consistency::*;
 pub use idempotency::*;
 pub use import::*;
@@ -95,6 +100,9 @@ macro_rules! conformance_suite {
             a_late_purchase_lands_in_its_hour,
             a_store_names_the_primary_among_its_nodes,
             a_read_with_a_writes_token_sees_the_write,
+            branches_have_names_zones_and_business_days,
+            data_files_are_read_in_their_branchs_zone,
+            business_dates_equal_a_naive_recomputation,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -44,6 +44,17 @@ pub enum RowProblem {
     /// A timestamp that cannot be read.
     #[error("malformed timestamp {0:?}")]
     MalformedTimestamp(String),
+    /// A time without a zone that the branch's clocks skipped (when they went forward), so
+    /// that it names no instant.
+    #[error(
+        "timestamp {at:?} never happened in the branch's time zone {zone}: its clocks skipped it"
+    )]
+    SkippedLocalTime {
+        /// The timestamp as the file has it.
+        at: String,
+        /// The branch's zone.
+        zone: String,
+    },
     /// An amount that is not a valid amount of money.
     #[error("malformed amount {0:?}")]
     MalformedAmount(String),

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::id::BranchId;
 use crate::product::Product;
 use crate::purchase::PricedPurchase;
 use crate::store::Store;
@@ -140,14 +139,14 @@ where
             ..ImportReport::default()
         });
     };
-    let branches: Vec<BranchId> = store.branches().await?.iter().map(|b| b.id()).collect();
+    let branches = store.branches().await?;
     let (products, products_file) = (products.0, products.1.to_owned());
     let (purchases, purchases_file) = (purchases.0, purchases.1.to_owned());
 
     let (sender, mut receiver) = mpsc::channel::<Parsed>(2);
     let parser = tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
         let catalog = parse_products(products, &products_file)?;
-        let parser = PurchaseParser::new(&purchases_file, &catalog, branches);
+        let parser = PurchaseParser::new(&purchases_file, &catalog, &branches);
         let _ = sender.blocking_send(Parsed::Products(catalog));
         let mut batcher = Batcher {
             sender,

@@ -1,15 +1,16 @@
 //! `purchases.csv`: each row a purchase, priced with the catalog and checked against its stated
 //! total.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 
 use super::error::{ImportError, RowProblem};
 use super::rows::{RowSink, read_rows};
 use super::timestamp::parse_timestamp;
+use crate::business_day::TimeZone;
 use crate::id::{BranchId, CustomerId};
 use crate::money::Money;
-use crate::product::Product;
+use crate::product::{Branch, Product};
 use crate::purchase::{PricedPurchase, PurchaseLine};
 
 /// Turns the rows of `purchases.csv` into priced purchases, checked against a catalog and the
@@ -17,24 +18,24 @@ use crate::purchase::{PricedPurchase, PurchaseLine};
 pub struct PurchaseParser {
     file: String,
     products: HashMap<String, Product>,
-    branches: HashSet<BranchId>,
+    /// The chain's branches, each with the zone its file times are read in.
+    branches: HashMap<BranchId, TimeZone>,
 }
 
 impl PurchaseParser {
     /// A parser for the rows of `file`, pricing them with `products` and admitting the purchases
-    /// made at `branches`.
-    pub fn new(
-        file: &str,
-        products: &[Product],
-        branches: impl IntoIterator<Item = BranchId>,
-    ) -> PurchaseParser {
+    /// made at `branches`, whose times without a zone are read in the branch's zone.
+    pub fn new(file: &str, products: &[Product], branches: &[Branch]) -> PurchaseParser {
         PurchaseParser {
             file: file.to_owned(),
             products: products
                 .iter()
                 .map(|p| (Product::name_key(p.name()), p.clone()))
                 .collect(),
-            branches: branches.into_iter().collect(),
+            branches: branches
+                .iter()
+                .map(|branch| (branch.id(), branch.time_zone()))
+                .collect(),
         }
     }
 
@@ -71,11 +72,8 @@ impl PurchaseParser {
     ) -> Result<PricedPurchase, RowProblem> {
         let unknown_branch = || RowProblem::UnknownBranch(branch.to_owned());
         let branch = BranchId::from_code(branch).map_err(|_| unknown_branch())?;
-        if !self.branches.contains(&branch) {
-            return Err(unknown_branch());
-        }
-        let at =
-            parse_timestamp(at).ok_or_else(|| RowProblem::MalformedTimestamp(at.to_owned()))?;
+        let zone = *self.branches.get(&branch).ok_or_else(unknown_branch)?;
+        let at = parse_timestamp(at, zone)?;
         let customer: CustomerId = customer
             .parse()
             .map_err(|_| RowProblem::MalformedCustomerId(customer.to_owned()))?;
@@ -127,11 +125,7 @@ mod tests {
     use crate::import::{Collected, RowError};
 
     fn parse(rows: &str) -> Collected<PricedPurchase> {
-        let parser = PurchaseParser::new(
-            "purchases.csv",
-            &catalog(),
-            (1..=3).map(|n| BranchId::new(n).unwrap()),
-        );
+        let parser = PurchaseParser::new("purchases.csv", &catalog(), &Branch::defaults());
         let mut collected = Collected::default();
         parser
             .parse(format!("{HEADER}{rows}").as_bytes(), &mut collected)
@@ -252,7 +246,11 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_a_bad_row_not_a_failure() {
-        let parser = PurchaseParser::new("purchases.csv", &catalog(), [BranchId::new(3).unwrap()]);
+        let parser = PurchaseParser::new(
+            "purchases.csv",
+            &catalog(),
+            &[Branch::new(BranchId::new(3).unwrap())],
+        );
         let mut input = HEADER.as_bytes().to_vec();
         input.extend_from_slice(b"SMKT003,2025-05-26T19:51:00,\xff\xfe,milk,1.5\n");
         input.extend_from_slice(GOOD_ROW.as_bytes());

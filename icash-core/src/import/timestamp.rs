@@ -3,23 +3,30 @@
 use chrono::format::{Fixed, Item, Numeric, Pad};
 use chrono::{DateTime, Utc};
 
-/// Reads an instant: a date and time without a zone, taken as UTC (the files' own form), or
-/// RFC 3339 with a zone.
-pub(super) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    [NAIVE_WITH_T, NAIVE_WITH_SPACE]
-        .iter()
-        .find_map(|items| {
-            let mut parsed = chrono::format::Parsed::new();
-            chrono::format::parse(&mut parsed, text, items.iter()).ok()?;
-            parsed.to_naive_datetime_with_offset(0).ok()
-        })
-        .map(|naive| naive.and_utc())
-        .or_else(|| {
-            DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|with_zone| with_zone.with_timezone(&Utc))
-        })
+use super::error::RowProblem;
+use crate::business_day::TimeZone;
+
+/// Reads an instant: a date and time without a zone (the files' own form), read in `zone`, the
+/// branch's, or RFC 3339 with a zone. A time the clocks passed twice is the earlier instant; a
+/// time they skipped is refused.
+pub(super) fn parse_timestamp(text: &str, zone: TimeZone) -> Result<DateTime<Utc>, RowProblem> {
+    let trimmed = text.trim();
+    let naive = [NAIVE_WITH_T, NAIVE_WITH_SPACE].iter().find_map(|items| {
+        let mut parsed = chrono::format::Parsed::new();
+        chrono::format::parse(&mut parsed, trimmed, items.iter()).ok()?;
+        parsed.to_naive_datetime_with_offset(0).ok()
+    });
+    match naive {
+        Some(naive) => zone
+            .instant_of_local(naive)
+            .ok_or_else(|| RowProblem::SkippedLocalTime {
+                at: text.to_owned(),
+                zone: zone.to_string(),
+            }),
+        None => DateTime::parse_from_rfc3339(trimmed)
+            .map(|with_zone| with_zone.with_timezone(&Utc))
+            .map_err(|_| RowProblem::MalformedTimestamp(text.to_owned())),
+    }
 }
 
 /// `%Y-%m-%dT%H:%M:%S%.f` (`2025-05-26T19:51:00.539354`), as chrono's items: a format string
@@ -52,7 +59,11 @@ mod tests {
 
     #[test]
     fn timestamps_read_with_t_or_a_space_without_a_zone_and_in_rfc_3339_with_one() {
-        let read = |text| parse_timestamp(text).map(|at| at.to_rfc3339());
+        let read = |text| {
+            parse_timestamp(text, TimeZone::UTC)
+                .ok()
+                .map(|at| at.to_rfc3339())
+        };
         let expected = Some("2025-05-26T19:51:00.539354+00:00".to_owned());
         assert_eq!(read("2025-05-26T19:51:00.539354"), expected);
         assert_eq!(read(" 2025-05-26 19:51:00.539354 "), expected);
@@ -70,5 +81,27 @@ mod tests {
         ] {
             assert_eq!(read(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_without_a_zone_are_read_in_the_branchs_zone() {
+        let jerusalem: TimeZone = "Asia/Jerusalem".parse().unwrap();
+        let read = |text| parse_timestamp(text, jerusalem).map(|at| at.to_rfc3339());
+        assert_eq!(
+            read("2025-05-26T19:51:00"),
+            Ok("2025-05-26T16:51:00+00:00".to_owned()),
+            "summer time: three hours ahead"
+        );
+        assert_eq!(
+            read("2025-05-26T19:51:00+00:00"),
+            Ok("2025-05-26T19:51:00+00:00".to_owned()),
+            "a time with its zone keeps it"
+        );
+        let new_york: TimeZone = "America/New_York".parse().unwrap();
+        let skipped = parse_timestamp("2025-03-09T02:30:00", new_york).unwrap_err();
+        assert_eq!(
+            skipped.to_string(),
+            "timestamp \"2025-03-09T02:30:00\" never happened in the branch's time zone America/New_York: its clocks skipped it"
+        );
     }
 }

@@ -1,8 +1,10 @@
-//! The owner's analytics, each with the optional filter (branch, period).
+//! The owner's analytics, each with the optional filter (branch; a period of instants or of
+//! business dates).
 
-use icash_core::Action;
 use icash_core::analytics::LoyalQuery;
-use warp::http::StatusCode;
+use icash_core::period::Period;
+use icash_core::{Action, period};
+use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -15,6 +17,7 @@ use crate::dto::{
     LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
 };
 use crate::error::ApiError;
+use crate::export::{self, Format, FormatParams};
 use crate::query::{FilterParams, LoyalParams, PageParams, RankParams, encode_loyal_cursor, parse};
 
 /// How many distinct customers made a purchase.
@@ -26,9 +29,9 @@ pub(crate) async fn unique_customers(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let unique_customers = store.unique_customers(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let unique_customers = period::unique_customers(store.as_ref(), &period).await?;
     Ok(json(
         StatusCode::OK,
         &UniqueCustomersBody { unique_customers },
@@ -37,11 +40,12 @@ pub(crate) async fn unique_customers(
 
 /// The customers with at least 3 purchases, most purchases first, then most spent.
 #[utoipa::path(get, path = "/analytics/loyal-customers", tag = "analytics",
-    params(FilterParams, LoyalParams, PageParams,
+    params(FilterParams, LoyalParams, PageParams, FormatParams,
         ("cursor" = Option<String>, Query, pattern = r"^[1-9][0-9]{0,17}_(0|[1-9][0-9]{0,17})\.[0-9]{2}_[0-9a-f]{32}$",
             description = "Where to start: the `next_cursor` (or the `Link` header's `cursor`) of the previous page")),
-    responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page",
-        body = LoyalCustomersBody,
+    responses((status = 200, description = "Loyal customers; when paging, `next_cursor` and the `Link` header give the next page. \
+        As CSV (`format=csv` or `Accept: text/csv`): a header row, then user_id, purchase_count, total_spent (two decimals), first_purchase, last_purchase (ISO 8601)",
+        content((LoyalCustomersBody = "application/json"), (String = "text/csv")),
         links(("next_page" = (operation_id = "loyal_customers",
             parameters(("cursor" = "$response.body#/next_cursor"), ("limit" = "$request.query.limit")),
             description = "The next page (with the request's other parameters), when `next_cursor` is present"))))))]
@@ -50,32 +54,44 @@ pub(crate) async fn loyal_customers(
     credentials: Credentials,
     path: String,
     query: String,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
     let page: PageParams = parse(&query)?;
+    let period = parse::<FilterParams>(&query)?.period()?;
     let loyal_query = LoyalQuery {
         min_purchases: parse::<LoyalParams>(&query)?.min_purchases()?,
-        filter: parse::<FilterParams>(&query)?.filter()?,
+        filter: icash_core::Filter::ALL,
         limit: page.limit()?,
         after: page.loyal_cursor()?,
     };
-    caller.may(Action::ReadAnalytics(loyal_query.filter.branch()))?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
     if loyal_query.limit.is_none() {
         // The whole list can be as long as the customers are many: sent as it is read.
-        let loyal = store.loyal_customers_stream(&loyal_query).await?;
-        return Ok(json_chunks(LoyalCustomersBody::chunks(loyal)));
+        let loyal = period::loyal_customers_stream(store.as_ref(), &period, &loyal_query).await?;
+        return Ok(match format {
+            Format::Json => json_chunks(LoyalCustomersBody::chunks(loyal)),
+            Format::Csv => export::loyal_stream(loyal, &file("loyal-customers", &period)),
+        });
     }
-    let loyal = store.loyal_customers(&loyal_query).await?;
+    let loyal = period::loyal_customers(store.as_ref(), &period, &loyal_query).await?;
     let next_cursor = match (loyal_query.limit, loyal.customers.last()) {
         (Some(limit), Some(last)) if loyal.customers.len() == limit as usize => {
             Some(encode_loyal_cursor(&last.cursor()))
         }
         _ => None,
     };
-    let mut response = json(
-        StatusCode::OK,
-        &LoyalCustomersBody::new(&loyal, next_cursor.clone()),
-    );
+    let mut response = match format {
+        Format::Json => json(
+            StatusCode::OK,
+            &LoyalCustomersBody::new(&loyal, next_cursor.clone()),
+        ),
+        Format::Csv => export::csv_response(
+            export::loyal_page(&loyal.customers),
+            &file("loyal-customers", &period),
+        ),
+    };
     if let Some(cursor) = next_cursor {
         set_next_page(&mut response, &path, &query, &cursor);
     }
@@ -83,18 +99,27 @@ pub(crate) async fn loyal_customers(
 }
 
 /// The best sellers: every product ranked 3 or better, with competition ranking (1, 1, 3).
-#[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams),
-    responses((status = 200, description = "Best sellers", body = TopProductsBody)))]
+#[utoipa::path(get, path = "/analytics/top-products", tag = "analytics", params(FilterParams, RankParams, FormatParams),
+    responses((status = 200, description = "Best sellers. As CSV (`format=csv` or `Accept: text/csv`): a header row, then rank, product_id, product_name, units_sold",
+        content((TopProductsBody = "application/json"), (String = "text/csv")))))]
 pub(crate) async fn top_products(
     store: SharedStore,
     credentials: Credentials,
     query: String,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
     let max_rank = parse::<RankParams>(&query)?.max_rank()?;
-    let ranked = store.top_products(&filter, max_rank).await?;
+    let ranked = period::top_products(store.as_ref(), &period, max_rank).await?;
+    if format == Format::Csv {
+        return Ok(export::csv_response(
+            export::top_products(&ranked),
+            &file("top-products", &period),
+        ));
+    }
     Ok(json(
         StatusCode::OK,
         &TopProductsBody {
@@ -112,9 +137,9 @@ pub(crate) async fn statistics(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let statistics = store.statistics(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let statistics = period::statistics(store.as_ref(), &period).await?;
     Ok(json(StatusCode::OK, &StatisticsBody::from(&statistics)))
 }
 
@@ -132,19 +157,24 @@ pub(crate) fn filters(
             .and(raw_query())
             .and(with_store(store.clone()))
             .and(credentials(auth.clone()))
+            .and(warp::header::headers_cloned())
     };
-    let unique = base("unique-customers").and_then(|ctx, query, store, credentials| {
+    let unique = base("unique-customers").and_then(|ctx, query, store, credentials, _| {
         respond(ctx, unique_customers(store, credentials, query))
     });
-    let loyal =
-        base("loyal-customers").and_then(|ctx: RequestContext, query, store, credentials| {
+    let loyal = base("loyal-customers").and_then(
+        |ctx: RequestContext, query, store, credentials, headers| {
             let path = ctx.path().to_owned();
-            respond(ctx, loyal_customers(store, credentials, path, query))
-        });
-    let top = base("top-products").and_then(|ctx, query, store, credentials| {
-        respond(ctx, top_products(store, credentials, query))
+            respond(
+                ctx,
+                loyal_customers(store, credentials, path, query, headers),
+            )
+        },
+    );
+    let top = base("top-products").and_then(|ctx, query, store, credentials, headers| {
+        respond(ctx, top_products(store, credentials, query, headers))
     });
-    let statistics = base("statistics").and_then(|ctx, query, store, credentials| {
+    let statistics = base("statistics").and_then(|ctx, query, store, credentials, _| {
         respond(ctx, statistics(store, credentials, query))
     });
     unique
@@ -154,4 +184,9 @@ pub(crate) fn filters(
         .unify()
         .or(statistics)
         .unify()
+}
+
+/// The file name of an export of `what` over `period`.
+fn file(what: &str, period: &Period) -> String {
+    export::file_name(what, Some(period), chrono::Utc::now())
 }

@@ -10,7 +10,7 @@ use icash_core::{
     Action, BranchId, ClientId, CustomerRef, IdempotencyKey, NewPurchase, OfflineWindow, ProductId,
     PurchaseId, Recorded, ValidationError,
 };
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -23,6 +23,7 @@ use crate::dto::{
     CustomerBody, ErrorBody, ItemRequest, ProductBody, PurchaseBody, PurchaseRequest, ReceiptBody,
 };
 use crate::error::ApiError;
+use crate::export::{self, Format, FormatParams};
 use crate::query::{PageParams, encode_customers_cursor, next_link, parse};
 
 /// The header that carries the next page's cursor, beside the `Link` header.
@@ -187,10 +188,11 @@ pub(crate) async fn receipt(
 
 /// The customers with the most purchases (20 unless `limit` says otherwise).
 #[utoipa::path(get, path = "/cash-register/customers", tag = "cash-register",
-    params(PageParams, ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}_[0-9a-f]{32}$",
+    params(PageParams, FormatParams, ("cursor" = Option<String>, Query, pattern = "^[1-9][0-9]{0,17}_[0-9a-f]{32}$",
         description = "Where to start: the `x-next-cursor` header (or the `Link` header's `cursor`) of the previous page")),
-    responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page",
-        body = [CustomerBody],
+    responses((status = 200, description = "Most purchases first; when paging, the `Link` and `x-next-cursor` headers give the next page. \
+        As CSV (`format=csv` or `Accept: text/csv`): a header row, then user_id, purchase_count",
+        content(([CustomerBody] = "application/json"), (String = "text/csv")),
         headers(
             ("x-next-cursor" = String,
                 description = "The next page's `cursor`, present when paging and more may follow"),
@@ -201,8 +203,10 @@ pub(crate) async fn customers(
     credentials: Credentials,
     path: String,
     query: String,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     credentials.allow(Action::ListCustomers).await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
     let page: PageParams = parse(&query)?;
     let limit = page.limit()?.unwrap_or(DEFAULT_TOP_CUSTOMERS);
     let entries = store
@@ -211,10 +215,16 @@ pub(crate) async fn customers(
             after: page.customers_cursor()?,
         })
         .await?;
-    let mut response = json(
-        StatusCode::OK,
-        &entries.iter().map(CustomerBody::from).collect::<Vec<_>>(),
-    );
+    let mut response = match format {
+        Format::Json => json(
+            StatusCode::OK,
+            &entries.iter().map(CustomerBody::from).collect::<Vec<_>>(),
+        ),
+        Format::Csv => export::csv_response(
+            export::customers(&entries),
+            &export::file_name("customers", None, chrono::Utc::now()),
+        ),
+    };
     if page.is_paging() && entries.len() == limit as usize {
         let cursor = encode_customers_cursor(entries.last().expect("a full page"));
         set_next_page(&mut response, &path, &query, &cursor);
@@ -282,10 +292,11 @@ pub(crate) fn filters(
         .and(raw_query())
         .and(with_store(store))
         .and(credentials(auth))
+        .and(warp::header::headers_cloned())
         .and_then(
-            |ctx: crate::context::RequestContext, query, store, credentials| {
+            |ctx: crate::context::RequestContext, query, store, credentials, headers| {
                 let path = ctx.path().to_owned();
-                respond(ctx, customers(store, credentials, path, query))
+                respond(ctx, customers(store, credentials, path, query, headers))
             },
         );
     products

@@ -13,8 +13,8 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{context, json, respond};
 use crate::dto::{
-    AdminEndpoints, AnalyticsEndpoints, CashRegisterEndpoints, DashboardBody, Health, Index,
-    IndexEndpoints, Services,
+    AdminEndpoints, AnalyticsEndpoints, BranchEndpoints, CashRegisterEndpoints, DashboardBody,
+    Health, Index, IndexEndpoints, Services,
 };
 use crate::error::ApiError;
 use crate::query::{FilterParams, parse};
@@ -60,6 +60,10 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     revoke_key: "DELETE /admin/keys/{name}",
                     audit: "GET /admin/audit",
                     metrics: "GET /metrics",
+                },
+                branches: BranchEndpoints {
+                    list: "GET /branches",
+                    update: "PUT /branches/{id}",
                 },
             },
         },
@@ -129,9 +133,9 @@ pub(crate) async fn dashboard(
     query: String,
 ) -> Result<Response, ApiError> {
     let caller = credentials.caller().await?;
-    let filter = parse::<FilterParams>(&query)?.filter()?;
-    caller.may(Action::ReadAnalytics(filter.branch()))?;
-    let dashboard = store.dashboard(&filter).await?;
+    let period = parse::<FilterParams>(&query)?.period()?;
+    caller.may(Action::ReadAnalytics(period.branch()))?;
+    let dashboard = icash_core::period::dashboard(store.as_ref(), &period).await?;
     Ok(json(StatusCode::OK, &DashboardBody::from(&dashboard)))
 }
 

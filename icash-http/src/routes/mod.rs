@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod analytics;
 pub(crate) mod batch;
+pub(crate) mod branches;
 pub(crate) mod cash_register;
 pub(crate) mod gateway;
 pub(crate) mod metrics;
