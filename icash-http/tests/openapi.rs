@@ -418,15 +418,19 @@ async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby
     }
     let answer = &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"];
     let token = pattern(&answer["headers"]["icash-consistency"]["schema"]);
-    // Every read but the probes, the index, the document, the catalog a till reads on the
-    // primary, and the admin's keys and trail, which must be current everywhere at once.
+    // Every read but the probes, the index, the document, the metrics, the catalog (products,
+    // prices, branches) read on the primary, and the admin's keys and trail, which must be
+    // current everywhere at once.
     let on_the_primary = [
         "/",
         "/health",
         "/livez",
         "/readyz",
         "/openapi.json",
+        "/metrics",
         "/cash-register/products",
+        "/cash-register/products/{id}/prices",
+        "/branches",
         "/admin/keys",
         "/admin/audit",
     ];
