@@ -28,8 +28,10 @@ impl Money {
     /// Nothing: the neutral element of sums.
     pub const ZERO: Money = Money(Decimal::ZERO);
 
-    /// The largest amount a single price may have (a sanity bound, far above any grocery price).
-    pub const MAX_PRICE: Money = Money(Decimal::from_parts(99_999_999, 0, 0, false, 2));
+    /// The largest amount a single price may have (a sanity bound, far above any grocery price),
+    /// 99,999,999.99: what a price column of PostgreSQL's `numeric(10, 2)` holds. Written from
+    /// its 96-bit mantissa, 9,999,999,999 = 2 * 2^32 + 1,410,065,407, at scale 2.
+    pub const MAX_PRICE: Money = Money(Decimal::from_parts(1_410_065_407, 2, 0, false, 2));
 
     /// Wraps a decimal that must be non-negative and have at most two decimal places.
     pub fn new(amount: Decimal) -> Result<Money, ValidationError> {
@@ -138,6 +140,11 @@ mod tests {
 
     fn money(text: &str) -> Money {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_largest_price_is_what_a_price_column_holds() {
+        assert_eq!(Money::MAX_PRICE, money("99999999.99"));
     }
 
     #[test]

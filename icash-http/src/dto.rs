@@ -251,7 +251,7 @@ pub struct PurchaseRequest {
     /// The till's own id for the purchase (a UUID): recorded once per API key and
     /// `client_id`, for good, so a resend at any later time answers 200 with the purchase
     /// recorded the first time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(
         nullable = false,
         pattern = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
@@ -260,9 +260,19 @@ pub struct PurchaseRequest {
     /// When the sale was made (RFC 3339), for a till that was offline: at most 5 minutes ahead
     /// of the server's clock and at most `ICASH_OFFLINE_WINDOW_DAYS` (7 by default) old; now
     /// when absent. The sale is priced at the prices in force then.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     pub purchased_at: Option<DateTime<Utc>>,
+}
+
+/// An optional field that, when sent, holds a value: `null` is refused, as the document says,
+/// rather than read as absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// The schema of a purchase's items. JSON Schema's `uniqueItems` compares whole objects, so

@@ -281,6 +281,15 @@ pub(crate) fn filters(
             .inspect(|answer| answer.iter().for_each(crate::metrics::purchase_answered))
         });
     let receipt = warp::path!("cash-register" / "purchases" / String)
+        // `/cash-register/purchases/batch` is the batch's path, which answers POST only: any
+        // other method there is a 405, not a receipt with a malformed id.
+        .and_then(|id: String| async move {
+            if id == "batch" {
+                Err(warp::reject::not_found())
+            } else {
+                Ok(id)
+            }
+        })
         .and(get())
         .and(context())
         .and(with_store(store.clone()))
