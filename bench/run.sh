@@ -20,7 +20,9 @@
 #      statement (record_one.sql) and a minimal transaction (minimal.sql), the three taking
 #      turns in several rounds; in the 8-client rounds, a till handing in batches of 1,000
 #      purchases made offline (POST /cash-register/purchases/batch, 1 client) takes its turn
-#      too, so that its purchases per second compare with the single purchases'.
+#      too, so that its purchases per second compare with the single purchases';
+#   4. what a key check costs: the same 8-client purchases on a server run open and on one that
+#      requires keys (loadgen sending the administrator key), restarted in turns.
 # The server's resident size (VmRSS) is sampled every 0.2 s all along. The analytics run before
 # the purchases, so that they see exactly PURCHASES purchases.
 #
