@@ -431,7 +431,10 @@ for clients in 8 32; do
         pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
         if [[ $clients == 8 ]]; then
             settle
-            loadgen "POST /cash-register/purchases/batch" 1 $P --scenario batch --batch-size 1000
+            # A seed of the round's own: each round's client ids are new, so every round records
+            # its purchases rather than finding them recorded by an earlier round.
+            loadgen "POST /cash-register/purchases/batch" 1 $P --scenario batch --batch-size 1000 \
+                --seed "$round"
         fi
     done
 done
