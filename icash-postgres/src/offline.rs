@@ -57,6 +57,10 @@ const RECORD_BATCH: &str = "
     SELECT given.n, given.id FROM given JOIN purchase ON purchase.id = given.id";
 
 /// The place of each purchase whose client id its key recorded before, with that purchase.
+///
+/// One look-up in the client ids' unique index per purchase (the `LIMIT 1` keeps PostgreSQL
+/// from turning the lateral look-up into a join): statistics taken before the store had client
+/// ids would otherwise plan a pass over all of them for every purchase of the batch.
 async fn recorded_before(
     conn: &mut PgConnection,
     purchases: &[(usize, &NewPurchase)],
@@ -71,11 +75,15 @@ async fn recorded_before(
         .map(|(_, purchase)| purchase.client_id().map(ClientId::uuid))
         .collect();
     let rows: Vec<(i32, i64)> = sqlx::query_as(
-        "SELECT given.place, purchases.id
+        "SELECT given.place, found.id
          FROM unnest($1::integer[], $2::text[], $3::uuid[]) AS given (place, scope, client_id)
-         JOIN purchases ON coalesce(purchases.recorded_by, '') = given.scope
-                       AND purchases.client_id = given.client_id
-                       AND purchases.client_id IS NOT NULL",
+         CROSS JOIN LATERAL (
+             SELECT purchases.id FROM purchases
+             WHERE coalesce(purchases.recorded_by, '') = given.scope
+               AND purchases.client_id = given.client_id
+               AND purchases.client_id IS NOT NULL
+             LIMIT 1
+         ) AS found",
     )
     .bind(places)
     .bind(scopes)
