@@ -6,15 +6,20 @@ use icash_core::Catalog;
 use icash_postgres::PgStore;
 
 use super::StartError;
-use super::config::Config;
+use super::config::{Config, Migrations};
 
 /// Applies the migrations the database `config` names lacks and, with `grant`, lets that role
 /// serve from it.
 pub(super) async fn run(config: &Config, grant: Option<&str>) -> Result<(), StartError> {
-    let Some(store) = config.pg_store().await? else {
+    // Connected without migrating, then migrated once below, whatever ICASH_MIGRATIONS says:
+    // applying them is this command's purpose.
+    let connect = Config {
+        migrations: Migrations::Check,
+        ..config.clone()
+    };
+    let Some(store) = connect.pg_store().await? else {
         return Err(StartError::MigrateInMemory);
     };
-    // Whatever ICASH_MIGRATIONS says: applying them is this command's purpose.
     store.migrate().await.map_err(StartError::Database)?;
     println!("the database has every migration of this server");
     if let Some(role) = grant {
