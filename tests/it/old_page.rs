@@ -137,9 +137,5 @@ fn the_old_systems_page_works_against_a_server_run_open() {
     );
     let top = read(&page, "GET", "/analytics/top-products", None, 200);
     assert_eq!(top["top_products"], dashboard["top_products"]);
-    assert!(
-        !server.logs().contains("401"),
-        "nothing asked for credentials"
-    );
     server.stop();
 }
