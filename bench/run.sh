@@ -18,7 +18,8 @@
 #   3. on a restarted server (so that its resident size is not the analytics' leftover):
 #      POST /cash-register/purchase at 8 and 32 clients, against pgbench running the server's own
 #      statement (record_one.sql) and a minimal transaction (minimal.sql), the three taking
-#      turns in several rounds; in the 8-client rounds, a till handing in batches of 1,000
+#      turns in several rounds, and at 32 clients the same minimal transaction into bare tables
+#      (no foreign keys, triggers or aggregates: the bare-insert ceiling); in the 8-client rounds, a till handing in batches of 1,000
 #      purchases made offline (POST /cash-register/purchases/batch, 1 client) takes its turn
 #      too, so that its purchases per second compare with the single purchases';
 #   4. what a key check costs: the same 8-client purchases on a server run open and on one that
@@ -413,6 +414,17 @@ pgb "GET /analytics/statistics 1d, after the branch's" 8 "$ANALYTICS_SECS" "$PGB
 
 stop_server
 start_server "$WORK/server-purchases.log"
+# The bare-insert ceiling: the purchase's rows written by minimal.sql into tables with the same
+# columns, keys and indexes as the server's, but no foreign keys, triggers or aggregates (LIKE
+# copies none of them), so that what the aggregates cost the write path is measured. The tables
+# start empty: their indexes stay small, which makes the ceiling higher, never lower.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+DROP SCHEMA IF EXISTS icash_bare CASCADE;
+CREATE SCHEMA icash_bare;
+CREATE TABLE icash_bare.customers (LIKE public.customers INCLUDING ALL);
+CREATE TABLE icash_bare.purchases (LIKE public.purchases INCLUDING ALL);
+CREATE TABLE icash_bare.purchase_lines (LIKE public.purchase_lines INCLUDING ALL);
+SQL
 P="--warmup 2 --duration $PURCHASE_SECS --customer-pool $WORK/data/purchases.csv"
 # Each run starts right after a checkpoint: the WAL they write (max_wal_size is 1 GB by default)
 # would otherwise start one in the middle of whichever run comes next, and the three runs that
@@ -429,6 +441,11 @@ for clients in 8 32; do
         pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
         settle
         pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+        if [[ $clients == 32 ]]; then
+            settle
+            PGOPTIONS="$PGOPTIONS -c search_path=icash_bare" \
+                pgb "bare" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+        fi
         if [[ $clients == 8 ]]; then
             settle
             # A seed of the round's own: each round's client ids are new, so every round records
@@ -438,6 +455,8 @@ for clients in 8 32; do
         fi
     done
 done
+
+psql -X -q -d "$DB" -c 'DROP SCHEMA icash_bare CASCADE'
 
 # --- What a key check costs ------------------------------------------------------------------
 
