@@ -47,6 +47,8 @@ use crate::routes::{
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        analytics::sales,
+        analytics::daily_report,
         branches::branches,
         branches::put_branch,
         admin::create_key,
