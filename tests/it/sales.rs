@@ -10,6 +10,7 @@ use icash::http::SharedStore;
 use serde_json::{Value, json};
 
 use crate::api::{Answer, Api, api, get, request_with_key, send};
+use crate::export::{parse_csv, two_decimals};
 use crate::http::put_catalog;
 use crate::support::on_both_stores;
 
@@ -271,22 +272,6 @@ async fn a_new_zone_reckons_the_series_anew(store: SharedStore) {
     assert_eq!(later[3]["purchases"], statistics["total_purchases"]);
 }
 
-/// The CSV body's rows, its header first.
-fn parse_csv(answer: &Answer) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_reader(answer.text().as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let rows = reader
-        .records()
-        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
-        .collect();
-    (header, rows)
-}
-
 fn csv_named(answer: &Answer, file: &str) {
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(
@@ -297,10 +282,6 @@ fn csv_named(answer: &Answer, file: &str) {
         answer.header("content-disposition"),
         Some(format!("attachment; filename=\"{file}\"").as_str())
     );
-}
-
-fn two_decimals(value: &Value) -> String {
-    format!("{:.2}", value.as_f64().unwrap())
 }
 
 async fn the_series_and_the_reports_lines_round_trip_through_csv(store: SharedStore) {

@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::analytics::RefundTotals;
 use crate::audit::Origin;
-use crate::business_day::{BusinessDates, DayStart, TimeZone, day_start};
+use crate::business_day::{BusinessDates, day_start};
 use crate::daily_report::daily_report;
 use crate::error::Error;
 use crate::id::{CustomerRef, PurchaseId};
@@ -124,15 +123,9 @@ async fn void(store: &dyn Store, id: PurchaseId) {
     store.void(&void, &Origin::system()).await.unwrap();
 }
 
-/// The scan: the local business date of `at` at `branch`.
-fn naive_date(branch: &Branch, at: DateTime<Utc>) -> NaiveDate {
-    let local = branch.time_zone().local_of_instant(at);
-    (local - (branch.day_starts_at().time() - NaiveTime::MIN)).date()
-}
-
 /// The scan: the period `at` falls in at `branch`.
 fn naive_period(branch: &Branch, at: DateTime<Utc>, granularity: Granularity) -> PeriodStart {
-    let date = naive_date(branch, at);
+    let date = local_business_date(branch, at);
     match granularity {
         Granularity::Day => PeriodStart::Date(date),
         Granularity::Week => PeriodStart::Date(
@@ -155,7 +148,7 @@ fn expected(
     let dates = query.dates();
     let mut points: BTreeMap<PeriodStart, SalesFigures> = BTreeMap::new();
     let mut add = |branch: &Branch, at: DateTime<Utc>, figures: SalesFigures| {
-        let date = naive_date(branch, at);
+        let date = local_business_date(branch, at);
         let admitted = query.branch().is_none_or(|wanted| wanted == branch.id())
             && dates.from().is_none_or(|from| date >= from)
             && dates.to().is_none_or(|to| date <= to);
@@ -197,14 +190,8 @@ fn expected(
 /// the chain, equals the scan's, lists every period, and adds up to the statistics of its dates.
 pub async fn sales_over_time_equal_a_naive_recomputation(store: &dyn Store) {
     store.put_products(&catalog()).await.unwrap();
-    let prices: HashMap<i32, Money> = catalog()
-        .iter()
-        .map(|p| (p.id().get(), p.price()))
-        .collect();
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[23; 32]),
-    );
+    let prices = prices();
+    let mut runner = seeded(23);
     let mut recorded = Vec::new();
     let mut asked = 0;
     for round in 0..5 {
@@ -216,20 +203,11 @@ pub async fn sales_over_time_equal_a_naive_recomputation(store: &dyn Store) {
                 .unwrap()
                 .current()
         };
-        for (index, &(zone, start)) in chosen.iter().enumerate() {
-            let id = branch(index as i32 + 1);
-            let settings = Branch::with_settings(
-                id,
-                &id.code(),
-                ZONES[zone].parse::<TimeZone>().unwrap(),
-                STARTS[start].parse::<DayStart>().unwrap(),
-            )
-            .unwrap();
-            store
-                .update_branch(&settings, &Origin::system())
-                .await
-                .unwrap();
-        }
+        let named: Vec<(&str, &str)> = chosen
+            .iter()
+            .map(|&(zone, start)| (ZONES[zone], STARTS[start]))
+            .collect();
+        set_branches(store, &named).await;
         let sales = proptest::collection::vec(sale(), 15..25)
             .new_tree(&mut runner)
             .unwrap()
@@ -305,17 +283,7 @@ pub async fn sales_over_time_equal_a_naive_recomputation(store: &dyn Store) {
 /// purchases, the voids, and refunds of earlier sales, all adding up to the day's statistics.
 pub async fn the_daily_report_adds_up_to_the_days_statistics(store: &dyn Store) {
     store.put_products(&catalog()).await.unwrap();
-    let new_york = Branch::with_settings(
-        branch(2),
-        "Manhattan",
-        "America/New_York".parse().unwrap(),
-        DayStart::MIDNIGHT,
-    )
-    .unwrap();
-    store
-        .update_branch(&new_york, &Origin::system())
-        .await
-        .unwrap();
+    set_branches(store, &[("UTC", "00:00"), ("America/New_York", "00:00")]).await;
     let till = |name: &str| Some(KeyName::new(name).unwrap());
     let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
     let sell = |who: Option<KeyName>, items: &'static [i32], when: DateTime<Utc>| {
