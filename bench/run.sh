@@ -346,6 +346,14 @@ pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/a
 loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
 pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
 
+# Sales over time: the generated year by day, from the business days' aggregate, for the chain
+# and one branch (report.py judges them against the whole history's statistics above).
+log "sales over time, a year by day, 8 clients"
+year="from_date=2025-01-01&to_date=2025-12-31"
+loadgen "GET /analytics/sales?granularity=day 365d" 8 $A --scenario "/analytics/sales?granularity=day&$year"
+loadgen "GET /analytics/sales?granularity=day&supermarket_id=2 365d" 8 $A \
+    --scenario "/analytics/sales?granularity=day&supermarket_id=2&$year"
+
 # Every loyal customer in one answer: a bounded number of requests, as it is large.
 log "the unpaged loyal customers, 8 clients, 16 requests"
 loadgen "GET /analytics/loyal-customers (unpaged)" 8 --warmup 0 --requests 16 --scenario /analytics/loyal-customers
