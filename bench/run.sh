@@ -10,7 +10,8 @@
 #   0. the load's ceiling: the rows and sums the server COPYed, sent again by psql into a fresh
 #      copy of the schema and finished as the server does (load_ceiling below);
 #   1. every analytics endpoint and /dashboard at 8 clients over the whole history, then over
-#      periods of 1, 7, 30 and 365 days, then the unpaged /analytics/loyal-customers (a bounded
+#      periods of 1, 7, 30 and 365 days, the sales over time of the year by day (the chain's and
+#      one branch's), then the unpaged /analytics/loyal-customers (a bounded
 #      number of requests: it is large), and the plans of the costly queries (explain.txt);
 #   2. on a restarted server: the analytics of one branch, then the 1-day period again, with its
 #      pgbench ceilings measured again beside it (the server's prepared statements are shared
