@@ -190,19 +190,26 @@ impl Catalog for PgStore {
             .begin()
             .await
             .map_err(|error| from_pool(self.pool(), error))?;
-        // The purchases', refunds' and voids' triggers reckon business dates with the settings
-        // they read: none is written while the branch's days are rebuilt with the new ones, and
-        // those in flight are waited for.
-        sqlx::query("LOCK TABLE purchases, refunds, purchase_voids IN SHARE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-        let reckoned: Option<(String, NaiveTime)> =
-            sqlx::query_as("SELECT time_zone, day_starts_at FROM branches WHERE id = $1")
-                .bind(branch.id().get())
-                .fetch_optional(&mut *tx)
+        // NO KEY: purchases of the branch check their foreign key with a KEY SHARE lock of its
+        // row, and the lock below waits for them.
+        let reckoned: Option<(String, NaiveTime)> = sqlx::query_as(
+            "SELECT time_zone, day_starts_at FROM branches WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(branch.id().get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let settings = (zone.to_owned(), branch.day_starts_at().time());
+        let reckoned_anew = reckoned.is_some_and(|reckoned| reckoned != settings);
+        if reckoned_anew {
+            // The purchases', refunds' and voids' triggers reckon business dates with the
+            // settings they read: none is written while the branch's days are rebuilt with the
+            // new ones, and those in flight are waited for.
+            sqlx::query("LOCK TABLE purchases, refunds, purchase_voids IN SHARE MODE")
+                .execute(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
+        }
         let updated = sqlx::query_as::<_, BranchRow>(
             "UPDATE branches SET name = $2, time_zone = $3, day_starts_at = $4
              WHERE id = $1
@@ -220,11 +227,7 @@ impl Catalog for PgStore {
             id: branch.id().to_string(),
         })?
         .into_branch()?;
-        let settings = (
-            updated.time_zone().name().to_owned(),
-            updated.day_starts_at().time(),
-        );
-        if reckoned != Some(settings) {
+        if reckoned_anew {
             sqlx::query("SELECT icash_rebuild_business_days($1)")
                 .bind(branch.id().get())
                 .execute(&mut *tx)
