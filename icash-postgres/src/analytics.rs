@@ -11,6 +11,9 @@
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
 //!   the purchases with an index-only scan of the period, one range of the
 //!   `(branch_id, purchased_at)` index per branch the filter covers.
+//! - Sales over time ([`sales`]): per business date from `branch_business_days` (the
+//!   `business_day_sales` migration), per hour from the hourly aggregates, or per finer bin from
+//!   the purchases; the day's report reads one branch's day of purchases and refunds.
 //!
 //! Each statement is a whole SQL text in `analytics/sql`, one file per statement and shape of
 //! filter ([`shape`]), as PostgreSQL receives it; the pgbench scripts in `bench/pgbench` send the
