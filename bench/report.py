@@ -20,6 +20,8 @@ Every target is a ratio measured in the same run (BENCHMARKS.md, "Targets", says
   dashboard that include them), which cannot be added up from aggregates: p50 within 80% of
   pgbench's on the same statements (whose plans, in explain.txt, are index-only scans, or a
   parallel scan of the table where the period is most of it);
+- the sales over time, a year by day (chain-wide and one branch), read from the business days'
+  aggregate: p50 within 3x of the whole-history /analytics/statistics' p50 in the same run;
 - the server's resident size while serving <= 64 MiB (an amount, not a time);
 - POST /cash-register/purchases/batch, batches of 1,000 from 1 client: purchases per second
   >= 100% of the single purchases' at 8 clients (the median rounds of each).
@@ -60,6 +62,10 @@ WHOLE_HISTORY = {
     "GET /cash-register/customers",
 }
 INDEX_PASS_SHARE = 0.8
+# The sales over time by day, against the whole history's statistics: at most this many times
+# its median latency.
+SERIES = "GET /analytics/sales?granularity=day"
+SERIES_FACTOR = 3.0
 DISTINCT_OVER_PERIOD = ("/analytics/unique-customers", "/analytics/loyal-customers", "/analytics/statistics", "/dashboard")
 
 
@@ -300,6 +306,15 @@ def judge(name, clients, run, ceiling, http, rss_mib):
     if ceiling:
         share = run["rps"] / ceiling["tps"] if ceiling["tps"] else 0
         return percent(share), f">= {AGGREGATE_SHARE:.0%} of pgbench's rate", share >= AGGREGATE_SHARE
+    if name.startswith(SERIES):
+        statistics = http.get(("GET /analytics/statistics", clients))
+        if statistics and statistics["p50_ms"]:
+            factor = run["p50_ms"] / statistics["p50_ms"]
+            return (
+                f"{factor:.2f}x (p50)",
+                f"p50 <= {SERIES_FACTOR:.0f}x the whole history's statistics'",
+                factor <= SERIES_FACTOR,
+            )
     path = name.split(" ")[1]
     if "?supermarket_id=" in path and len(name.split(" ")) == 2:
         # One branch over its whole history, against the chain's whole history in this run.

@@ -10,7 +10,8 @@
 #   0. the load's ceiling: the rows and sums the server COPYed, sent again by psql into a fresh
 #      copy of the schema and finished as the server does (load_ceiling below);
 #   1. every analytics endpoint and /dashboard at 8 clients over the whole history, then over
-#      periods of 1, 7, 30 and 365 days, then the unpaged /analytics/loyal-customers (a bounded
+#      periods of 1, 7, 30 and 365 days, the sales over time of the year by day (the chain's and
+#      one branch's), then the unpaged /analytics/loyal-customers (a bounded
 #      number of requests: it is large), and the plans of the costly queries (explain.txt);
 #   2. on a restarted server: the analytics of one branch, then the 1-day period again, with its
 #      pgbench ceilings measured again beside it (the server's prepared statements are shared
@@ -346,6 +347,14 @@ pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/a
     -D branch=2 -D "from=$FROM" -D "to=$to30"
 loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
 pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
+
+# Sales over time: the generated year by day, from the business days' aggregate, for the chain
+# and one branch (report.py judges them against the whole history's statistics above).
+log "sales over time, a year by day, 8 clients"
+year="from_date=2025-01-01&to_date=2025-12-31"
+loadgen "GET /analytics/sales?granularity=day 365d" 8 $A --scenario "/analytics/sales?granularity=day&$year"
+loadgen "GET /analytics/sales?granularity=day&supermarket_id=2 365d" 8 $A \
+    --scenario "/analytics/sales?granularity=day&supermarket_id=2&$year"
 
 # Every loyal customer in one answer: a bounded number of requests, as it is large.
 log "the unpaged loyal customers, 8 clients, 16 requests"

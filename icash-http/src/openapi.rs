@@ -47,6 +47,8 @@ use crate::routes::{
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        analytics::sales,
+        analytics::daily_report,
         branches::branches,
         branches::put_branch,
         admin::create_key,
@@ -161,7 +163,7 @@ impl Modify for BearerKeys {
 struct ConsistencyTokens;
 
 /// The reads a standby may answer: analytics, the dashboard, customer lists and receipts.
-const READS_FROM_STANDBYS: [&str; 7] = [
+const READS_FROM_STANDBYS: [&str; 9] = [
     "/dashboard",
     "/cash-register/purchases/{id}",
     "/cash-register/customers",
@@ -169,6 +171,8 @@ const READS_FROM_STANDBYS: [&str; 7] = [
     "/analytics/loyal-customers",
     "/analytics/top-products",
     "/analytics/statistics",
+    "/analytics/sales",
+    "/analytics/daily-report",
 ];
 
 impl Modify for ConsistencyTokens {

@@ -31,6 +31,7 @@ mod pricing;
 mod probes;
 mod refunds;
 mod replicas;
+mod sales;
 mod secrets;
 mod seed_data;
 mod server;
