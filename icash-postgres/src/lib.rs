@@ -47,6 +47,7 @@ mod analytics;
 mod audit;
 mod catalog;
 mod consistency;
+mod customer_sets;
 mod error;
 pub mod hosts;
 mod idempotency;
@@ -63,4 +64,5 @@ pub mod testing;
 mod till;
 mod topology;
 
+pub use customer_sets::RollUp;
 pub use store::{MIGRATOR, PgConfig, PgStore};
