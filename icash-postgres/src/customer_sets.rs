@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use icash_core::analytics::Filter;
 use icash_core::BranchId;
+use icash_core::analytics::Filter;
 use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 

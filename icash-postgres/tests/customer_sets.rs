@@ -7,14 +7,14 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 use icash_core::analytics::Filter;
 use icash_core::memory::MemoryStore;
+use icash_core::period::DatedFilter;
 use icash_core::period::{self, Period};
+use icash_core::product::Branch;
 use icash_core::refund::{NewVoid, VoidReason};
 use icash_core::{
-    Analytics, BranchId, BusinessDates, CustomerId, CustomerRef, NewPurchase, Origin,
-    Product, ProductId, PurchaseId, Purchases, Refunds, Store, TimeZone,
+    Analytics, BranchId, BusinessDates, CustomerId, CustomerRef, NewPurchase, Origin, Product,
+    ProductId, PurchaseId, Purchases, Refunds, Store, TimeZone,
 };
-use icash_core::period::DatedFilter;
-use icash_core::product::Branch;
 use icash_postgres::testing::TestDb;
 use icash_postgres::{PgStore, RollUp};
 use proptest::prelude::*;
@@ -30,7 +30,11 @@ fn origin() -> DateTime<Utc> {
 #[derive(Clone, Debug)]
 enum Step {
     /// A purchase at a branch (1 to 3) by a customer (0 to 11), so many minutes into the window.
-    Buy { branch: i32, customer: u128, minute: i64 },
+    Buy {
+        branch: i32,
+        customer: u128,
+        minute: i64,
+    },
     /// A void of the purchase at this place among those made so far (modulo their number).
     Void(usize),
     /// One step of the rollup, or every step it has.
@@ -70,7 +74,11 @@ fn filter() -> impl Strategy<Value = Filter> {
             (Some(a), Some(b)) if a == b => (Some(a), Some(a + Duration::minutes(1))),
             other => other,
         };
-        let from = if from.is_none() && to.is_none() { Some(origin()) } else { from };
+        let from = if from.is_none() && to.is_none() {
+            Some(origin())
+        } else {
+            from
+        };
         Filter::new(branch.map(|b| BranchId::new(b).unwrap()), from, to).unwrap()
     })
 }
@@ -136,12 +144,23 @@ async fn assert_same_counts(
 ) {
     for filter in filters {
         let expected = memory.unique_customers(filter).await.unwrap();
-        assert_eq!(postgres.unique_customers(filter).await.unwrap(), expected, "unique customers, {filter:?}");
+        assert_eq!(
+            postgres.unique_customers(filter).await.unwrap(),
+            expected,
+            "unique customers, {filter:?}"
+        );
         let statistics = postgres.statistics(filter).await.unwrap();
-        assert_eq!(statistics, memory.statistics(filter).await.unwrap(), "statistics, {filter:?}");
+        assert_eq!(
+            statistics,
+            memory.statistics(filter).await.unwrap(),
+            "statistics, {filter:?}"
+        );
         assert_eq!(statistics.unique_customers, expected);
         let dashboard = postgres.dashboard(filter).await.unwrap();
-        assert_eq!(dashboard.unique_customers, expected, "dashboard, {filter:?}");
+        assert_eq!(
+            dashboard.unique_customers, expected,
+            "dashboard, {filter:?}"
+        );
     }
     for dated in dated {
         let dates = Period::Dates(*dated);
@@ -151,8 +170,14 @@ async fn assert_same_counts(
             "unique customers, {dated:?}"
         );
         assert_eq!(
-            period::statistics(postgres, &dates).await.unwrap().unique_customers,
-            period::statistics(memory, &dates).await.unwrap().unique_customers,
+            period::statistics(postgres, &dates)
+                .await
+                .unwrap()
+                .unique_customers,
+            period::statistics(memory, &dates)
+                .await
+                .unwrap()
+                .unique_customers,
             "statistics, {dated:?}"
         );
     }
@@ -168,10 +193,20 @@ async fn run_case(steps: Vec<Step>, filters: Vec<Filter>, dated: Vec<DatedFilter
     let mut voided = std::collections::HashSet::new();
     for (n, step) in steps.into_iter().enumerate() {
         match step {
-            Step::Buy { branch, customer, minute } => {
+            Step::Buy {
+                branch,
+                customer,
+                minute,
+            } => {
                 let at = origin() + Duration::minutes(minute) + Duration::seconds(n as i64 % 60);
-                let on_pg = postgres.record_purchase(purchase(branch, customer, at)).await.unwrap();
-                let in_memory = memory.record_purchase(purchase(branch, customer, at)).await.unwrap();
+                let on_pg = postgres
+                    .record_purchase(purchase(branch, customer, at))
+                    .await
+                    .unwrap();
+                let in_memory = memory
+                    .record_purchase(purchase(branch, customer, at))
+                    .await
+                    .unwrap();
                 bought.push((on_pg.id(), in_memory.id()));
             }
             Step::Void(place) if !bought.is_empty() => {
@@ -180,8 +215,14 @@ async fn run_case(steps: Vec<Step>, filters: Vec<Filter>, dated: Vec<DatedFilter
                     let (on_pg, in_memory) = bought[place];
                     let reason = VoidReason::new("rung up twice").unwrap();
                     let at = origin() + Duration::days(80);
-                    postgres.void(&NewVoid::new(on_pg, reason.clone(), at), &Origin::system()).await.unwrap();
-                    memory.void(&NewVoid::new(in_memory, reason, at), &Origin::system()).await.unwrap();
+                    postgres
+                        .void(&NewVoid::new(on_pg, reason.clone(), at), &Origin::system())
+                        .await
+                        .unwrap();
+                    memory
+                        .void(&NewVoid::new(in_memory, reason, at), &Origin::system())
+                        .await
+                        .unwrap();
                 }
             }
             Step::Void(_) => {}
@@ -260,7 +301,11 @@ async fn a_purchase_committed_after_a_later_one_is_never_skipped() {
     roll_up_all(store).await;
     assert_eq!(store.unique_customers(&day).await.unwrap(), 1);
     early.commit().await.unwrap();
-    assert_eq!(store.unique_customers(&day).await.unwrap(), 2, "pending, after its commit");
+    assert_eq!(
+        store.unique_customers(&day).await.unwrap(),
+        2,
+        "pending, after its commit"
+    );
     assert_eq!(recount(store, &day).await, 2);
     assert_eq!(store.roll_up().await.unwrap(), RollUp::Folded(1));
     assert_eq!(store.unique_customers(&day).await.unwrap(), 2, "folded");
@@ -301,7 +346,10 @@ async fn counts_stay_exact_while_purchases_voids_and_rollups_race() {
                 if n % 5 == 0 {
                     let reason = VoidReason::new("rung up twice").unwrap();
                     store
-                        .void(&NewVoid::new(bought.id(), reason, at + Duration::days(9)), &Origin::system())
+                        .void(
+                            &NewVoid::new(bought.id(), reason, at + Duration::days(9)),
+                            &Origin::system(),
+                        )
                         .await
                         .unwrap();
                 }
@@ -313,7 +361,13 @@ async fn counts_stay_exact_while_purchases_voids_and_rollups_race() {
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     rollup.await.unwrap();
-    let periods = [(0, 60), (0, 2 * 24 * 60), (61, 24 * 60 + 7), (90, 100), (0, 30 * 24 * 60)];
+    let periods = [
+        (0, 60),
+        (0, 2 * 24 * 60),
+        (61, 24 * 60 + 7),
+        (90, 100),
+        (0, 30 * 24 * 60),
+    ];
     for (from, to) in periods {
         let filter = Filter::new(
             None,
@@ -322,8 +376,14 @@ async fn counts_stay_exact_while_purchases_voids_and_rollups_race() {
         )
         .unwrap();
         let expected = recount(&store, &filter).await;
-        assert_eq!(store.unique_customers(&filter).await.unwrap() as i64, expected);
+        assert_eq!(
+            store.unique_customers(&filter).await.unwrap() as i64,
+            expected
+        );
         roll_up_all(&store).await;
-        assert_eq!(store.unique_customers(&filter).await.unwrap() as i64, expected);
+        assert_eq!(
+            store.unique_customers(&filter).await.unwrap() as i64,
+            expected
+        );
     }
 }

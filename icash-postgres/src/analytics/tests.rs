@@ -152,7 +152,10 @@ fn a_statement_of_several_analytics_holds_each_ones_own_text() {
         if shape.starts_with("period") {
             // Counted from the customer sets, in the same snapshot, and bound: `$4` in the
             // statistics, `$9` (after the loyal page's) in the dashboard.
-            assert!(contains(statistics, "$4::bigint AS unique_customers"), "statistics {shape}");
+            assert!(
+                contains(statistics, "$4::bigint AS unique_customers"),
+                "statistics {shape}"
+            );
             let in_dashboard = statistics.replace("$4::bigint", "$9::bigint");
             assert!(contains(dashboard, &in_dashboard), "dashboard {shape}");
         } else {

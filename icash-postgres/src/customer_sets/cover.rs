@@ -212,12 +212,30 @@ mod tests {
     fn a_year_from_ten_oclock_is_eleven_months_and_a_few_days_and_hours() {
         let at = |text: &str| Some(text.parse::<DateTime<Utc>>().unwrap());
         let cover = Cover::new(at("2025-01-01T10:30:00Z"), at("2026-01-01T10:30:00Z"));
-        assert_eq!(cover.edges[0], Span::new(at("2025-01-01T10:30:00Z"), at("2025-01-01T11:00:00Z")));
-        assert_eq!(cover.hours[0], Span::new(at("2025-01-01T11:00:00Z"), at("2025-01-02T00:00:00Z")));
-        assert_eq!(cover.days[0], Span::new(at("2025-01-02T00:00:00Z"), at("2025-02-01T00:00:00Z")));
-        assert_eq!(cover.months, Span::new(at("2025-02-01T00:00:00Z"), at("2026-01-01T00:00:00Z")));
+        assert_eq!(
+            cover.edges[0],
+            Span::new(at("2025-01-01T10:30:00Z"), at("2025-01-01T11:00:00Z"))
+        );
+        assert_eq!(
+            cover.hours[0],
+            Span::new(at("2025-01-01T11:00:00Z"), at("2025-01-02T00:00:00Z"))
+        );
+        assert_eq!(
+            cover.days[0],
+            Span::new(at("2025-01-02T00:00:00Z"), at("2025-02-01T00:00:00Z"))
+        );
+        assert_eq!(
+            cover.months,
+            Span::new(at("2025-02-01T00:00:00Z"), at("2026-01-01T00:00:00Z"))
+        );
         assert_eq!(cover.days[1], Span::EMPTY);
-        assert_eq!(cover.hours[1], Span::new(at("2026-01-01T00:00:00Z"), at("2026-01-01T10:00:00Z")));
-        assert_eq!(cover.edges[1], Span::new(at("2026-01-01T10:00:00Z"), at("2026-01-01T10:30:00Z")));
+        assert_eq!(
+            cover.hours[1],
+            Span::new(at("2026-01-01T00:00:00Z"), at("2026-01-01T10:00:00Z"))
+        );
+        assert_eq!(
+            cover.edges[1],
+            Span::new(at("2026-01-01T10:00:00Z"), at("2026-01-01T10:30:00Z"))
+        );
     }
 }
