@@ -309,6 +309,16 @@ log "VACUUM ANALYZE and CHECKPOINT took $t s"
 
 # --- Analytics -------------------------------------------------------------------------------
 
+# After a load the server's rollup builds the customer sets from the purchases (the periods'
+# distinct customers are counted from the purchases until then): wait for it, timed.
+t=$(now)
+until [[ $(psql -tA -d "$DB" -c 'SELECT count(*) FROM customer_sets_rebuild') == 0 ]]; do
+    sleep 0.2
+done
+t=$(minus "$(now)" "$t")
+record kind=customer_sets "seconds=$t"
+log "customer sets built (waited $t s); $(grep 'built the customer sets' "$WORK/server.log" | tail -1 || true)"
+
 A="--warmup $ANALYTICS_WARMUP --duration $ANALYTICS_SECS"
 log "analytics over the whole history, 8 clients"
 loadgen "GET /analytics/unique-customers" 8 $A --scenario /analytics/unique-customers

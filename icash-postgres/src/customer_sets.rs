@@ -427,7 +427,12 @@ impl PgStore {
         loop {
             ticks.tick().await;
             loop {
+                let started = std::time::Instant::now();
                 match self.roll_up().await {
+                    Ok(RollUp::Rebuilt) => tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "built the customer sets from the purchases"
+                    ),
                     Ok(step) if step.more() => continue,
                     Ok(_) => break,
                     Err(error) => {
