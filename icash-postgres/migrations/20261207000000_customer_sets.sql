@@ -65,3 +65,71 @@ $$;
 
 CREATE TRIGGER purchases_pend_customer_sets AFTER INSERT ON purchases
     REFERENCING NEW TABLE AS new_purchases FOR EACH STATEMENT EXECUTE FUNCTION icash_pend_customer_sets();
+
+-- What a period's distinct customers are made of, at one branch or every branch (NULL): the sets
+-- of the whole hours, days and months inside it (`spans`: seven pairs of bounds, each NULL for
+-- unbounded: the two edges, the hours before the first whole day and after the last, the days
+-- likewise, and the months), the customers of the purchases of the two edges (voided ones
+-- subtracted, as the period statements subtract them), and the pending purchases of the period
+-- not voided; a row with `rebuilding` set while the sets are to be built again. The server
+-- unions them (icash-postgres/src/customer_sets.rs, `Cover`).
+--
+-- PL/pgSQL with a generic plan, as the period functions (the period_functions migration):
+-- planning the nine parts for each call cost more than running them.
+CREATE FUNCTION icash_customer_sets_of(branch integer, lo timestamptz, hi timestamptz, spans timestamptz[])
+RETURNS TABLE (customers bytea, customer_number integer, rebuilding boolean)
+LANGUAGE plpgsql STABLE
+SET max_parallel_workers_per_gather = 0
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    ids integer[] := icash_branch_ids(branch);
+    b integer := coalesce(branch, 0);
+    s timestamptz[] := array(SELECT coalesce(x, CASE WHEN i % 2 = 1 THEN '-infinity'::timestamptz ELSE 'infinity' END)
+                             FROM unnest(spans) WITH ORDINALITY AS t (x, i));
+BEGIN
+    RETURN QUERY
+    SELECT c.customers, NULL::integer, false FROM customer_sets c
+    WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[5] AND c.starts < s[6]
+    UNION ALL
+    SELECT c.customers, NULL, false FROM customer_sets c
+    WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[7] AND c.starts < s[8]
+    UNION ALL
+    SELECT c.customers, NULL, false FROM customer_sets c
+    WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[9] AND c.starts < s[10]
+    UNION ALL
+    SELECT c.customers, NULL, false FROM customer_sets c
+    WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[11] AND c.starts < s[12]
+    UNION ALL
+    SELECT c.customers, NULL, false FROM customer_sets c
+    WHERE c.branch_id = b AND c.unit = 'month' AND c.starts >= s[13] AND c.starts < s[14]
+    UNION ALL
+    SELECT NULL, n.number, false
+    FROM (
+        SELECT p.customer_id
+        FROM (
+            SELECT p.customer_id, 1 AS n FROM purchases p
+            WHERE p.branch_id = ANY (ids) AND p.purchased_at >= s[1] AND p.purchased_at < s[2]
+            UNION ALL
+            SELECT p.customer_id, 1 FROM purchases p
+            WHERE p.branch_id = ANY (ids) AND p.purchased_at >= s[3] AND p.purchased_at < s[4]
+            UNION ALL
+            SELECT v.customer_id, -1 FROM purchase_voids v
+            WHERE v.branch_id = ANY (ids) AND v.purchased_at >= s[1] AND v.purchased_at < s[2]
+            UNION ALL
+            SELECT v.customer_id, -1 FROM purchase_voids v
+            WHERE v.branch_id = ANY (ids) AND v.purchased_at >= s[3] AND v.purchased_at < s[4]
+        ) AS p
+        GROUP BY p.customer_id
+        HAVING sum(p.n) > 0
+    ) AS e
+    JOIN customers n ON n.id = e.customer_id
+    UNION ALL
+    SELECT NULL, q.customer_number, false
+    FROM customer_set_pending q
+    WHERE q.branch_id = ANY (ids)
+      AND q.purchased_at >= coalesce(lo, '-infinity') AND q.purchased_at < coalesce(hi, 'infinity')
+      AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = q.purchase_id)
+    UNION ALL
+    SELECT NULL, NULL, true FROM customer_sets_rebuild;
+END;
+$$;

@@ -39,23 +39,15 @@ const LOCK: i64 = 0x6963_6173_6873_6574;
 /// How many pending rows one fold takes at most: its memory and its transaction stay small.
 const BATCH: i64 = 50_000;
 
+/// How often the rollup vacuums `customer_set_pending`, whose rows are all deleted soon after
+/// they are written: a read scans the dead ones until a vacuum clears them.
+const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The branch id of the sets of every branch.
 const EVERY_BRANCH: i32 = 0;
 
-/// The sets, pending rows and edge customers of a period, one branch's or every branch's (one
-/// column each), and a row with `rebuilding` set while the sets are being built again.
-/// Parameters: the filter, then the [`Cover`]'s spans (see [`count`]).
-struct ByBranch {
-    every_branch: &'static str,
-    one_branch: &'static str,
-}
-
-const PERIOD: ByBranch = ByBranch {
-    every_branch: include_str!("customer_sets/sql/period_all_branches.sql"),
-    one_branch: include_str!("customer_sets/sql/period_one_branch.sql"),
-};
-
-/// A row of [`PERIOD`].
+/// A row of `icash_customer_sets_of` (the customer_sets migration): a set, or a customer's
+/// number, or the mark that the sets are to be built again.
 #[derive(sqlx::FromRow)]
 struct PeriodRow {
     customers: Option<Vec<u8>>,
@@ -83,29 +75,28 @@ fn encode(set: &RoaringBitmap) -> Vec<u8> {
 
 /// How many distinct customers made a purchase not voided under `filter` (which has a period),
 /// or `None` while the sets are being built again (the caller then counts from the purchases).
-/// One statement: one snapshot.
+/// One statement (one snapshot): the sets and customers that `icash_customer_sets_of` reads for
+/// the period's [`Cover`], unioned here.
 pub(crate) async fn count(
     conn: &mut PgConnection,
     filter: &Filter,
 ) -> Result<Option<u64>, sqlx::Error> {
-    let text = match filter.branch() {
-        None => PERIOD.every_branch,
-        Some(_) => PERIOD.one_branch,
-    };
     let cover = Cover::new(filter.from(), filter.to());
-    let mut statement = sqlx::query_as::<_, PeriodRow>(text)
-        .bind(filter.branch().map(BranchId::get))
-        .bind(filter.from())
-        .bind(filter.to());
-    let spans = cover
+    let spans: Vec<Option<DateTime<Utc>>> = cover
         .edges
         .iter()
         .chain(&cover.hours)
         .chain(&cover.days)
-        .chain([&cover.months]);
-    for span in spans {
-        statement = statement.bind(span.from).bind(span.to);
-    }
+        .chain([&cover.months])
+        .flat_map(|span| [span.from, span.to])
+        .collect();
+    let statement = sqlx::query_as::<_, PeriodRow>(
+        "SELECT customers, customer_number, rebuilding FROM icash_customer_sets_of($1, $2, $3, $4)",
+    )
+    .bind(filter.branch().map(BranchId::get))
+    .bind(filter.from())
+    .bind(filter.to())
+    .bind(spans);
     let mut rows = statement.fetch(conn);
     let mut customers = RoaringBitmap::new();
     while let Some(row) = rows.try_next().await? {
@@ -424,8 +415,20 @@ impl PgStore {
     pub async fn roll_up_forever(self, interval: std::time::Duration) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_vacuum = std::time::Instant::now();
         loop {
             ticks.tick().await;
+            if last_vacuum.elapsed() >= VACUUM_EVERY {
+                last_vacuum = std::time::Instant::now();
+                // Outside any transaction, as VACUUM must be; a role that does not own the
+                // table gets a warning and leaves it to autovacuum.
+                if let Err(error) = sqlx::raw_sql("VACUUM customer_set_pending")
+                    .execute(self.pool())
+                    .await
+                {
+                    tracing::warn!(%error, "could not vacuum the pending purchases");
+                }
+            }
             loop {
                 let started = std::time::Instant::now();
                 match self.roll_up().await {
