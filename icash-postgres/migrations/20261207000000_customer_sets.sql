@@ -35,13 +35,15 @@ CREATE TABLE customer_sets (
 ALTER TABLE customer_sets ALTER COLUMN customers SET STORAGE EXTERNAL;
 
 -- The purchases not folded into the sets yet. A queue: every row is deleted soon after it is
--- written, so autovacuum comes as soon as a thousand rows are dead, whatever the table's size.
+-- written, so autovacuum comes as soon as a thousand rows are dead, whatever the table's size,
+-- and leaves the emptied pages in place: cutting them off would take a lock that purchases'
+-- inserts wait for, and the next purchases fill them again.
 CREATE TABLE customer_set_pending (
     purchase_id bigint NOT NULL,
     branch_id integer NOT NULL,
     purchased_at timestamptz NOT NULL,
     customer_number integer NOT NULL
-) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
+) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0, vacuum_truncate = false);
 
 -- One row while the sets must be built again from the purchases (after a bulk load, which
 -- writes purchases without their triggers, or this migration on a store with purchases): until
