@@ -203,7 +203,7 @@ start_server() {
 # COPYed (purchases, lines, and the sums it staged: customers, branches' customers, hours) are
 # copied out of the loaded database, then sent again by psql, in binary COPYs, into a fresh copy of
 # the schema (with the branches and products), between the server's icash_bulk_load_begin() and
-# icash_bulk_load_finish(..), in one transaction rolled back. The server staged its sums batch by
+# icash_bulk_load_finish(..) and the business days' rebuild, in one transaction rolled back. The server staged its sums batch by
 # batch, so that some hours and customers came in several rows: the ceiling's single rows spare
 # PostgreSQL a little of the server's work.
 load_ceiling() {
@@ -241,6 +241,7 @@ SELECT icash_bulk_load_begin();
 \copy icash_load_customers (id, purchases, spent, first_purchase, last_purchase) FROM '$dir/customers.bin' (FORMAT binary)
 \copy icash_load_customer_branches (branch_id, customer_id, purchases) FROM '$dir/customer_branches.bin' (FORMAT binary)
 SELECT icash_bulk_load_finish($last_id, false);
+SELECT icash_rebuild_business_days(NULL);
 ROLLBACK;
 SQL
     seconds=$(minus "$(now)" "$started")
@@ -310,6 +311,16 @@ record kind=vacuum "seconds=$t"
 log "VACUUM ANALYZE and CHECKPOINT took $t s"
 
 # --- Analytics -------------------------------------------------------------------------------
+
+# After a load the server's rollup builds the customer sets from the purchases (the periods'
+# distinct customers are counted from the purchases until then): wait for it, timed.
+t=$(now)
+until [[ $(psql -tA -d "$DB" -c 'SELECT count(*) FROM customer_sets_rebuild') == 0 ]]; do
+    sleep 0.2
+done
+t=$(minus "$(now)" "$t")
+record kind=customer_sets "seconds=$t"
+log "customer sets built (waited $t s); $(grep 'built the customer sets' "$WORK/server.log" | tail -1 || true)"
 
 A="--warmup $ANALYTICS_WARMUP --duration $ANALYTICS_SECS"
 log "analytics over the whole history, 8 clients"

@@ -1,5 +1,6 @@
--- GET /analytics/unique-customers?from=..&to=..: the server's statement for a period (distinct
--- customers counted from the purchases, UNIQUE_CUSTOMERS without a branch). Give the period with
+-- GET /analytics/unique-customers?from=..&to=..: distinct customers counted from the purchases
+-- (UNIQUE_CUSTOMERS without a branch), what the server runs for a period while its customer sets
+-- are built again after a bulk load, and otherwise the bound the sets avoid. Give the period with
 -- -D, and run with -M prepared so that the instants are bound as the server binds them:
 --   pgbench -M prepared -D from=2025-01-01T10:00:00Z -D to=2025-01-08T10:00:00Z -f analytics_unique_period.sql
 -- Written from the server's text, icash-postgres/src/analytics/sql/unique_customers/period_all_branches.sql;

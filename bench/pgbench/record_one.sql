@@ -49,7 +49,9 @@ purchase AS (
     RETURNING id
 ),
 customer AS (
-    INSERT INTO customers (id) SELECT md5(:customer::text)::uuid FROM purchase ON CONFLICT DO NOTHING
+    INSERT INTO customers (id) SELECT md5(:customer::text)::uuid FROM purchase
+    WHERE NOT EXISTS (SELECT 1 FROM customers WHERE id = md5(:customer::text)::uuid)
+    ON CONFLICT DO NOTHING
 ),
 lines AS (
     INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)

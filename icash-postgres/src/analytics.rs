@@ -61,10 +61,30 @@ use self::sales::{
     BINS, BUSINESS_DAYS, FiguresRow, HOURS, REFUND_RECORDS, RefundRow, SALES_RECORDS, SaleRow,
     reads_hours, records,
 };
-use self::shape::bind_filter;
+use self::shape::{bind_filter, has_period};
 use self::statistics::{STATISTICS, StatisticsColumns};
+use crate::customer_sets;
 use crate::error::from_sqlx;
 use crate::store::PgStore;
+
+/// A read-only transaction whose statements all read one snapshot (ending it without a commit
+/// loses nothing).
+const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// How many distinct customers made the purchases of `filter`'s period: from the customer sets
+/// (see [`customer_sets::count`]), or from the purchases while the sets are being built again.
+async fn unique_in_period(
+    conn: &mut PgConnection,
+    filter: &Filter,
+) -> std::result::Result<i64, sqlx::Error> {
+    if let Some(unique) = customer_sets::count(conn, filter).await? {
+        return Ok(i64::try_from(unique).expect("fewer customers than i64::MAX"));
+    }
+    let (unique,): (i64,) = bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
+        .fetch_one(conn)
+        .await?;
+    Ok(unique)
+}
 
 /// Converts a count from the database, which is never negative.
 fn count(value: i64) -> u64 {
@@ -94,11 +114,16 @@ where
 #[async_trait]
 impl Analytics for PgStore {
     async fn unique_customers(&self, filter: &Filter) -> Result<u64> {
-        let (unique,): (i64,) = self
+        let unique = self
             .read(|pool| async move {
-                bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
-                    .fetch_one(&pool)
-                    .await
+                if has_period(filter) {
+                    return unique_in_period(&mut *pool.acquire().await?, filter).await;
+                }
+                let (unique,): (i64,) =
+                    bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
+                        .fetch_one(&pool)
+                        .await?;
+                Ok(unique)
             })
             .await?;
         Ok(count(unique))
@@ -146,9 +171,7 @@ impl Analytics for PgStore {
         // loses nothing), the list read as the index scan goes.
         let (loyal_count, first, rows) = self
             .read(|pool| async move {
-                let mut snapshot = pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?;
+                let mut snapshot = pool.begin_with(SNAPSHOT).await?;
                 let (loyal_count,): (i64,) =
                     bind_filter(sqlx::query_as(LOYAL_COUNT_WHOLE_HISTORY), &query.filter)
                         .bind(i64::from(query.min_purchases))
@@ -183,9 +206,13 @@ impl Analytics for PgStore {
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
         let row: StatisticsColumns = self
             .read(|pool| async move {
-                bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
-                    .fetch_one(&pool)
-                    .await
+                let statement = bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter);
+                if !has_period(filter) {
+                    return statement.fetch_one(&pool).await;
+                }
+                let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+                let unique = unique_in_period(&mut snapshot, filter).await?;
+                statement.bind(unique).fetch_one(&mut *snapshot).await
             })
             .await?;
         row.statistics()
@@ -195,9 +222,13 @@ impl Analytics for PgStore {
         let row: DashboardRow = self
             .read(|pool| async move {
                 let statement = sqlx::query_as(DASHBOARD.text(filter));
-                bind_loyal_page(statement, &Dashboard::loyal_query(filter))
-                    .fetch_one(&pool)
-                    .await
+                let statement = bind_loyal_page(statement, &Dashboard::loyal_query(filter));
+                if !has_period(filter) {
+                    return statement.fetch_one(&pool).await;
+                }
+                let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+                let unique = unique_in_period(&mut snapshot, filter).await?;
+                statement.bind(unique).fetch_one(&mut *snapshot).await
             })
             .await?;
         Ok(Dashboard::from_parts(

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use self::customers::{CustomerRows, CustomerSums};
 use crate::catalog::upsert_products;
+use crate::customer_sets;
 use crate::error::from_sqlx;
 use crate::store::PgStore;
 
@@ -267,17 +268,21 @@ impl ImportSession for PgImport {
         }
         if let Some(next_id) = self.next_id {
             self.hand_over_sums().await?;
+            let conn: &mut PgConnection = self.link.idle().await?;
             sqlx::query("SELECT icash_bulk_load_finish($1, $2)")
                 .bind(next_id - 1)
                 .bind(self.partial_sums)
-                .execute(&mut **self.link.idle().await?)
+                .execute(&mut *conn)
                 .await
                 .map_err(from_sqlx)?;
             // The business days from the aggregates the finish built, the keys and indexes back.
             sqlx::query("SELECT icash_rebuild_business_days(NULL)")
-                .execute(&mut **self.link.idle().await?)
+                .execute(&mut *conn)
                 .await
                 .map_err(from_sqlx)?;
+            // The loaded purchases went in without their triggers: the customer sets are built
+            // from them by the rollup, after the load.
+            customer_sets::want_rebuild(conn).await.map_err(from_sqlx)?;
         }
         self.link.commit().await
     }

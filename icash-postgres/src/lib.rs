@@ -22,7 +22,10 @@
 //! - `prices_and_offline`: each product's prices over time, added and retired products, and
 //!   the till's own id kept with each purchase it hands in;
 //! - `refunds_and_voids`: refunds and voids as records of their own, the triggers that move
-//!   every aggregate by them, and the period functions that skip voided purchases.
+//!   every aggregate by them, and the period functions that skip voided purchases;
+//! - `business_day`: each branch's name, time zone and start of its business day;
+//! - `customer_sets`: customer numbers, the sets of customers per branch and UTC hour, day and
+//!   month, and the pending purchases the rollup ([`PgStore::roll_up`]) folds into them.
 //!
 //! ```no_run
 //! use icash_core::{Analytics, Filter};
@@ -47,6 +50,7 @@ mod analytics;
 mod audit;
 mod catalog;
 mod consistency;
+mod customer_sets;
 mod error;
 pub mod hosts;
 mod idempotency;
@@ -63,4 +67,5 @@ pub mod testing;
 mod till;
 mod topology;
 
+pub use customer_sets::RollUp;
 pub use store::{MIGRATOR, PgConfig, PgStore};

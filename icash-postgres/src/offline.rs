@@ -43,7 +43,9 @@ const RECORD_BATCH: &str = "
     ),
     customer AS (
         INSERT INTO customers (id)
-        SELECT DISTINCT customer_id FROM purchase ORDER BY 1
+        SELECT DISTINCT customer_id FROM purchase
+        WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = purchase.customer_id)
+        ORDER BY 1
         ON CONFLICT DO NOTHING
     ),
     lines AS (

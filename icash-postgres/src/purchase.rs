@@ -37,6 +37,8 @@ async fn begin(store: &PgStore) -> Result<Transaction<'static, Postgres>> {
 /// index on the pair, which a racing statement waits on). It returns what it priced with, so
 /// that the pricing rule itself stays in [`NewPurchase::price`], and where the purchase is in the
 /// WAL with its transaction, for the answer's consistency token (see [`crate::consistency`]).
+/// A customer already there is not inserted again: an insert that ends in a conflict would still
+/// take a number from the customers' sequence, and the customer sets want numbers dense.
 const RECORD_ONE: &str = "
     WITH wanted AS (
         SELECT id, position - 1 AS position
@@ -63,7 +65,9 @@ const RECORD_ONE: &str = "
         RETURNING id
     ),
     customer AS (
-        INSERT INTO customers (id) SELECT $2 FROM purchase ON CONFLICT DO NOTHING
+        INSERT INTO customers (id) SELECT $2 FROM purchase
+        WHERE NOT EXISTS (SELECT 1 FROM customers WHERE id = $2)
+        ON CONFLICT DO NOTHING
     ),
     lines AS (
         INSERT INTO purchase_lines (purchase_id, product_id, position, unit_price)

@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use crate::audit;
+use crate::customer_sets;
 use crate::error::{from_pool, from_sqlx, violated_constraint};
 use crate::purchase;
 use crate::store::PgStore;
@@ -368,6 +369,9 @@ impl Refunds for PgStore {
             }
             _ => from_sqlx(error),
         })?;
+        customer_sets::uncount_void(&mut tx, void.purchase().get())
+            .await
+            .map_err(from_sqlx)?;
         audit::record(&mut tx, &NewAuditEntry::purchase_voided(void, origin)).await?;
         let receipt = receipt(&mut tx, void.purchase()).await?;
         tx.commit().await.map_err(from_sqlx)?;

@@ -242,6 +242,7 @@ pub async fn run_until(
         // Stopped during the start-up: the load's import is dropped, and discarded with it.
         () = &mut serving => None,
     };
+    let mut rollup = None;
     let served = match loaded {
         None => {
             tracing::info!("stopped during the start-up");
@@ -255,6 +256,10 @@ pub async fn run_until(
         Some(Ok(())) => {
             startup.finish();
             if let Some(postgres) = postgres {
+                // Aborted when the server returns: the runtime may outlive it in a test.
+                rollup = Some(AbortOnDrop(tokio::spawn(
+                    postgres.clone().roll_up_forever(ROLLUP_INTERVAL),
+                )));
                 tokio::spawn(validate_foreign_keys(postgres));
             }
             tracing::info!(%addr, "listening on http://{addr}");
@@ -266,9 +271,15 @@ pub async fn run_until(
     if let Some(listener) = metrics_listener {
         listener.stop().await;
     }
+    drop(rollup);
     drop(upkeep);
     served
 }
+
+/// How often the rollup folds the purchases recorded meanwhile into the customer sets (see
+/// [`PgStore::roll_up`]): reads add the purchases not folded yet, so this bounds how many they
+/// read, not whether they are exact.
+const ROLLUP_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Aborts its task when dropped: a task that would otherwise outlive the server it serves.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

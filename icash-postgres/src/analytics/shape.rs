@@ -36,14 +36,18 @@ pub(super) struct ByShape {
 impl ByShape {
     /// The text for `filter`'s shape.
     pub(super) fn text(&self, filter: &Filter) -> &'static str {
-        let period = filter.from().is_some() || filter.to().is_some();
-        match (filter.branch(), period) {
+        match (filter.branch(), has_period(filter)) {
             (None, false) => self.whole_history,
             (Some(_), false) => self.branch_history,
             (None, true) => self.period_all_branches,
             (Some(_), true) => self.period_one_branch,
         }
     }
+}
+
+/// Whether `filter` has a period (one end may be open).
+pub(super) fn has_period(filter: &Filter) -> bool {
+    filter.from().is_some() || filter.to().is_some()
 }
 
 /// Binds a filter as `$1`, `$2` and `$3`.

@@ -1,24 +1,4 @@
-SELECT (
-           SELECT count(*)
-           FROM (
-               SELECT p.customer_id
-               FROM (
-                   SELECT p.customer_id, 1 AS n
-                   FROM purchases p
-                   WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
-                     AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
-                     AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
-                   UNION ALL
-                   SELECT p.customer_id, -1
-                   FROM purchase_voids p
-                   WHERE $1::integer IS NULL AND p.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
-                     AND p.purchased_at >= coalesce($2::timestamptz, '-infinity')
-                     AND p.purchased_at < coalesce($3::timestamptz, 'infinity')
-               ) AS p
-               GROUP BY p.customer_id
-               HAVING sum(p.n) > 0
-           ) AS customers
-       ) AS unique_customers,
+SELECT $4::bigint AS unique_customers,
        coalesce(array_agg(s.branch_id ORDER BY s.branch_id), '{}') AS branch_ids,
        coalesce(array_agg(s.purchase_count ORDER BY s.branch_id), '{}') AS branch_purchases,
        coalesce(array_agg(s.revenue ORDER BY s.branch_id), '{}') AS branch_revenues,

@@ -1,0 +1,458 @@
+//! Distinct customers over any period, from sets of customer numbers kept per branch (and for
+//! every branch) and UTC hour, day and month (the `customer_sets` migration).
+//!
+//! - A purchase appends its branch, instant and customer number to `customer_set_pending`, in
+//!   its own statement (a trigger).
+//! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets and
+//!   deletes them in one transaction: in any snapshot a committed purchase is pending or folded,
+//!   never neither, whatever transactions are still in flight.
+//! - A void takes its customer out of the sets of its branch and time in the void's own
+//!   transaction, unless another purchase keeps them in ([`uncount_void`]).
+//! - A read ([`count`]) unions the sets inside the period ([`Cover`]), the pending rows of the
+//!   period and the customers of the purchases of its partial edge hours, in one statement.
+//!
+//! The rollup and the voids take turns on one advisory lock, so that each sees the other's
+//! writes whole. Sets are unions: folding a purchase twice changes nothing, so only a purchase
+//! folded nowhere and pending nowhere could be lost, and none is.
+
+mod cover;
+mod rebuild;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use icash_core::BranchId;
+use icash_core::analytics::Filter;
+use roaring::RoaringBitmap;
+use sqlx::PgConnection;
+
+pub(crate) use self::cover::{Cover, Unit};
+
+use crate::error::from_sqlx;
+use crate::store::PgStore;
+
+/// The advisory lock that the rollup and the voids take turns on (`'icash:customer_sets'` as a
+/// number, so that no other lock of the application's is likely to share it).
+const LOCK: i64 = 0x6963_6173_6873_6574;
+
+/// How many pending rows one fold takes at most: its memory and its transaction stay small.
+const BATCH: i64 = 50_000;
+
+/// How often the rollup vacuums `customer_set_pending`, whose rows are all deleted soon after
+/// they are written: a read scans the dead ones until a vacuum clears them.
+const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The branch id of the sets of every branch.
+const EVERY_BRANCH: i32 = 0;
+
+/// A row of `icash_customer_sets_of` (the customer_sets migration): a set, or a customer's
+/// number, or the mark that the sets are to be built again.
+#[derive(sqlx::FromRow)]
+struct PeriodRow {
+    customers: Option<Vec<u8>>,
+    customer_number: Option<i32>,
+    rebuilding: bool,
+}
+
+/// A customer's number in a set (numbers come from a sequence that starts at 1).
+fn member(number: i32) -> u32 {
+    u32::try_from(number).expect("customer numbers are positive")
+}
+
+/// Reads a set as `customer_sets.customers` keeps it.
+fn decode(bytes: &[u8]) -> Result<RoaringBitmap, sqlx::Error> {
+    RoaringBitmap::deserialize_from(bytes).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}
+
+/// A set as `customer_sets.customers` keeps it.
+fn encode(set: &RoaringBitmap) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(set.serialized_size());
+    set.serialize_into(&mut bytes)
+        .expect("writing to a vector cannot fail");
+    bytes
+}
+
+/// How many distinct customers made a purchase not voided under `filter` (which has a period),
+/// or `None` while the sets are being built again (the caller then counts from the purchases).
+/// One statement (one snapshot): the sets and customers that `icash_customer_sets_of` reads for
+/// the period's [`Cover`], unioned here.
+pub(crate) async fn count(
+    conn: &mut PgConnection,
+    filter: &Filter,
+) -> Result<Option<u64>, sqlx::Error> {
+    let cover = Cover::new(filter.from(), filter.to());
+    let spans: Vec<Option<DateTime<Utc>>> = cover
+        .edges
+        .iter()
+        .chain(&cover.hours)
+        .chain(&cover.days)
+        .chain([&cover.months])
+        .flat_map(|span| [span.from, span.to])
+        .collect();
+    let statement = sqlx::query_as::<_, PeriodRow>(
+        "SELECT customers, customer_number, rebuilding FROM icash_customer_sets_of($1, $2, $3, $4)",
+    )
+    .bind(filter.branch().map(BranchId::get))
+    .bind(filter.from())
+    .bind(filter.to())
+    .bind(spans);
+    let mut rows = statement.fetch(conn);
+    let mut customers = RoaringBitmap::new();
+    while let Some(row) = rows.try_next().await? {
+        if row.rebuilding {
+            return Ok(None);
+        }
+        if let Some(bytes) = row.customers {
+            customers |= decode(&bytes)?;
+        }
+        if let Some(number) = row.customer_number {
+            customers.insert(member(number));
+        }
+    }
+    Ok(Some(customers.len()))
+}
+
+/// Where one set is kept: its branch ([`EVERY_BRANCH`] for the chain's), unit and start.
+type SetKey = (i32, Unit, DateTime<Utc>);
+
+/// The keys of the sets a purchase at `branch` and `at` counts in: its branch's and every
+/// branch's, for each unit.
+fn keys_of(branch: i32, at: DateTime<Utc>) -> impl Iterator<Item = SetKey> {
+    Unit::ALL.into_iter().flat_map(move |unit| {
+        let start = unit.start(at);
+        [(branch, unit, start), (EVERY_BRANCH, unit, start)]
+    })
+}
+
+/// The sets at `keys` as they are kept now.
+async fn read_sets(
+    conn: &mut PgConnection,
+    keys: impl Iterator<Item = SetKey>,
+) -> Result<BTreeMap<SetKey, RoaringBitmap>, sqlx::Error> {
+    let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    for (branch, unit, start) in keys {
+        branches.push(branch);
+        units.push(unit.name());
+        starts.push(start);
+    }
+    let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
+        "SELECT s.branch_id, s.unit, s.starts, s.customers
+         FROM customer_sets s
+         JOIN unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
+           ON s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts",
+    )
+    .bind(branches)
+    .bind(units)
+    .bind(starts)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(branch, unit, start, bytes)| {
+            let unit = Unit::named(&unit).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown unit of a customer set: {unit}").into())
+            })?;
+            Ok(((branch, unit, start), decode(&bytes)?))
+        })
+        .collect()
+}
+
+/// Writes `sets` in place of those kept at their keys; an empty set's row goes.
+async fn write_sets(
+    conn: &mut PgConnection,
+    sets: &BTreeMap<SetKey, RoaringBitmap>,
+) -> Result<(), sqlx::Error> {
+    let (mut branches, mut units, mut starts, mut bytes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut gone_branches, mut gone_units, mut gone_starts) = (Vec::new(), Vec::new(), Vec::new());
+    for ((branch, unit, start), set) in sets {
+        if set.is_empty() {
+            gone_branches.push(*branch);
+            gone_units.push(unit.name());
+            gone_starts.push(*start);
+        } else {
+            branches.push(*branch);
+            units.push(unit.name());
+            starts.push(*start);
+            bytes.push(encode(set));
+        }
+    }
+    // In key order, as every writer of the sets holds the same lock anyway.
+    sqlx::query(
+        "INSERT INTO customer_sets (branch_id, unit, starts, customers)
+         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[])
+         ON CONFLICT (branch_id, unit, starts) DO UPDATE SET customers = excluded.customers",
+    )
+    .bind(branches)
+    .bind(units)
+    .bind(starts)
+    .bind(bytes)
+    .execute(&mut *conn)
+    .await?;
+    if !gone_branches.is_empty() {
+        sqlx::query(
+            "DELETE FROM customer_sets s
+             USING unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
+             WHERE s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts",
+        )
+        .bind(gone_branches)
+        .bind(gone_units)
+        .bind(gone_starts)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What one step of the rollup did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RollUp {
+    /// Another server's rollup (or a void) held the sets: nothing was done.
+    Busy,
+    /// The sets were built again from every purchase.
+    Rebuilt,
+    /// This many pending purchases were folded into the sets (at most a batch).
+    Folded(u64),
+}
+
+impl RollUp {
+    /// Whether more may be waiting: a full batch was folded, or the sets were rebuilt.
+    pub fn more(self) -> bool {
+        match self {
+            RollUp::Busy => false,
+            RollUp::Rebuilt => true,
+            RollUp::Folded(rows) => rows >= BATCH as u64,
+        }
+    }
+}
+
+/// A row of the batch a fold takes.
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    branch_id: i32,
+    purchased_at: DateTime<Utc>,
+    customer_number: i32,
+    voided: bool,
+}
+
+/// One step of the rollup, in one transaction on `conn` (see [`PgStore::roll_up`]).
+async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
+    // Read committed: every statement after the lock sees every void committed before it, and
+    // a void that comes later waits for this transaction.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(RollUp::Busy);
+    }
+    let (rebuilding,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM customer_sets_rebuild)")
+            .fetch_one(&mut *tx)
+            .await?;
+    if rebuilding {
+        rebuild::rebuild(&mut tx).await?;
+        tx.commit().await?;
+        return Ok(RollUp::Rebuilt);
+    }
+    // The rows this statement sees are those of committed purchases; rows of transactions
+    // still in flight stay for a later fold.
+    let rows: Vec<PendingRow> = sqlx::query_as(
+        "WITH batch AS (
+             DELETE FROM customer_set_pending
+             WHERE ctid = ANY (ARRAY(SELECT ctid FROM customer_set_pending LIMIT $1))
+             RETURNING purchase_id, branch_id, purchased_at, customer_number
+         )
+         SELECT b.branch_id, b.purchased_at, b.customer_number,
+                EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = b.purchase_id) AS voided
+         FROM batch b",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    let folded = rows.len() as u64;
+    let mut added: BTreeMap<SetKey, RoaringBitmap> = BTreeMap::new();
+    for row in rows.iter().filter(|row| !row.voided) {
+        for key in keys_of(row.branch_id, row.purchased_at) {
+            added
+                .entry(key)
+                .or_default()
+                .insert(member(row.customer_number));
+        }
+    }
+    if !added.is_empty() {
+        let mut sets = read_sets(&mut tx, added.keys().copied()).await?;
+        for (key, more) in added {
+            *sets.entry(key).or_default() |= more;
+        }
+        write_sets(&mut tx, &sets).await?;
+    }
+    tx.commit().await?;
+    Ok(RollUp::Folded(folded))
+}
+
+/// Takes the customer of the voided purchase `purchase` out of the sets of its branch and time
+/// (and every branch's) where no other purchase keeps them in, in the void's transaction `conn`,
+/// after the void's row is written. The purchase's own hour is asked of the purchases; each
+/// longer unit, of the sets of the unit below it; every branch's set, of the branches' own.
+/// Sets hold only folded purchases, so a set may lose a customer whose other purchase there is
+/// still pending: reads add the pending rows, and the fold puts the customer back.
+pub(crate) async fn uncount_void(
+    conn: &mut PgConnection,
+    purchase: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let (branch, at, customer, number): (i32, DateTime<Utc>, uuid::Uuid, i32) = sqlx::query_as(
+        "SELECT v.branch_id, v.purchased_at, v.customer_id, c.number
+         FROM purchase_voids v JOIN customers c ON c.id = v.customer_id
+         WHERE v.purchase_id = $1",
+    )
+    .bind(purchase)
+    .fetch_one(&mut *conn)
+    .await?;
+    let hour = Unit::Hour.start(at);
+    let (bought_in_hour,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (
+             SELECT 1 FROM purchases p
+             WHERE p.branch_id = $1 AND p.purchased_at >= $2 AND p.purchased_at < $3
+               AND p.customer_id = $4
+               AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = p.id)
+         )",
+    )
+    .bind(branch)
+    .bind(hour)
+    .bind(Unit::Hour.next(hour))
+    .bind(customer)
+    .fetch_one(&mut *conn)
+    .await?;
+    let number = member(number);
+    // The sets that decide: the branch's units below each of the purchase's, and every
+    // branch's sets of the purchase's units.
+    let day = Unit::Day.start(at);
+    let month = Unit::Month.start(at);
+    let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
+        "SELECT s.branch_id, s.unit, s.starts, s.customers FROM customer_sets s
+         WHERE (s.branch_id = $1 AND s.unit = 'hour' AND s.starts >= $2 AND s.starts < $3)
+            OR (s.branch_id = $1 AND s.unit = 'day' AND s.starts >= $4 AND s.starts < $5)
+            OR (s.unit = 'hour' AND s.starts = $6)
+            OR (s.unit = 'day' AND s.starts = $2)
+            OR (s.unit = 'month' AND s.starts = $4)",
+    )
+    .bind(branch)
+    .bind(day)
+    .bind(Unit::Day.next(day))
+    .bind(month)
+    .bind(Unit::Month.next(month))
+    .bind(hour)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut sets = BTreeMap::new();
+    for (set_branch, unit, start, bytes) in rows {
+        if let Some(unit) = Unit::named(&unit) {
+            sets.insert((set_branch, unit, start), decode(&bytes)?);
+        }
+    }
+    let mut changed = BTreeMap::new();
+    for unit in Unit::ALL {
+        let start = unit.start(at);
+        let keeps = match unit.below() {
+            None => bought_in_hour,
+            Some(below) => sets.iter().any(|((b, u, s), set)| {
+                *b == branch
+                    && *u == below
+                    && *s >= start
+                    && *s < unit.next(start)
+                    && set.contains(number)
+            }),
+        };
+        if !keeps {
+            drop_member(&mut sets, &mut changed, (branch, unit, start), number);
+        }
+        let chain_keeps = sets.iter().any(|((b, u, s), set)| {
+            *b != EVERY_BRANCH && *u == unit && *s == start && set.contains(number)
+        });
+        if !chain_keeps {
+            drop_member(&mut sets, &mut changed, (EVERY_BRANCH, unit, start), number);
+        }
+    }
+    if !changed.is_empty() {
+        write_sets(conn, &changed).await?;
+    }
+    Ok(())
+}
+
+/// Takes `number` out of the set at `key`, if it is kept and holds it, noting the change.
+fn drop_member(
+    sets: &mut BTreeMap<SetKey, RoaringBitmap>,
+    changed: &mut BTreeMap<SetKey, RoaringBitmap>,
+    key: SetKey,
+    number: u32,
+) {
+    if let Some(set) = sets.get_mut(&key)
+        && set.remove(number)
+    {
+        changed.insert(key, set.clone());
+    }
+}
+
+impl PgStore {
+    /// One step of the rollup that keeps the sets of customers behind the distinct counts over
+    /// periods: builds the sets again when a bulk load asked for it, else folds a batch of
+    /// pending purchases into them. Safe to call from any number of servers at once (one works,
+    /// the others answer [`RollUp::Busy`]); reads are exact whether it runs or not, only
+    /// slower as pending purchases pile up. [`PgStore::roll_up_forever`] calls it in a loop.
+    pub async fn roll_up(&self) -> icash_core::Result<RollUp> {
+        let mut conn = self.pool().acquire().await.map_err(from_sqlx)?;
+        roll_up(&mut conn).await.map_err(from_sqlx)
+    }
+
+    /// Runs the rollup every `interval`, and at once again while a step leaves more to do.
+    /// A failed step is logged and tried again at the next tick.
+    pub async fn roll_up_forever(self, interval: std::time::Duration) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_vacuum = std::time::Instant::now();
+        loop {
+            ticks.tick().await;
+            if last_vacuum.elapsed() >= VACUUM_EVERY {
+                last_vacuum = std::time::Instant::now();
+                // Outside any transaction, as VACUUM must be; a role that does not own the
+                // table gets a warning and leaves it to autovacuum.
+                if let Err(error) = sqlx::raw_sql("VACUUM customer_set_pending")
+                    .execute(self.pool())
+                    .await
+                {
+                    tracing::warn!(%error, "could not vacuum the pending purchases");
+                }
+            }
+            loop {
+                let started = std::time::Instant::now();
+                match self.roll_up().await {
+                    Ok(RollUp::Rebuilt) => tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "built the customer sets from the purchases"
+                    ),
+                    Ok(step) if step.more() => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "the rollup of the customer sets failed; trying again");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Asks for the sets to be built again (a bulk load wrote purchases without their triggers);
+/// until the rollup has, reads count from the purchases.
+pub(crate) async fn want_rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO customer_sets_rebuild DEFAULT VALUES ON CONFLICT DO NOTHING")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
