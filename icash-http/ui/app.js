@@ -113,7 +113,12 @@ async function signedIn(who) {
 /** Asks the gateway who the tab's key is (or whether it asks for none), and shows what it may. */
 async function start() {
   try {
-    await signedIn(await call("whoami"));
+    const who = await call("whoami");
+    if (who.auth === "required" && !who.name) {
+      signedOut();
+    } else {
+      await signedIn(who);
+    }
   } catch (error) {
     if (error instanceof Refused && error.status === 401) {
       // A key kept from before that no longer works is named; no key at all is just asked for.

@@ -413,7 +413,7 @@ async fn whoami_names_the_key_and_what_its_role_allows(store: SharedStore) {
         "{anonymous}"
     );
 
-    let open = send(&api(store), request_with_key("GET", "/whoami", None)).await;
+    let open = send(&crate::api::api(store), request_with_key("GET", "/whoami", None)).await;
     assert_eq!(open.status, 200);
     let open = open.json();
     assert_eq!(open["auth"], "off");
