@@ -121,7 +121,11 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             auth.clone(),
         ))
         .unify()
-        .or(routes::admin::filters(store, config.body_limit, auth.clone()))
+        .or(routes::admin::filters(
+            store,
+            config.body_limit,
+            auth.clone(),
+        ))
         .unify()
         .or(routes::whoami::filter(auth))
         .unify();

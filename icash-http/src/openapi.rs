@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::dto::{ErrorBody, ItemRequest, PurchaseRequest};
 use crate::routes::{
-    admin, analytics, batch, branches, cash_register, gateway, metrics, probes, products, refunds, whoami,
+    admin, analytics, batch, branches, cash_register, gateway, metrics, probes, products, refunds,
+    whoami,
 };
 
 #[derive(OpenApi)]
@@ -150,11 +151,7 @@ impl Modify for BearerKeys {
                         "401",
                         "An API key that is unknown or revoked (with `WWW-Authenticate: Bearer`)",
                     );
-                    add_error(
-                        operation,
-                        "429",
-                        RATE_LIMITED,
-                    );
+                    add_error(operation, "429", RATE_LIMITED);
                 }
                 continue;
             }
@@ -170,11 +167,7 @@ impl Modify for BearerKeys {
                     "403",
                     "The key's role may not do this; the sentence names what it may not do",
                 );
-                add_error(
-                    operation,
-                    "429",
-                    RATE_LIMITED,
-                );
+                add_error(operation, "429", RATE_LIMITED);
             }
         }
     }

@@ -146,7 +146,10 @@ mod tests {
         assert!(!policy.contains("unsafe"), "{policy}");
         assert_eq!(page.headers()[CACHE_CONTROL], "no-cache");
         let body = String::from_utf8_lossy(page.body());
-        assert!(body.contains("<script type=\"module\" src=\"app.js\">"), "{body}");
+        assert!(
+            body.contains("<script type=\"module\" src=\"app.js\">"),
+            "{body}"
+        );
 
         let script = fetch("/ui/app.js", &[]).await;
         assert_eq!(script.status(), 200);

@@ -236,6 +236,11 @@ export function wire() {
       drawLists();
     }),
   );
+  $("sales-csv").addEventListener("click", () =>
+    attempt(() =>
+      download(`analytics/sales${query({ ...period(), granularity: $("granularity").value, format: "csv" })}`),
+    ),
+  );
   $("top-csv").addEventListener("click", () =>
     attempt(() => download(`analytics/top-products${query({ ...period(), format: "csv" })}`)),
   );

@@ -413,13 +413,20 @@ async fn whoami_names_the_key_and_what_its_role_allows(store: SharedStore) {
         "{anonymous}"
     );
 
-    let open = send(&crate::api::api(store), request_with_key("GET", "/whoami", None)).await;
+    let open = send(
+        &crate::api::api(store),
+        request_with_key("GET", "/whoami", None),
+    )
+    .await;
     assert_eq!(open.status, 200);
     let open = open.json();
     assert_eq!(open["auth"], "off");
     assert_eq!(open["role"], serde_json::Value::Null);
     assert_eq!(open["may"]["refund"], true);
-    assert_eq!(open["may"]["manage_keys"], false, "an open server manages no keys");
+    assert_eq!(
+        open["may"]["manage_keys"], false,
+        "an open server manages no keys"
+    );
 }
 
 /// Two servers on one database: a key revoked through one is refused by the other within the

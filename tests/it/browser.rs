@@ -136,7 +136,11 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
     browser.fill("API key", ADMIN_KEY);
     browser.click("button", "Sign in");
     till_ready(&browser);
-    assert!(browser.text("#who").contains("admin"), "{}", browser.text("#who"));
+    assert!(
+        browser.text("#who").contains("admin"),
+        "{}",
+        browser.text("#who")
+    );
 
     browser.choose("Branch", "SMKT002");
     let bought = [&catalog[0], &catalog[2]];
@@ -160,7 +164,11 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
         .parse()
         .unwrap_or_else(|_| panic!("a receipt number: {title}"));
     let receipt = api
-        .request("GET", &format!("/cash-register/purchases/{receipt_id}"), None)
+        .request(
+            "GET",
+            &format!("/cash-register/purchases/{receipt_id}"),
+            None,
+        )
         .unwrap()
         .json();
     assert_eq!(receipt["supermarket_id"], 2);
@@ -174,7 +182,10 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
     assert_eq!(figure(&browser, "fig-unique"), "1");
     assert_eq!(figure(&browser, "fig-loyal"), "0");
     let top = browser.text("#top-table");
-    assert!(top.contains(&bought[0].1) && top.contains(&bought[1].1), "{top}");
+    assert!(
+        top.contains(&bought[0].1) && top.contains(&bought[1].1),
+        "{top}"
+    );
 
     // The branches compared: SMKT002 with the sale's revenue.
     let branches = browser.run(
@@ -251,9 +262,14 @@ fn sales_made_while_the_gateway_is_down_are_recorded_once_each_when_it_is_back()
     );
     // Each went out once, by its own id: a resend would have been answered with the same
     // purchase, and a second recording counted above.
-    assert_eq!(browser.run("return localStorage.getItem('icash.waiting');", vec![]), json!("[]"));
+    assert_eq!(
+        browser.run("return localStorage.getItem('icash.waiting');", vec![]),
+        json!("[]")
+    );
     // While the gateway was down, the browser could not connect: that, and only that.
-    no_console_errors(&browser, |message| message.contains("net::ERR_CONNECTION_REFUSED"));
+    no_console_errors(&browser, |message| {
+        message.contains("net::ERR_CONNECTION_REFUSED")
+    });
     drop(browser);
     server.stop();
 }
@@ -283,10 +299,7 @@ fn a_refund_from_the_managers_view_shows_in_the_net_revenue() {
     browser.click("tab", "Manager");
     browser.fill("Receipt number", &purchase["purchase_id"].to_string());
     browser.click("button", "Find receipt");
-    browser.click(
-        "checkbox",
-        &format!("{returned} · {}", money(*price)),
-    );
+    browser.click("checkbox", &format!("{returned} · {}", money(*price)));
     browser.click("button", "Refund selected items");
     browser.wait_for(
         "the refund",
@@ -295,7 +308,10 @@ fn a_refund_from_the_managers_view_shows_in_the_net_revenue() {
             money(*price)
         ),
     );
-    let receipt = server.get(&format!("/cash-register/purchases/{}", purchase["purchase_id"]));
+    let receipt = server.get(&format!(
+        "/cash-register/purchases/{}",
+        purchase["purchase_id"]
+    ));
     assert_eq!(receipt["refunds"][0]["items"][0]["name"], json!(returned));
 
     browser.click("tab", "Dashboard");

@@ -70,11 +70,17 @@ impl WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (hyper::Method, Option<String>) {
-        (hyper::Method::POST, Some(r#"{"type": "browser"}"#.to_owned()))
+        (
+            hyper::Method::POST,
+            Some(r#"{"type": "browser"}"#.to_owned()),
+        )
     }
 }
 
@@ -252,7 +258,10 @@ impl Browser {
         let field = self.control("textbox", label);
         self.runtime.block_on(async {
             field.clear().await.expect("the field clears");
-            field.send_keys(text).await.expect("the field takes the text");
+            field
+                .send_keys(text)
+                .await
+                .expect("the field takes the text");
         });
     }
 
