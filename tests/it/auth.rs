@@ -389,29 +389,22 @@ async fn whoami_names_the_key_and_what_its_role_allows(store: SharedStore) {
             "void": false, "change_prices": false, "read_analytics": true,
             "read_chain_analytics": true, "list_customers": true, "manage_keys": false})
     );
-    let admin = whoami(&keys.admin).await;
-    assert!(
-        admin["may"]
+    let all = |answer: &serde_json::Value, allowed: bool| {
+        answer["may"]
             .as_object()
             .unwrap()
             .values()
-            .all(|may| may == true),
-        "{admin}"
-    );
+            .all(|may| may == allowed)
+    };
+    let admin = whoami(&keys.admin).await;
+    assert!(all(&admin, true), "{admin}");
 
     let anonymous = send(&api, request_with_key("GET", "/whoami", None)).await;
     assert_eq!(anonymous.status, 200);
     let anonymous = anonymous.json();
     assert_eq!(anonymous["auth"], "required");
     assert_eq!(anonymous["name"], serde_json::Value::Null);
-    assert!(
-        anonymous["may"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(|may| may == false),
-        "{anonymous}"
-    );
+    assert!(all(&anonymous, false), "{anonymous}");
 
     let open = send(
         &crate::api::api(store),

@@ -23,8 +23,44 @@ const DESKTOP: (u32, u32) = (1280, 900);
 /// The administrator key the servers of these tests register.
 const ADMIN_KEY: &str = "icash-browser-test-admin-key-0123456789abcdef";
 
-/// A data folder with the sample catalog and no purchases, so that the figures are those of
-/// the sales the test makes.
+/// A fresh database, and a data folder with the sample catalog and no purchases, so that the
+/// figures are those of the sales the test makes.
+struct Setup {
+    db: TestDb,
+    data: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let db = runtime.block_on(TestDb::new());
+        Setup {
+            db,
+            data: catalog_only(),
+            _runtime: runtime,
+        }
+    }
+
+    /// The server, run open (`ICASH_AUTH=off`) with `env` added.
+    fn server(&self, env: &[(&str, &str)]) -> Server {
+        Server::start_with(Some(&self.db.url()), self.data.path(), env)
+    }
+
+    /// The server with keys required, and `ADMIN_KEY` an administrator's.
+    fn server_with_keys(&self) -> Server {
+        self.server(&[("ICASH_AUTH", "required"), ("ICASH_ADMIN_KEY", ADMIN_KEY)])
+    }
+}
+
+/// Ends a test: the console said nothing of level error but the `allowed` messages, and the
+/// server stops cleanly.
+fn finish(browser: Browser, server: Server, allowed: impl Fn(&str) -> bool) {
+    no_console_errors(&browser, allowed);
+    drop(browser);
+    server.stop();
+}
+
 fn catalog_only() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -119,14 +155,8 @@ fn dashboard_shows(browser: &Browser, purchases: u64) {
 
 #[test]
 fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let data = catalog_only();
-    let server = Server::start_with(
-        Some(&db.url()),
-        data.path(),
-        &[("ICASH_AUTH", "required"), ("ICASH_ADMIN_KEY", ADMIN_KEY)],
-    );
+    let setup = Setup::new();
+    let server = setup.server_with_keys();
     let api = server.client_with_key(ADMIN_KEY);
     let catalog = products(&api);
     let browser = Browser::start(DESKTOP.0, DESKTOP.1);
@@ -217,17 +247,13 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
         assert_eq!(drawn, json!(true), "{chart} is drawn");
     }
     screenshot(&browser, "dashboard");
-    no_console_errors(&browser, |_| false);
-    drop(browser);
-    server.stop();
+    finish(browser, server, |_| false);
 }
 
 #[test]
 fn sales_made_while_the_gateway_is_down_are_recorded_once_each_when_it_is_back() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let data = catalog_only();
-    let server = Server::start(Some(&db.url()), data.path());
+    let setup = Setup::new();
+    let server = setup.server(&[]);
     let addr = server.addr().to_owned();
     let catalog = products(&server.client());
     let browser = Browser::start(DESKTOP.0, DESKTOP.1);
@@ -248,7 +274,7 @@ fn sales_made_while_the_gateway_is_down_are_recorded_once_each_when_it_is_back()
     }
     assert_eq!(browser.text("#waiting"), "Sales waiting to be sent: 2");
 
-    let server = Server::start_with(Some(&db.url()), data.path(), &[("ICASH_ADDR", &addr)]);
+    let server = setup.server(&[("ICASH_ADDR", &addr)]);
     browser.wait_for(
         "no sale waiting",
         "return document.getElementById('waiting').textContent === 'Sales waiting to be sent: 0';",
@@ -267,19 +293,15 @@ fn sales_made_while_the_gateway_is_down_are_recorded_once_each_when_it_is_back()
         json!("[]")
     );
     // While the gateway was down, the browser could not connect: that, and only that.
-    no_console_errors(&browser, |message| {
+    finish(browser, server, |message| {
         message.contains("net::ERR_CONNECTION_REFUSED")
     });
-    drop(browser);
-    server.stop();
 }
 
 #[test]
 fn a_refund_from_the_managers_view_shows_in_the_net_revenue() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let data = catalog_only();
-    let server = Server::start(Some(&db.url()), data.path());
+    let setup = Setup::new();
+    let server = setup.server(&[]);
     let catalog = products(&server.client());
     let items: Vec<Value> = catalog[..3]
         .iter()
@@ -318,17 +340,13 @@ fn a_refund_from_the_managers_view_shows_in_the_net_revenue() {
     dashboard_shows(&browser, 1);
     assert_eq!(figure(&browser, "fig-revenue"), money(total));
     assert_eq!(figure(&browser, "fig-net-revenue"), money(total - price));
-    no_console_errors(&browser, |_| false);
-    drop(browser);
-    server.stop();
+    finish(browser, server, |_| false);
 }
 
 #[test]
 fn hebrew_reads_right_to_left_and_every_tab_fits_a_phone() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let data = catalog_only();
-    let server = Server::start(Some(&db.url()), data.path());
+    let setup = Setup::new();
+    let server = setup.server(&[]);
     let catalog = products(&server.client());
     let (status, _) = server.request(
         "POST",
@@ -378,21 +396,13 @@ fn hebrew_reads_right_to_left_and_every_tab_fits_a_phone() {
     // The language is kept: English again after a switch back.
     browser.choose("שפה", "English");
     assert_eq!(browser.text("#tab-dashboard"), "Dashboard");
-    no_console_errors(&browser, |_| false);
-    drop(browser);
-    server.stop();
+    finish(browser, server, |_| false);
 }
 
 #[test]
-fn a_till_key_sells_for_its_own_branch_and_sees_no_dashboard() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let data = catalog_only();
-    let server = Server::start_with(
-        Some(&db.url()),
-        data.path(),
-        &[("ICASH_AUTH", "required"), ("ICASH_ADMIN_KEY", ADMIN_KEY)],
-    );
+fn a_till_key_has_its_branch_fixed_and_sees_no_dashboard() {
+    let setup = Setup::new();
+    let server = setup.server_with_keys();
     let admin = server.client_with_key(ADMIN_KEY);
     let created = admin
         .request(
@@ -430,7 +440,5 @@ fn a_till_key_sells_for_its_own_branch_and_sees_no_dashboard() {
         vec![],
     );
     assert_eq!(tabs, json!(["Till"]));
-    no_console_errors(&browser, |_| false);
-    drop(browser);
-    server.stop();
+    finish(browser, server, |_| false);
 }

@@ -178,19 +178,12 @@ impl Browser {
             .unwrap_or_else(|error| panic!("the script failed: {error}\n{script}"))
     }
 
-    /// Waits until `script` returns a truthy value in the page, and returns it; panics with
-    /// `what` and the page's text when it does not within [`PATIENCE`].
-    pub fn wait_for(&self, what: &str, script: &str) -> Value {
+    /// Asks `found` until it finds something, and returns it; panics with `what` and what
+    /// the page shows when it finds nothing within [`PATIENCE`].
+    fn poll<T>(&self, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let value = self.run(script, vec![]);
-            let truthy = match &value {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(text) => !text.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
+            if let Some(value) = found() {
                 return value;
             }
             assert!(
@@ -200,6 +193,20 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Waits until `script` returns a truthy value in the page, and returns it.
+    pub fn wait_for(&self, what: &str, script: &str) -> Value {
+        self.poll(what, || {
+            let value = self.run(script, vec![]);
+            let truthy = match &value {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(text) => !text.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            truthy.then_some(value)
+        })
     }
 
     /// The XPath of a visible element of `role` (a tag or an ARIA role) whose accessible
@@ -223,26 +230,20 @@ impl Browser {
     /// Waits for the control of `role` named `name` to be shown and enabled.
     fn control(&self, role: &str, name: &str) -> fantoccini::elements::Element {
         let xpath = Browser::xpath(role, name);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let found = self.runtime.block_on(async {
-                for element in self.client().find_all(Locator::XPath(&xpath)).await? {
-                    if element.is_displayed().await? && element.is_enabled().await? {
-                        return Ok::<_, fantoccini::error::CmdError>(Some(element));
+        self.poll(
+            &format!("a {role} named {name:?}, shown and enabled"),
+            || {
+                let found = self.runtime.block_on(async {
+                    for element in self.client().find_all(Locator::XPath(&xpath)).await? {
+                        if element.is_displayed().await? && element.is_enabled().await? {
+                            return Ok::<_, fantoccini::error::CmdError>(Some(element));
+                        }
                     }
-                }
-                Ok(None)
-            });
-            if let Ok(Some(element)) = found {
-                return element;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {role} named {name:?} is shown and enabled; the page shows {}",
-                self.state()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                    Ok(None)
+                });
+                found.ok().flatten()
+            },
+        )
     }
 
     /// Clicks the control of `role` named `name` once it is shown and enabled.
