@@ -74,7 +74,11 @@ function drawSales() {
         { label: i18n.t("netRevenue"), stroke: GREEN, width: 2, dash: [6, 4], value: (u, v) => (v == null ? "" : i18n.money(v)) },
         { label: i18n.t("purchases"), stroke: ORANGE, width: 2, scale: "count", value: (u, v) => (v == null ? "" : i18n.count(v)) },
       ],
-      axes: [{}, { values: (u, ticks) => ticks.map(i18n.money) }, { scale: "count", side: 1, grid: { show: false } }],
+      axes: [
+        { values: (u, ticks) => ticks.map((seconds) => i18n.shortDate(new Date(seconds * 1000))) },
+        { values: (u, ticks) => ticks.map(i18n.money) },
+        { scale: "count", side: 1, grid: { show: false } },
+      ],
     },
     [x, sales.map((r) => r.revenue), sales.map((r) => r.net_revenue), sales.map((r) => r.purchases)],
   );

@@ -256,6 +256,11 @@ export function instant(text) {
   );
 }
 
+/** A day and month, short, for a chart's axis: the date of an instant at UTC midnight. */
+export function shortDate(when) {
+  return new Intl.DateTimeFormat(language, { month: "short", day: "numeric", timeZone: "UTC" }).format(when);
+}
+
 /** A calendar date, `YYYY-MM-DD`, as the date itself wherever the browser is. */
 export function date(text) {
   return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeZone: "UTC" }).format(

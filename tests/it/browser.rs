@@ -99,12 +99,15 @@ fn products(client: &Client) -> Vec<(i64, String, f64)> {
         .collect()
 }
 
-/// Where the README's screenshots go, when `ICASH_SCREENSHOTS` asks for them.
-fn screenshot(browser: &Browser, name: &str) {
+/// Writes the README's screenshot `name`, of a window `height` high, when `ICASH_SCREENSHOTS`
+/// asks for it; the window gets its size back.
+fn screenshot(browser: &Browser, name: &str, height: u32) {
     if std::env::var_os("ICASH_SCREENSHOTS").is_some() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
+        browser.resize(DESKTOP.0, height);
         browser.screenshot(&PathBuf::from(&dir).join(format!("{name}.png")));
+        browser.resize(DESKTOP.0, DESKTOP.1);
     }
 }
 
@@ -179,7 +182,7 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
     }
     let total: f64 = bought.iter().map(|(_, _, price)| price).sum();
     assert_eq!(browser.text("#basket-total"), money(total));
-    screenshot(&browser, "till");
+    screenshot(&browser, "till", DESKTOP.1);
     browser.click("button", "Record purchase");
     let title = browser.wait_for(
         "the receipt",
@@ -246,7 +249,7 @@ fn a_sale_at_the_till_shows_in_the_dashboards_figures_and_chart() {
         );
         assert_eq!(drawn, json!(true), "{chart} is drawn");
     }
-    screenshot(&browser, "dashboard");
+    screenshot(&browser, "dashboard", 1500);
     finish(browser, server, |_| false);
 }
 
