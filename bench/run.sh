@@ -10,7 +10,8 @@
 #   0. the load's ceiling: the rows and sums the server COPYed, sent again by psql into a fresh
 #      copy of the schema and finished as the server does (load_ceiling below);
 #   1. every analytics endpoint and /dashboard at 8 clients over the whole history, then over
-#      periods of 1, 7, 30 and 365 days, then the unpaged /analytics/loyal-customers (a bounded
+#      periods of 1, 7, 30 and 365 days, the sales over time of the year by day (the chain's and
+#      one branch's), then the unpaged /analytics/loyal-customers (a bounded
 #      number of requests: it is large), and the plans of the costly queries (explain.txt);
 #   2. on a restarted server: the analytics of one branch, then the 1-day period again, with its
 #      pgbench ceilings measured again beside it (the server's prepared statements are shared
@@ -18,7 +19,8 @@
 #   3. on a restarted server (so that its resident size is not the analytics' leftover):
 #      POST /cash-register/purchase at 8 and 32 clients, against pgbench running the server's own
 #      statement (record_one.sql) and a minimal transaction (minimal.sql), the three taking
-#      turns in several rounds; in the 8-client rounds, a till handing in batches of 1,000
+#      turns in several rounds, and at 32 clients the same minimal transaction into bare tables
+#      (no foreign keys, triggers or aggregates: the bare-insert ceiling); in the 8-client rounds, a till handing in batches of 1,000
 #      purchases made offline (POST /cash-register/purchases/batch, 1 client) takes its turn
 #      too, so that its purchases per second compare with the single purchases';
 #   4. what a key check costs: the same 8-client purchases on a server run open and on one that
@@ -346,6 +348,14 @@ pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/a
 loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
 pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
 
+# Sales over time: the generated year by day, from the business days' aggregate, for the chain
+# and one branch (report.py judges them against the whole history's statistics above).
+log "sales over time, a year by day, 8 clients"
+year="from_date=2025-01-01&to_date=2025-12-31"
+loadgen "GET /analytics/sales?granularity=day 365d" 8 $A --scenario "/analytics/sales?granularity=day&$year"
+loadgen "GET /analytics/sales?granularity=day&supermarket_id=2 365d" 8 $A \
+    --scenario "/analytics/sales?granularity=day&supermarket_id=2&$year"
+
 # Every loyal customer in one answer: a bounded number of requests, as it is large.
 log "the unpaged loyal customers, 8 clients, 16 requests"
 loadgen "GET /analytics/loyal-customers (unpaged)" 8 --warmup 0 --requests 16 --scenario /analytics/loyal-customers
@@ -413,6 +423,17 @@ pgb "GET /analytics/statistics 1d, after the branch's" 8 "$ANALYTICS_SECS" "$PGB
 
 stop_server
 start_server "$WORK/server-purchases.log"
+# The bare-insert ceiling: the purchase's rows written by minimal.sql into tables with the same
+# columns, keys and indexes as the server's, but no foreign keys, triggers or aggregates (LIKE
+# copies none of them), so that what the aggregates cost the write path is measured. The tables
+# start empty: their indexes stay small, which makes the ceiling higher, never lower.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+DROP SCHEMA IF EXISTS icash_bare CASCADE;
+CREATE SCHEMA icash_bare;
+CREATE TABLE icash_bare.customers (LIKE public.customers INCLUDING ALL);
+CREATE TABLE icash_bare.purchases (LIKE public.purchases INCLUDING ALL);
+CREATE TABLE icash_bare.purchase_lines (LIKE public.purchase_lines INCLUDING ALL);
+SQL
 P="--warmup 2 --duration $PURCHASE_SECS --customer-pool $WORK/data/purchases.csv"
 # Each run starts right after a checkpoint: the WAL they write (max_wal_size is 1 GB by default)
 # would otherwise start one in the middle of whichever run comes next, and the three runs that
@@ -429,6 +450,11 @@ for clients in 8 32; do
         pgb "record_one" "$clients" "$PURCHASE_SECS" "$PGB/record_one.sql"
         settle
         pgb "minimal" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+        if [[ $clients == 32 ]]; then
+            settle
+            PGOPTIONS="$PGOPTIONS -c search_path=icash_bare" \
+                pgb "bare" "$clients" "$PURCHASE_SECS" "$PGB/minimal.sql"
+        fi
         if [[ $clients == 8 ]]; then
             settle
             # A seed of the round's own: each round's client ids are new, so every round records
@@ -438,6 +464,8 @@ for clients in 8 32; do
         fi
     done
 done
+
+psql -X -q -d "$DB" -c 'DROP SCHEMA icash_bare CASCADE'
 
 # --- What a key check costs ------------------------------------------------------------------
 

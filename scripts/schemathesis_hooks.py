@@ -9,6 +9,8 @@ JSON Schema yet refused by the server with a 400 and a sentence naming the rule:
   none (JSON Schema could say so only by repeating the body once per role);
 - no `product_id` twice in `items`: `uniqueItems` compares whole items, and two items may differ
   in a field the server ignores or in a null `quantity`;
+- a series of sales over time of at most 8784 periods, which depends on its granularity and on
+  the span of its two dates, and a business day the branch's clocks did not skip;
 - `from` before `to`, `from_date` not after `to_date`, and business dates (`date`, `from_date`,
   `to_date`) not mixed with instants (`from`, `to`) nor `date` with a range: JSON Schema
   compares no two parameters;
@@ -40,6 +42,9 @@ RULES_IN_WORDS = re.compile(
     r"|^product \d+ appears more than once in items"
     r"|^the period is empty: `from` must be before `to`$"
     r"|^the dates are empty: `to_date` must not be before `from_date`$"
+    r"|^the series would have \d+ \w+s, more than the \d+ it may have"
+    r"|^branch \d+ had no business day on these dates"
+    r"|^supermarket \d+ was not found$"
     r"|^`date`, `from_date` and `to_date` name business days, and `from` and `to` instants"
     r"|^`date` is one business day: give it alone"
     r"|^field `(purchases\[\d+\]\.)?(supermarket_id|items\[\d+\]\.(product_id|quantity))` is not valid: "
@@ -56,8 +61,8 @@ RULES_IN_WORDS = re.compile(
 
 
 def refused_for_a_rule_in_words(response) -> bool:
-    """Whether the response is a 400, 409 or 413 whose sentence names a rule the document states in words."""
-    if response.status_code not in (400, 409, 413):
+    """Whether the response is a 400, 404, 409 or 413 whose sentence names a rule the document states in words."""
+    if response.status_code not in (400, 404, 409, 413):
         return False
     try:
         sentence = response.json().get("error", "")

@@ -198,6 +198,19 @@ pub fn day_start(branch: &Branch, date: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| local.and_utc())
 }
 
+/// The business date `at` falls on at `branch`: the last date whose business day started at or
+/// before `at` ([`day_start`]). It is the local date of `at` less the start of day, but for the
+/// instants the clocks showed twice when they went back over the start of day: those after the
+/// first pass through it belong to the day it started.
+pub fn business_date(branch: &Branch, at: DateTime<Utc>) -> NaiveDate {
+    let since_start = branch.day_starts_at().time() - NaiveTime::MIN;
+    let date = (branch.time_zone().local_of_instant(at) - since_start).date();
+    match date.succ_opt() {
+        Some(next) if day_start(branch, next) <= at => next,
+        _ => date,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
@@ -308,6 +321,48 @@ mod tests {
             hours(&branch_in("Asia/Kathmandu", "04:00"), "2025-05-01"),
             ("2025-04-30T22:15:00+00:00".to_owned(), 24 * 60)
         );
+    }
+
+    #[test]
+    fn an_instant_falls_on_the_last_business_day_started_at_or_before_it() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let date = |text: &str| text.parse::<NaiveDate>().unwrap();
+        let kolkata = branch_in("Asia/Kolkata", "04:00");
+        assert_eq!(
+            business_date(&kolkata, at("2025-04-30T22:29:59Z")),
+            date("2025-04-30")
+        );
+        assert_eq!(
+            business_date(&kolkata, at("2025-04-30T22:30:00Z")),
+            date("2025-05-01")
+        );
+        // New York went back from 02:00 EDT to 01:00 EST on 2025-11-02: a day starting at
+        // 01:30 starts at the first 01:30, and the 01:00 to 01:30 shown again after it is its.
+        let night = branch_in("America/New_York", "01:30");
+        assert_eq!(
+            business_date(&night, at("2025-11-02T05:29:59Z")),
+            date("2025-11-01")
+        );
+        assert_eq!(
+            business_date(&night, at("2025-11-02T05:30:00Z")),
+            date("2025-11-02")
+        );
+        assert_eq!(
+            business_date(&night, at("2025-11-02T06:10:00Z")),
+            date("2025-11-02")
+        );
+        for probe in [
+            "2025-03-09T06:59:59Z",
+            "2025-03-09T07:00:00Z",
+            "2025-11-02T06:45:00Z",
+        ] {
+            let probe = at(probe);
+            let day = business_date(&night, probe);
+            assert!(
+                day_start(&night, day) <= probe
+                    && probe < day_start(&night, day.succ_opt().unwrap())
+            );
+        }
     }
 
     #[test]

@@ -255,6 +255,21 @@ pub enum ValidationError {
     /// A single business date given with a range of dates.
     #[error("`date` is one business day: give it alone, or `from_date` and `to_date` instead")]
     DateAndDateRange,
+    /// A granularity of the sales over time that is none of those offered.
+    #[error("granularity {0:?} is not valid: expected hour, day, week or month")]
+    UnknownGranularity(String),
+    /// Sales over time asked for more periods than a series may have.
+    #[error(
+        "the series would have {points} {unit}s, more than the {max} it may have: ask for fewer dates or a coarser granularity"
+    )]
+    SeriesTooLong {
+        /// How many periods the dates hold at the granularity asked.
+        points: usize,
+        /// The granularity's name.
+        unit: &'static str,
+        /// The most a series may have.
+        max: usize,
+    },
     /// An analytics filter whose period ends before it starts.
     #[error("the period is empty: `from` must be before `to`")]
     EmptyPeriod,

@@ -51,6 +51,7 @@ pub mod business_day;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod consistency;
+pub mod daily_report;
 pub mod error;
 pub mod id;
 pub mod idempotency;
@@ -65,6 +66,8 @@ pub mod price;
 pub mod product;
 pub mod purchase;
 pub mod refund;
+pub mod sales;
+pub mod series;
 pub mod store;
 
 pub use access::{Action, Forbidden};

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::actor::Actor;
@@ -15,7 +16,7 @@ use crate::analytics::{
     LoyalQuery, ProductSales, RefundTotals, Statistics, TopCustomersQuery,
 };
 use crate::audit::{AuditEntry, AuditQuery, NewAuditEntry, Origin};
-use crate::business_day::TimeZone;
+use crate::business_day::{TimeZone, business_date};
 use crate::error::{Error, Result, ValidationError};
 use crate::id::{AuditId, BranchId, ClientId, CustomerId, KeyId, ProductId, PurchaseId, RefundId};
 use crate::idempotency::{DEFAULT_TTL, IdempotencyKey, Recorded};
@@ -25,10 +26,13 @@ use crate::node::Node;
 use crate::offline::BatchOutcome;
 use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
-use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
+use crate::purchase::{NewPurchase, PricedPurchase, Purchase, PurchaseLine};
 use crate::refund::{
     NewRefund, NewVoid, PurchaseStatus, Receipt, Refund, Refunded, Void,
     key_reused_for_another_refund,
+};
+use crate::sales::{
+    BinSales, BinWidth, DaySales, RefundRecord, SaleRecord, SalesFigures, SalesRecords,
 };
 use crate::store::{Analytics, Audit, Catalog, ImportSession, Keys, Purchases, Refunds};
 
@@ -211,6 +215,34 @@ impl State {
         })
     }
 
+    /// Each purchase not voided and each refund that `filter` admits, with its instant, its
+    /// branch and its figures.
+    fn sales_figures<'a>(
+        &'a self,
+        filter: &'a Filter,
+    ) -> impl Iterator<Item = (DateTime<Utc>, (BranchId, SalesFigures))> + 'a {
+        let sold = self.matching(filter).map(|purchase| {
+            let figures = SalesFigures {
+                purchases: 1,
+                revenue: purchase.total(),
+                units: units(purchase.lines()),
+                refunds: RefundTotals::default(),
+            };
+            (purchase.at(), (purchase.branch(), figures))
+        });
+        let refunded = self.matching_refunds(filter).map(|(branch, refund)| {
+            let figures = SalesFigures {
+                refunds: RefundTotals {
+                    count: 1,
+                    amount: refund.amount(),
+                },
+                ..SalesFigures::default()
+            };
+            (refund.at(), (branch, figures))
+        });
+        sold.chain(refunded)
+    }
+
     /// The receipt of purchase `id`.
     fn receipt(&self, id: PurchaseId) -> Result<Receipt> {
         let purchase = self.get(id).cloned().ok_or_else(|| Error::NotFound {
@@ -326,6 +358,11 @@ impl State {
         }
         Statistics::from_branches(customers.len() as u64, by_branch.into_values().collect())
     }
+}
+
+/// How many units `lines` hold.
+fn units(lines: &[PurchaseLine]) -> u64 {
+    lines.iter().map(|line| u64::from(line.quantity())).sum()
 }
 
 /// Branches by id.
@@ -602,6 +639,85 @@ impl Analytics for MemoryStore {
             state.loyal_customers(&Dashboard::loyal_query(filter)),
             state.product_sales(filter),
         ))
+    }
+
+    async fn business_day_sales(
+        &self,
+        branch: Option<BranchId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySales>> {
+        let state = self.read();
+        let day = |branch: BranchId, at| {
+            let settings = state
+                .branches
+                .get(&branch)
+                .cloned()
+                .unwrap_or_else(|| Branch::new(branch));
+            let date = business_date(&settings, at);
+            (from <= date && date <= to).then_some((branch, date))
+        };
+        let filter = Filter::new(branch, None, None).expect("no period");
+        let mut days: BTreeMap<(BranchId, NaiveDate), SalesFigures> = BTreeMap::new();
+        for (at, figures) in state.sales_figures(&filter) {
+            if let Some(key) = day(figures.0, at) {
+                let kept = days.entry(key).or_default();
+                *kept = *kept + figures.1;
+            }
+        }
+        Ok(days
+            .into_iter()
+            .map(|((branch, date), figures)| DaySales {
+                branch,
+                date,
+                figures,
+            })
+            .collect())
+    }
+
+    async fn binned_sales(&self, filter: &Filter, width: BinWidth) -> Result<Vec<BinSales>> {
+        let state = self.read();
+        let mut bins: BTreeMap<(BranchId, DateTime<Utc>), SalesFigures> = BTreeMap::new();
+        for (at, (branch, figures)) in state.sales_figures(filter) {
+            let kept = bins.entry((branch, width.floor(at))).or_default();
+            *kept = *kept + figures;
+        }
+        Ok(bins
+            .into_iter()
+            .map(|((branch, start), figures)| BinSales {
+                branch,
+                start,
+                figures,
+            })
+            .collect())
+    }
+
+    async fn sales_records(&self, filter: &Filter) -> Result<SalesRecords> {
+        let state = self.read();
+        let sales = state
+            .purchases
+            .iter()
+            .filter(|p| filter.matches(p.details().branch(), p.details().at()))
+            .map(|p| SaleRecord {
+                id: p.id(),
+                at: p.details().at(),
+                total: p.total(),
+                units: units(p.details().lines()),
+                recorded_by: p.details().recorder().cloned(),
+                voided: state.voids.contains_key(&p.id()),
+            })
+            .collect::<Vec<_>>();
+        let refunds = state
+            .matching_refunds(filter)
+            .map(|(_, refund)| RefundRecord {
+                at: refund.at(),
+                amount: refund.amount(),
+            })
+            .collect::<Vec<_>>();
+        let mut records = SalesRecords { sales, refunds };
+        records.sales.sort_by_key(|sale| (sale.at, sale.id));
+        records.refunds.sort_by_key(|refund| refund.at);
+        Ok(records)
     }
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {

@@ -3,9 +3,11 @@
 //!
 //! Each method is one unit of work of the store: atomic, and never spanning two calls. The
 //! analytics methods return aggregates (one row per customer, product or branch), computed where
-//! the data is; no method hands every purchase to the caller.
+//! the data is; no method hands every purchase to the caller (the day's report reads one
+//! branch's day of purchases, [`Analytics::sales_records`]).
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 
 use crate::actor::Actor;
 use crate::analytics::{
@@ -14,7 +16,7 @@ use crate::analytics::{
 };
 use crate::audit::{AuditEntry, AuditQuery, Origin};
 use crate::error::Result;
-use crate::id::{ProductId, PurchaseId};
+use crate::id::{BranchId, ProductId, PurchaseId};
 use crate::idempotency::{IdempotencyKey, Recorded};
 use crate::key::{ApiKeySecret, KeyHash, KeyInfo, KeyName, NewKey};
 use crate::node::Node;
@@ -23,6 +25,7 @@ use crate::price::{NewProduct, PriceChange, PriceHistory};
 use crate::product::{Branch, Product};
 use crate::purchase::{NewPurchase, PricedPurchase, Purchase};
 use crate::refund::{NewRefund, NewVoid, Receipt, Refunded};
+use crate::sales::{BinSales, BinWidth, DaySales, SalesRecords};
 
 /// The products and branches.
 #[async_trait]
@@ -201,6 +204,27 @@ pub trait Analytics: Send + Sync {
     /// recorded meanwhile counts in every part or in none. [`Dashboard::from_parts`] puts them
     /// together.
     async fn dashboard(&self, filter: &Filter) -> Result<Dashboard>;
+
+    /// What each branch (`branch`, or every branch when `None`) sold on each of its business
+    /// dates from `from` to `to` (both inclusive), each date reckoned in its branch's zone from
+    /// its start of day ([`business_date`](crate::business_day::business_date)): the purchases
+    /// made that day and not voided, and the refunds made that day. A date that sold and
+    /// refunded nothing may be left out.
+    async fn business_day_sales(
+        &self,
+        branch: Option<BranchId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySales>>;
+
+    /// What each branch sold under `filter` per bin of `width` ([`BinWidth::floor`] of each
+    /// purchase's and refund's instant), counted as [`Analytics::business_day_sales`] counts.
+    /// A bin that sold and refunded nothing may be left out.
+    async fn binned_sales(&self, filter: &Filter, width: BinWidth) -> Result<Vec<BinSales>>;
+
+    /// Each purchase made under `filter`, voided ones included, and each refund made under it
+    /// (of a purchase of the filter's branch), each list in the order of the instants.
+    async fn sales_records(&self, filter: &Filter) -> Result<SalesRecords>;
 }
 
 /// The API keys: created, listed, revoked, and looked up by the hash of a presented secret.

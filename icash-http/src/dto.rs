@@ -23,11 +23,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod prices;
+mod sales;
 
 pub(crate) use prices::price;
 pub use prices::{
     BatchBody, BatchRequest, BatchResultBody, NewProductRequest, PriceChangeRequest,
     PriceHistoryBody, PricePointBody,
+};
+pub(crate) use sales::period_start;
+pub use sales::{
+    DailyReportBody, ReportHourBody, ReportProductBody, ReportTillBody, SalesPointBody,
+    VoidTotalsBody,
 };
 
 fn amount(money: Money) -> f64 {
@@ -130,6 +136,10 @@ pub struct AnalyticsEndpoints {
     pub top_products: &'static str,
     /// Totals per branch.
     pub statistics: &'static str,
+    /// Sales over time.
+    pub sales: &'static str,
+    /// The report of a branch's business day.
+    pub daily_report: &'static str,
 }
 
 /// `GET /health`.

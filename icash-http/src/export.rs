@@ -1,13 +1,17 @@
-//! CSV exports of the analytic lists: asked with `?format=csv` or `Accept: text/csv`, written
-//! with a header row, money to two decimals and instants in ISO 8601, streamed when the list is
-//! long, and named for what they hold and when.
+//! CSV exports of the analytic lists (the sales over time and the day's report's lines
+//! included): asked with `?format=csv` or `Accept: text/csv`, written with a header row, money to
+//! two decimals and dates and instants in ISO 8601, streamed when the list is long, and named for
+//! what they hold and when.
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
 use icash_core::Money;
 use icash_core::analytics::{CustomerActivity, CustomerPurchases, LoyalStream, RankedProduct};
+use icash_core::daily_report::DailyReport;
 use icash_core::period::Period;
+use icash_core::series::SeriesPoint;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use warp::http::HeaderValue;
@@ -15,7 +19,9 @@ use warp::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap};
 use warp::reply::Response;
 
 use crate::context::json_chunks;
+use crate::dto::period_start;
 use crate::error::ApiError;
+use crate::query::ReportLines;
 
 /// The media type of an export.
 pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
@@ -244,4 +250,128 @@ pub(crate) fn customers(entries: &[CustomerPurchases]) -> Vec<u8> {
             purchase_count: entry.purchase_count,
         }),
     )
+}
+
+/// An exact amount that may be negative, as CSV writes it: two decimals.
+fn signed(amount: Decimal) -> String {
+    format!("{amount:.2}")
+}
+
+/// A row of the sales over time's export.
+#[derive(Serialize)]
+struct SeriesCsvRow {
+    period_start: String,
+    purchases: u64,
+    revenue: String,
+    net_revenue: String,
+    units: u64,
+}
+
+/// The sales over time as CSV: a row per period, its start as the JSON writes it.
+pub(crate) fn series(points: &[SeriesPoint]) -> Vec<u8> {
+    write_rows(
+        &[
+            "period_start",
+            "purchases",
+            "revenue",
+            "net_revenue",
+            "units",
+        ],
+        points.iter().map(|point| SeriesCsvRow {
+            period_start: period_start(&point.start),
+            purchases: point.figures.purchases,
+            revenue: money(point.figures.revenue),
+            net_revenue: signed(point.figures.net_revenue()),
+            units: point.figures.units,
+        }),
+    )
+}
+
+/// A row of the day's report's product lines.
+#[derive(Serialize)]
+struct ReportProductCsvRow {
+    product_id: i32,
+    product_name: String,
+    units_sold: u64,
+    units_returned: u64,
+}
+
+/// A row of the day's report's hour lines.
+#[derive(Serialize)]
+struct ReportHourCsvRow {
+    starts_at: String,
+    purchases: u64,
+    revenue: String,
+    units: u64,
+    refunds: u64,
+    refunded: String,
+    net_revenue: String,
+}
+
+/// A row of the day's report's till lines.
+#[derive(Serialize)]
+struct ReportTillCsvRow {
+    recorded_by: String,
+    purchases: u64,
+    revenue: String,
+    units: u64,
+    first_sale: String,
+    last_sale: String,
+}
+
+/// The day's report's `lines` as CSV: its products, hours (each from its local start with its
+/// offset) or tills (an empty `recorded_by` for the purchases recorded without a key).
+pub(crate) fn report_lines(report: &DailyReport, lines: ReportLines) -> Vec<u8> {
+    match lines {
+        ReportLines::Products => write_rows(
+            &["product_id", "product_name", "units_sold", "units_returned"],
+            report.products.iter().map(|sales| ReportProductCsvRow {
+                product_id: sales.product.get(),
+                product_name: sales.name.clone(),
+                units_sold: sales.units_sold,
+                units_returned: sales.units_returned,
+            }),
+        ),
+        ReportLines::Hours => write_rows(
+            &[
+                "starts_at",
+                "purchases",
+                "revenue",
+                "units",
+                "refunds",
+                "refunded",
+                "net_revenue",
+            ],
+            report.hours.iter().map(|hour| ReportHourCsvRow {
+                starts_at: hour.start.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                purchases: hour.figures.purchases,
+                revenue: money(hour.figures.revenue),
+                units: hour.figures.units,
+                refunds: hour.figures.refunds.count,
+                refunded: money(hour.figures.refunds.amount),
+                net_revenue: signed(hour.figures.net_revenue()),
+            }),
+        ),
+        ReportLines::Tills => write_rows(
+            &[
+                "recorded_by",
+                "purchases",
+                "revenue",
+                "units",
+                "first_sale",
+                "last_sale",
+            ],
+            report.tills.iter().map(|till| ReportTillCsvRow {
+                recorded_by: till
+                    .recorded_by
+                    .as_ref()
+                    .map_or_else(String::new, |name| name.as_str().to_owned()),
+                purchases: till.figures.purchases,
+                revenue: money(till.figures.revenue),
+                units: till.figures.units,
+                first_sale: instant(till.first_sale),
+                last_sale: instant(till.last_sale),
+            }),
+        ),
+    }
 }

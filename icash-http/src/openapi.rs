@@ -48,6 +48,8 @@ use crate::routes::{
         analytics::loyal_customers,
         analytics::top_products,
         analytics::statistics,
+        analytics::sales,
+        analytics::daily_report,
         branches::branches,
         branches::put_branch,
         admin::create_key,
@@ -178,7 +180,7 @@ impl Modify for BearerKeys {
 struct ConsistencyTokens;
 
 /// The reads a standby may answer: analytics, the dashboard, customer lists and receipts.
-const READS_FROM_STANDBYS: [&str; 7] = [
+const READS_FROM_STANDBYS: [&str; 9] = [
     "/dashboard",
     "/cash-register/purchases/{id}",
     "/cash-register/customers",
@@ -186,6 +188,8 @@ const READS_FROM_STANDBYS: [&str; 7] = [
     "/analytics/loyal-customers",
     "/analytics/top-products",
     "/analytics/statistics",
+    "/analytics/sales",
+    "/analytics/daily-report",
 ];
 
 impl Modify for ConsistencyTokens {

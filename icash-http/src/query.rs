@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use icash_core::analytics::{CustomerPurchases, LoyalCursor};
 use icash_core::period::{DatedFilter, Period};
+use icash_core::series::{Granularity, SeriesQuery};
 use icash_core::{BranchId, BusinessDates, CustomerId, Filter, Money, ValidationError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -108,10 +109,7 @@ impl FilterParams {
     fn branch(&self) -> Result<Option<BranchId>, ApiError> {
         self.supermarket_id
             .as_deref()
-            .map(|value| {
-                number("supermarket_id", value, 1..=i32::MAX)
-                    .map(|id| BranchId::new(id).expect("positive"))
-            })
+            .map(|value| branch_id("supermarket_id", value))
             .transpose()
     }
 
@@ -130,6 +128,105 @@ impl FilterParams {
             .transpose()?;
         Filter::new(branch, from, to).map_err(ApiError::from)
     }
+}
+
+/// The sales over time asked for.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesParams {
+    /// Only this branch; without it, the chain, each branch's periods reckoned in its own zone
+    /// and those with the same local start added up.
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 2147483647)]
+    supermarket_id: Option<String>,
+    /// How long each period is: `hour`, `day`, `week` (seven days from a Monday, ISO 8601) or
+    /// `month`.
+    #[param(required = true, value_type = String, pattern = "^(hour|day|week|month)$")]
+    granularity: Option<String>,
+    /// The first business day (inclusive), such as 2025-05-01, in each branch's zone.
+    #[param(required = true, value_type = String, format = Date)]
+    from_date: Option<String>,
+    /// The last business day (inclusive), such as 2025-05-31; not before `from_date`. The
+    /// series has at most 8784 periods (a leap year's hours).
+    #[param(required = true, value_type = String, format = Date)]
+    to_date: Option<String>,
+}
+
+impl SeriesParams {
+    /// The series these parameters ask for.
+    pub(crate) fn query(&self) -> Result<SeriesQuery, ApiError> {
+        let branch = self
+            .supermarket_id
+            .as_deref()
+            .map(|value| branch_id("supermarket_id", value))
+            .transpose()?;
+        let granularity = required("granularity", &self.granularity)?
+            .parse::<Granularity>()
+            .map_err(ApiError::from)?;
+        let from = business_date("from_date", required("from_date", &self.from_date)?)?;
+        let to = business_date("to_date", required("to_date", &self.to_date)?)?;
+        Ok(SeriesQuery::new(branch, granularity, from, to)?)
+    }
+}
+
+/// Which lines of the day's report a CSV export holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReportLines {
+    /// A line per product.
+    Products,
+    /// A line per hour.
+    Hours,
+    /// A line per till.
+    Tills,
+}
+
+/// The day's report asked for.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The branch.
+    #[param(required = true, value_type = i32, minimum = 1, maximum = 2147483647)]
+    supermarket_id: Option<String>,
+    /// The business day, such as 2025-05-01, in the branch's zone from its start of day.
+    #[param(required = true, value_type = String, format = Date)]
+    date: Option<String>,
+    /// Which lines a CSV export holds: `products` (the default), `hours` or `tills`. JSON holds
+    /// them all.
+    #[param(value_type = Option<String>, pattern = "^(products|hours|tills)$")]
+    lines: Option<String>,
+}
+
+impl ReportParams {
+    /// The branch and the business date.
+    pub(crate) fn day(&self) -> Result<(BranchId, NaiveDate), ApiError> {
+        let branch = branch_id(
+            "supermarket_id",
+            required("supermarket_id", &self.supermarket_id)?,
+        )?;
+        let date = business_date("date", required("date", &self.date)?)?;
+        Ok((branch, date))
+    }
+
+    /// The lines a CSV export holds.
+    pub(crate) fn lines(&self) -> Result<ReportLines, ApiError> {
+        match self.lines.as_deref() {
+            None | Some("products") => Ok(ReportLines::Products),
+            Some("hours") => Ok(ReportLines::Hours),
+            Some("tills") => Ok(ReportLines::Tills),
+            Some(other) => Err(bad("lines", "products, hours or tills", other)),
+        }
+    }
+}
+
+/// A parameter that must be given.
+fn required<'a>(name: &str, value: &'a Option<String>) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest(format!("query parameter `{name}` is required")))
+}
+
+/// A branch's id.
+fn branch_id(name: &str, value: &str) -> Result<BranchId, ApiError> {
+    number(name, value, 1..=i32::MAX).map(|id| BranchId::new(id).expect("positive"))
 }
 
 /// A calendar date written `YYYY-MM-DD`.

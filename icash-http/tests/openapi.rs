@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 29);
+    assert_eq!(endpoints.len(), 31);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -448,7 +448,7 @@ async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby
         .filter(|(path, item)| item["get"].is_object() && !on_the_primary.contains(&path.as_str()))
         .map(|(path, _)| path)
         .collect();
-    assert_eq!(reads.len(), 7, "{reads:?}");
+    assert_eq!(reads.len(), 9, "{reads:?}");
     for path in reads {
         let read = parameter(
             &json["paths"][path]["get"]["parameters"],

@@ -11,6 +11,9 @@
 //! - Distinct customers under a filter cannot be added up across days: they are counted from
 //!   the purchases with an index-only scan of the period, one range of the
 //!   `(branch_id, purchased_at)` index per branch the filter covers.
+//! - Sales over time ([`sales`]): per business date from `branch_business_days` (the
+//!   `business_day_sales` migration), per hour from the hourly aggregates, or per finer bin from
+//!   the purchases; the day's report reads one branch's day of purchases and refunds.
 //!
 //! Each statement is a whole SQL text in `analytics/sql`, one file per statement and shape of
 //! filter ([`shape`]), as PostgreSQL receives it; the pgbench scripts in `bench/pgbench` send the
@@ -24,6 +27,7 @@ mod customers;
 mod dashboard;
 mod loyal;
 mod products;
+mod sales;
 mod shape;
 mod statistics;
 #[cfg(test)]
@@ -33,13 +37,15 @@ use std::ops::DerefMut;
 
 use async_stream::try_stream;
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt, future};
 use icash_core::analytics::{
     CustomerPurchases, Dashboard, LoyalCustomers, LoyalQuery, LoyalStream, ProductSales,
     Statistics, TopCustomersQuery,
 };
-use icash_core::{Analytics, CustomerId, Filter, Result};
+use icash_core::sales::{BinSales, BinWidth, DaySales, SalesRecords};
+use icash_core::{Analytics, BranchId, CustomerId, Filter, Result};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgConnection, Postgres};
@@ -51,6 +57,10 @@ use self::loyal::{
     loyal_statement,
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
+use self::sales::{
+    BINS, BUSINESS_DAYS, FiguresRow, HOURS, REFUND_RECORDS, RefundRow, SALES_RECORDS, SaleRow,
+    reads_hours, records,
+};
 use self::shape::bind_filter;
 use self::statistics::{STATISTICS, StatisticsColumns};
 use crate::error::from_sqlx;
@@ -195,6 +205,62 @@ impl Analytics for PgStore {
             row.loyal.loyal_customers()?,
             row.units.product_sales()?,
         ))
+    }
+
+    async fn business_day_sales(
+        &self,
+        branch: Option<BranchId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DaySales>> {
+        let rows: Vec<FiguresRow> = self
+            .read(|pool| async move {
+                sqlx::query_as(BUSINESS_DAYS)
+                    .bind(branch.map(BranchId::get))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&pool)
+                    .await
+            })
+            .await?;
+        rows.into_iter().map(FiguresRow::day).collect()
+    }
+
+    async fn binned_sales(&self, filter: &Filter, width: BinWidth) -> Result<Vec<BinSales>> {
+        let rows: Vec<FiguresRow> = self
+            .read(|pool| async move {
+                if reads_hours(filter, width) {
+                    bind_filter(sqlx::query_as(HOURS), filter)
+                        .fetch_all(&pool)
+                        .await
+                } else {
+                    bind_filter(sqlx::query_as(BINS), filter)
+                        .bind(f64::from(width.seconds()))
+                        .fetch_all(&pool)
+                        .await
+                }
+            })
+            .await?;
+        rows.into_iter().map(FiguresRow::bin).collect()
+    }
+
+    async fn sales_records(&self, filter: &Filter) -> Result<SalesRecords> {
+        let (sales, refunds) = self
+            .read(|pool| async move {
+                // One snapshot: a refund made meanwhile is in both lists or in neither.
+                let mut snapshot = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                let sales: Vec<SaleRow> = bind_filter(sqlx::query_as(SALES_RECORDS), filter)
+                    .fetch_all(&mut *snapshot)
+                    .await?;
+                let refunds: Vec<RefundRow> = bind_filter(sqlx::query_as(REFUND_RECORDS), filter)
+                    .fetch_all(&mut *snapshot)
+                    .await?;
+                Ok((sales, refunds))
+            })
+            .await?;
+        records(sales, refunds)
     }
 
     async fn top_customers(&self, query: &TopCustomersQuery) -> Result<Vec<CustomerPurchases>> {

@@ -6,7 +6,7 @@ use chrono::NaiveTime;
 use icash_core::audit::NewAuditEntry;
 use icash_core::{
     Branch, BranchId, Catalog, DayStart, Error, Money, NewProduct, Node, Origin, PriceChange,
-    PriceHistory, Product, ProductId, Result, TimeZone,
+    PriceHistory, Product, ProductId, Result, TimeZone, ValidationError,
 };
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -15,6 +15,9 @@ use crate::audit;
 use crate::error::{from_pool, from_sqlx};
 use crate::prices;
 use crate::store::{MIGRATOR, PgStore};
+
+/// PostgreSQL's error code for a parameter it does not know, such as a time zone's name.
+const INVALID_PARAMETER_VALUE: &str = "22023";
 
 #[derive(sqlx::FromRow)]
 struct ProductRow {
@@ -167,11 +170,46 @@ impl Catalog for PgStore {
     }
 
     async fn update_branch(&self, branch: &Branch, origin: &Origin) -> Result<Branch> {
+        // PostgreSQL reckons the business days of the aggregates in the zone: one that its zone
+        // database lacks (older than the server's) is refused before anything is written.
+        let zone = branch.time_zone().name();
+        match sqlx::query("SELECT now() AT TIME ZONE $1")
+            .bind(zone)
+            .execute(self.pool())
+            .await
+        {
+            Err(sqlx::Error::Database(error))
+                if error.code().as_deref() == Some(INVALID_PARAMETER_VALUE) =>
+            {
+                return Err(ValidationError::UnknownTimeZone(zone.to_owned()).into());
+            }
+            other => other.map_err(|error| from_pool(self.pool(), error))?,
+        };
         let mut tx = self
             .pool()
             .begin()
             .await
             .map_err(|error| from_pool(self.pool(), error))?;
+        // NO KEY: purchases of the branch check their foreign key with a KEY SHARE lock of its
+        // row, and the lock below waits for them.
+        let reckoned: Option<(String, NaiveTime)> = sqlx::query_as(
+            "SELECT time_zone, day_starts_at FROM branches WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(branch.id().get())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let settings = (zone.to_owned(), branch.day_starts_at().time());
+        let reckoned_anew = reckoned.is_some_and(|reckoned| reckoned != settings);
+        if reckoned_anew {
+            // The purchases', refunds' and voids' triggers reckon business dates with the
+            // settings they read: none is written while the branch's days are rebuilt with the
+            // new ones, and those in flight are waited for.
+            sqlx::query("LOCK TABLE purchases, refunds, purchase_voids IN SHARE MODE")
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
         let updated = sqlx::query_as::<_, BranchRow>(
             "UPDATE branches SET name = $2, time_zone = $3, day_starts_at = $4
              WHERE id = $1
@@ -189,6 +227,13 @@ impl Catalog for PgStore {
             id: branch.id().to_string(),
         })?
         .into_branch()?;
+        if reckoned_anew {
+            sqlx::query("SELECT icash_rebuild_business_days($1)")
+                .bind(branch.id().get())
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
         audit::record(&mut tx, &NewAuditEntry::branch_changed(&updated, origin)).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(updated)

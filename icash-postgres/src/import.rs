@@ -273,6 +273,11 @@ impl ImportSession for PgImport {
                 .execute(&mut **self.link.idle().await?)
                 .await
                 .map_err(from_sqlx)?;
+            // The business days from the aggregates the finish built, the keys and indexes back.
+            sqlx::query("SELECT icash_rebuild_business_days(NULL)")
+                .execute(&mut **self.link.idle().await?)
+                .await
+                .map_err(from_sqlx)?;
         }
         self.link.commit().await
     }

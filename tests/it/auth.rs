@@ -204,6 +204,16 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         matrix.push(("GET", format!("{path}?supermarket_id=1"), BRANCH_1));
         matrix.push(("GET", path.to_owned(), CHAIN));
     }
+    let series = "/analytics/sales?granularity=day&from_date=2025-05-01&to_date=2025-05-31";
+    matrix.push(("GET", format!("{series}&supermarket_id=1"), BRANCH_1));
+    matrix.push(("GET", series.to_owned(), CHAIN));
+    let report = "/analytics/daily-report?date=2025-05-01&supermarket_id=";
+    matrix.push(("GET", format!("{report}1"), BRANCH_1));
+    matrix.push((
+        "GET",
+        format!("{report}2"),
+        [401, 403, 403, 403, 200, 200, 401],
+    ));
     let names = [
         "no key",
         "till of 1",

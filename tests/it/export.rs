@@ -35,7 +35,7 @@ async fn sell(store: &dyn Store) {
 }
 
 /// The CSV body's rows, its header first.
-fn parse_csv(answer: &Answer) -> (Vec<String>, Vec<Vec<String>>) {
+pub(crate) fn parse_csv(answer: &Answer) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(answer.text().as_bytes());
     let header = reader
         .headers()
@@ -65,7 +65,7 @@ fn csv_answer(answer: &Answer, name_starts: &str) {
 }
 
 /// A JSON amount as CSV writes it.
-fn two_decimals(value: &Value) -> String {
+pub(crate) fn two_decimals(value: &Value) -> String {
     format!("{:.2}", value.as_f64().unwrap())
 }
 

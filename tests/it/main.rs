@@ -33,6 +33,7 @@ mod pricing;
 mod probes;
 mod refunds;
 mod replicas;
+mod sales;
 mod secrets;
 mod seed_data;
 mod server;

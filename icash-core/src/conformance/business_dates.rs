@@ -4,14 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::analytics::{CustomerActivity, LoyalQuery};
-use crate::audit::Origin;
-use crate::business_day::{BusinessDates, DayStart, TimeZone};
+use crate::business_day::BusinessDates;
 use crate::id::{BranchId, CustomerRef, ProductId};
 use crate::money::Money;
 use crate::period::{self, DatedFilter, Period};
@@ -89,12 +87,6 @@ fn question() -> impl Strategy<Value = (Option<i32>, Option<i64>, Option<i64>, u
     )
 }
 
-/// The scan: the sale's local business date at its branch.
-fn business_date(branch: &Branch, at: DateTime<Utc>) -> NaiveDate {
-    let local = at.with_timezone(&branch.time_zone().tz()).naive_local();
-    (local - (branch.day_starts_at().time() - chrono::NaiveTime::MIN)).date()
-}
-
 struct Expected {
     purchases: u64,
     revenue: Money,
@@ -119,7 +111,7 @@ fn expected(
     let mut activity: HashMap<u128, CustomerActivity> = HashMap::new();
     for (sale, total) in sales {
         let settings = &branches[sale.branch as usize - 1];
-        let date = business_date(settings, sale.at);
+        let date = local_business_date(settings, sale.at);
         let admitted = branch.is_none_or(|wanted| wanted == sale.branch)
             && dates.from().is_none_or(|from| date >= from)
             && dates.to().is_none_or(|to| date <= to);
@@ -165,14 +157,8 @@ fn expected(
 /// figure over business dates, of one branch or the chain, equals the scan's.
 pub async fn business_dates_equal_a_naive_recomputation(store: &dyn Store) {
     store.put_products(&catalog()).await.unwrap();
-    let prices: HashMap<i32, Money> = catalog()
-        .iter()
-        .map(|p| (p.id().get(), p.price()))
-        .collect();
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[21; 32]),
-    );
+    let prices = prices();
+    let mut runner = seeded(21);
     let sales_strategy = proptest::collection::vec(sale(), 60..90);
     let generated = sales_strategy.new_tree(&mut runner).unwrap().current();
     let mut sales = Vec::new();
@@ -197,20 +183,11 @@ pub async fn business_dates_equal_a_naive_recomputation(store: &dyn Store) {
         } else {
             settings().new_tree(&mut runner).unwrap().current()
         };
-        for (index, &(zone, start)) in chosen.iter().enumerate() {
-            let id = branch(index as i32 + 1);
-            let settings = Branch::with_settings(
-                id,
-                &id.code(),
-                ZONES[zone].parse::<TimeZone>().unwrap(),
-                STARTS[start].parse::<DayStart>().unwrap(),
-            )
-            .unwrap();
-            store
-                .update_branch(&settings, &Origin::system())
-                .await
-                .unwrap();
-        }
+        let named: Vec<(&str, &str)> = chosen
+            .iter()
+            .map(|&(zone, start)| (ZONES[zone], STARTS[start]))
+            .collect();
+        set_branches(store, &named).await;
         let branches = store.branches().await.unwrap();
         for _ in 0..8 {
             let (which, from, length, change) = question().new_tree(&mut runner).unwrap().current();

@@ -113,3 +113,48 @@ pub(super) async fn assert_nothing_written(store: &dyn Store) {
     );
     assert_eq!(store.unique_customers(&Filter::ALL).await.unwrap(), 0);
 }
+
+/// The catalog's prices, by product id.
+pub(super) fn prices() -> std::collections::HashMap<i32, Money> {
+    catalog()
+        .iter()
+        .map(|p| (p.id().get(), p.price()))
+        .collect()
+}
+
+/// A runner of random values that draws the same ones for the same `seed`, every run.
+pub(super) fn seeded(seed: u8) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    )
+}
+
+/// Gives branches 1, 2, ... the zone and start of day of each of `settings`, in turn.
+pub(super) async fn set_branches(store: &dyn Store, settings: &[(&str, &str)]) {
+    for (index, (zone, start)) in settings.iter().enumerate() {
+        let id = branch(index as i32 + 1);
+        let branch = crate::product::Branch::with_settings(
+            id,
+            &id.code(),
+            zone.parse().unwrap(),
+            start.parse().unwrap(),
+        )
+        .unwrap();
+        store
+            .update_branch(&branch, &crate::audit::Origin::system())
+            .await
+            .unwrap();
+    }
+}
+
+/// The scan's business date of `at` at `branch`: its local date less the start of day (which
+/// the cases keep away from the hours the clocks change at).
+pub(super) fn local_business_date(
+    branch: &crate::product::Branch,
+    at: DateTime<Utc>,
+) -> chrono::NaiveDate {
+    let local = branch.time_zone().local_of_instant(at);
+    (local - (branch.day_starts_at().time() - chrono::NaiveTime::MIN)).date()
+}

@@ -15,7 +15,7 @@
 //! [`Audit`](crate::Audit) in `keys`, [`Refunds`](crate::Refunds) in `refunds`, prices over time
 //! in `prices`, tills that were offline in `offline`, the servers behind a store and reads after
 //! writes in `consistency`, branches and their business days in `branches` and
-//! `business_dates`; `fixture` holds the catalog and the purchases
+//! `business_dates`, sales over time and the day's report in `sales`; `fixture` holds the catalog and the purchases
 //! they share.
 
 mod analytics;
@@ -30,6 +30,7 @@ mod offline;
 mod prices;
 mod purchases;
 mod refunds;
+mod sales;
 
 pub use analytics::*;
 pub use branches::*;
@@ -42,6 +43,7 @@ pub use offline::*;
 pub use prices::*;
 pub use purchases::*;
 pub use refunds::*;
+pub use sales::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an expression evaluated
 /// afresh for each test, a future whose output dereferences to the store under test.
@@ -103,6 +105,8 @@ macro_rules! conformance_suite {
             branches_have_names_zones_and_business_days,
             data_files_are_read_in_their_branchs_zone,
             business_dates_equal_a_naive_recomputation,
+            sales_over_time_equal_a_naive_recomputation,
+            the_daily_report_adds_up_to_the_days_statistics,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

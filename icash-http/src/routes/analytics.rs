@@ -2,8 +2,9 @@
 //! business dates).
 
 use icash_core::analytics::LoyalQuery;
-use icash_core::period::Period;
-use icash_core::{Action, period};
+use icash_core::period::{DatedFilter, Period};
+use icash_core::series::sales_series;
+use icash_core::{Action, BusinessDates, period};
 use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -14,11 +15,15 @@ use crate::SharedStore;
 use crate::auth::{Auth, Credentials, credentials};
 use crate::context::{RequestContext, context, json, json_chunks, respond};
 use crate::dto::{
-    LoyalCustomersBody, StatisticsBody, TopProductBody, TopProductsBody, UniqueCustomersBody,
+    DailyReportBody, ErrorBody, LoyalCustomersBody, SalesPointBody, StatisticsBody, TopProductBody,
+    TopProductsBody, UniqueCustomersBody,
 };
 use crate::error::ApiError;
 use crate::export::{self, Format, FormatParams};
-use crate::query::{FilterParams, LoyalParams, PageParams, RankParams, encode_loyal_cursor, parse};
+use crate::query::{
+    FilterParams, LoyalParams, PageParams, RankParams, ReportLines, ReportParams, SeriesParams,
+    encode_loyal_cursor, parse,
+};
 
 /// How many distinct customers made a purchase.
 #[utoipa::path(get, path = "/analytics/unique-customers", tag = "analytics", params(FilterParams),
@@ -143,6 +148,82 @@ pub(crate) async fn statistics(
     Ok(json(StatusCode::OK, &StatisticsBody::from(&statistics)))
 }
 
+/// Sales over time: a branch's or the chain's purchases, revenue, net revenue and units per hour,
+/// day, week or month of its business dates, every period listed.
+#[utoipa::path(get, path = "/analytics/sales", tag = "analytics", params(SeriesParams, FormatParams),
+    responses((status = 200, description = "A period per entry, in order, those that sold nothing as zeros; each \
+        branch's periods in its own zone (weeks from Monday, ISO 8601), those of the chain with the same local start \
+        added up. Hours start with the business day and are labelled with their local start; on the day the clocks go \
+        back, the hour they repeat is one entry holding both. As CSV (`format=csv` or `Accept: text/csv`): a header row, \
+        then period_start, purchases, revenue, net_revenue (two decimals), units",
+        content((Vec<SalesPointBody> = "application/json"), (String = "text/csv")))))]
+pub(crate) async fn sales(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
+    let series = parse::<SeriesParams>(&query)?.query()?;
+    caller.may(Action::ReadAnalytics(series.branch()))?;
+    let points = sales_series(store.as_ref(), &series).await?;
+    if format == Format::Csv {
+        let period = Period::Dates(DatedFilter {
+            branch: series.branch(),
+            dates: series.dates(),
+        });
+        let what = format!("sales-by-{}", series.granularity());
+        return Ok(export::csv_response(
+            export::series(&points),
+            &file(&what, &period),
+        ));
+    }
+    let body: Vec<SalesPointBody> = points.iter().map(SalesPointBody::from).collect();
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// The report of a branch's business day: its purchases, voids, refunds, gross and net revenue,
+/// units per product, per hour and per till, and its first and last sale.
+#[utoipa::path(get, path = "/analytics/daily-report", tag = "analytics", params(ReportParams, FormatParams),
+    responses(
+        (status = 200, description = "The day's report. As CSV (`format=csv` or `Accept: text/csv`), the lines that \
+            `lines` names: products (product_id, product_name, units_sold, units_returned), hours (starts_at with its \
+            offset, purchases, revenue, units, refunds, refunded, net_revenue) or tills (recorded_by, empty without a \
+            key, purchases, revenue, units, first_sale, last_sale); money to two decimals",
+            content((DailyReportBody = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "The chain has no such branch", body = ErrorBody)))]
+pub(crate) async fn daily_report(
+    store: SharedStore,
+    credentials: Credentials,
+    query: String,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = credentials.caller().await?;
+    let format = Format::asked(&parse::<FormatParams>(&query)?, &headers)?;
+    let params = parse::<ReportParams>(&query)?;
+    let (branch, date) = params.day()?;
+    let lines = params.lines()?;
+    caller.may(Action::ReadAnalytics(Some(branch)))?;
+    let report = icash_core::daily_report::daily_report(store.as_ref(), branch, date).await?;
+    if format == Format::Csv {
+        let period = Period::Dates(DatedFilter {
+            branch: Some(branch),
+            dates: BusinessDates::day(date),
+        });
+        let what = match lines {
+            ReportLines::Products => "daily-report-products",
+            ReportLines::Hours => "daily-report-hours",
+            ReportLines::Tills => "daily-report-tills",
+        };
+        return Ok(export::csv_response(
+            export::report_lines(&report, lines),
+            &file(what, &period),
+        ));
+    }
+    Ok(json(StatusCode::OK, &DailyReportBody::from(&report)))
+}
+
 /// The analytics filters.
 pub(crate) fn filters(
     store: SharedStore,
@@ -177,12 +258,22 @@ pub(crate) fn filters(
     let statistics = base("statistics").and_then(|ctx, query, store, credentials, _| {
         respond(ctx, statistics(store, credentials, query))
     });
+    let sales = base("sales").and_then(|ctx, query, store, credentials, headers| {
+        respond(ctx, sales(store, credentials, query, headers))
+    });
+    let report = base("daily-report").and_then(|ctx, query, store, credentials, headers| {
+        respond(ctx, daily_report(store, credentials, query, headers))
+    });
     unique
         .or(loyal)
         .unify()
         .or(top)
         .unify()
         .or(statistics)
+        .unify()
+        .or(sales)
+        .unify()
+        .or(report)
         .unify()
 }
 

@@ -53,6 +53,8 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                     loyal_customers: "GET /analytics/loyal-customers",
                     top_products: "GET /analytics/top-products",
                     statistics: "GET /analytics/statistics",
+                    sales: "GET /analytics/sales",
+                    daily_report: "GET /analytics/daily-report",
                 },
                 openapi: "GET /openapi.json",
                 admin: AdminEndpoints {

@@ -1,0 +1,134 @@
+//! Sales over time and the day's report: figures per branch and business date (the
+//! `branch_business_days` aggregate of the `business_day_sales` migration), per bin of time, and
+//! a day's purchases and refunds one by one.
+
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use icash_core::analytics::RefundTotals;
+use icash_core::sales::{
+    BinSales, BinWidth, DaySales, RefundRecord, SaleRecord, SalesFigures, SalesRecords,
+};
+use icash_core::{BranchId, Filter, KeyName, Money, PurchaseId, Result};
+use rust_decimal::Decimal;
+use sqlx::FromRow;
+
+use super::count;
+
+/// What each branch sold on each business date, from the business days' aggregate: at most one
+/// row per branch, date and shard. Parameters: the branch (NULL: every branch), the first and
+/// the last date.
+pub(super) const BUSINESS_DAYS: &str = include_str!("sql/sales/business_days.sql");
+
+/// What each branch sold per UTC hour, from the hourly aggregates (purchases and revenue, and
+/// units) and the refunds' branch index. Parameters: the filter, whose ends are whole hours.
+pub(super) const HOURS: &str = include_str!("sql/sales/hours.sql");
+
+/// What each branch sold per bin, from the purchases not voided (through their branch index)
+/// and the refunds. Parameters: the filter, and the bins' width in seconds.
+pub(super) const BINS: &str = include_str!("sql/sales/bins.sql");
+
+/// The purchases under a filter, voided ones included, with their units. Parameters: the filter.
+pub(super) const SALES_RECORDS: &str = include_str!("sql/sales/sales_records.sql");
+
+/// The refunds under a filter. Parameters: the filter.
+pub(super) const REFUND_RECORDS: &str = include_str!("sql/sales/refund_records.sql");
+
+/// Whether the hourly aggregates answer `filter` in bins of `width`: whole hours, and ends
+/// (if any) on whole hours.
+pub(super) fn reads_hours(filter: &Filter, width: BinWidth) -> bool {
+    let whole = |at: Option<DateTime<Utc>>| {
+        at.is_none_or(|at| at.timestamp().rem_euclid(3600) == 0 && at.nanosecond() == 0)
+    };
+    width == BinWidth::HOUR && whole(filter.from()) && whole(filter.to())
+}
+
+/// A row of [`BUSINESS_DAYS`], [`HOURS`] or [`BINS`]: a branch's figures from a date or an
+/// instant.
+#[derive(FromRow)]
+pub(super) struct FiguresRow {
+    branch_id: i32,
+    start_date: Option<NaiveDate>,
+    start_at: Option<DateTime<Utc>>,
+    purchases: i64,
+    revenue: Decimal,
+    units: i64,
+    refunds: i64,
+    refunded: Decimal,
+}
+
+impl FiguresRow {
+    fn figures(&self) -> Result<SalesFigures> {
+        Ok(SalesFigures {
+            purchases: count(self.purchases),
+            revenue: Money::new(self.revenue)?,
+            units: count(self.units),
+            refunds: RefundTotals {
+                count: count(self.refunds),
+                amount: Money::new(self.refunded)?,
+            },
+        })
+    }
+
+    /// The row of a business date.
+    pub(super) fn day(self) -> Result<DaySales> {
+        Ok(DaySales {
+            branch: BranchId::new(self.branch_id)?,
+            date: self.start_date.expect("a business day's row has its date"),
+            figures: self.figures()?,
+        })
+    }
+
+    /// The row of a bin.
+    pub(super) fn bin(self) -> Result<BinSales> {
+        Ok(BinSales {
+            branch: BranchId::new(self.branch_id)?,
+            start: self.start_at.expect("a bin's row has its instant"),
+            figures: self.figures()?,
+        })
+    }
+}
+
+/// A row of [`SALES_RECORDS`].
+#[derive(FromRow)]
+pub(super) struct SaleRow {
+    id: i64,
+    purchased_at: DateTime<Utc>,
+    total: Decimal,
+    recorded_by: Option<String>,
+    units: i64,
+    voided: bool,
+}
+
+/// A row of [`REFUND_RECORDS`].
+#[derive(FromRow)]
+pub(super) struct RefundRow {
+    refunded_at: DateTime<Utc>,
+    amount: Decimal,
+}
+
+/// The records, in the domain's types.
+pub(super) fn records(sales: Vec<SaleRow>, refunds: Vec<RefundRow>) -> Result<SalesRecords> {
+    Ok(SalesRecords {
+        sales: sales
+            .into_iter()
+            .map(|row| {
+                Ok(SaleRecord {
+                    id: PurchaseId::new(row.id)?,
+                    at: row.purchased_at,
+                    total: Money::new(row.total)?,
+                    units: count(row.units),
+                    recorded_by: row.recorded_by.as_deref().map(KeyName::new).transpose()?,
+                    voided: row.voided,
+                })
+            })
+            .collect::<Result<_>>()?,
+        refunds: refunds
+            .into_iter()
+            .map(|row| {
+                Ok(RefundRecord {
+                    at: row.refunded_at,
+                    amount: Money::new(row.amount)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+    })
+}
