@@ -13,6 +13,9 @@
 //!
 //! A manager "of B" is the manager of branch B or of every branch. Receipts and the customer
 //! lists name customers: only the roles that need them read them.
+//!
+//! Reading what one's own key may do (`GET /whoami`) is no action: every key may, and a
+//! request without one learns only that keys are required.
 
 use std::fmt;
 

@@ -179,6 +179,12 @@ pub(crate) fn credentials(
 }
 
 impl Credentials {
+    /// Whether the request carries no credentials where the server asks for them: it names no
+    /// one, and only an endpoint that answers anyone serves it.
+    pub(crate) fn anonymous(&self) -> bool {
+        self.auth.mode == AuthMode::Required && !self.headers.contains_key(AUTHORIZATION)
+    }
+
     /// Who is asking: 401 when authentication is required and the credentials name no one.
     pub(crate) async fn caller(self) -> Result<Caller, ApiError> {
         match self.auth.mode {
@@ -262,6 +268,11 @@ impl Caller {
             Some(actor) => Ok(actor.may(&action).map_err(Error::from)?),
             None => Ok(()),
         }
+    }
+
+    /// The acting key's actor; `None` when authentication is off.
+    pub(crate) fn actor(&self) -> Option<&Actor> {
+        self.0.as_ref()
     }
 
     /// The name of the acting key, which what it records carries.

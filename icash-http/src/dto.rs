@@ -75,6 +75,8 @@ pub struct IndexEndpoints {
     pub readyz: &'static str,
     /// The dashboard.
     pub dashboard: &'static str,
+    /// The key a request is made with and what it may do.
+    pub whoami: &'static str,
     /// The till's endpoints.
     pub cash_register: CashRegisterEndpoints,
     /// The owner's analytics.
@@ -801,6 +803,84 @@ impl From<Role> for RoleName {
             Role::Manager => RoleName::Manager,
             Role::Analyst => RoleName::Analyst,
             Role::Admin => RoleName::Admin,
+        }
+    }
+}
+
+/// `GET /whoami`: the key a request is made with and what it may do.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"auth": "required", "name": "branch-2-till-7", "role": "till",
+    "supermarket_id": 2, "may": {"record_purchases": true, "read_receipts": true, "refund": false,
+    "void": false, "change_prices": false, "read_analytics": false, "read_chain_analytics": false,
+    "list_customers": false, "manage_keys": false}}))]
+pub struct WhoAmIBody {
+    /// `required` when the server asks for keys (without one, nothing else is named and
+    /// nothing allowed), `off` when it asks for none (and allows everything).
+    #[schema(pattern = "^(required|off)$")]
+    pub auth: &'static str,
+    /// The key's name; `null` without a key.
+    pub name: Option<String>,
+    /// The key's role; `null` without a key.
+    pub role: Option<RoleName>,
+    /// The one branch the key covers; `null` for a key of every branch, or without a key.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub supermarket_id: Option<i32>,
+    /// What the key may do at its branches.
+    pub may: Permissions,
+}
+
+/// What a key may do at the branches it covers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Permissions {
+    /// Record purchases (`POST /cash-register/purchase` and the batch).
+    pub record_purchases: bool,
+    /// Read receipts.
+    pub read_receipts: bool,
+    /// Refund purchases.
+    pub refund: bool,
+    /// Void purchases.
+    pub void: bool,
+    /// Change the catalog: products and their prices.
+    pub change_prices: bool,
+    /// Read the analytics and dashboard of its branches.
+    pub read_analytics: bool,
+    /// Read the analytics and dashboard of the whole chain.
+    pub read_chain_analytics: bool,
+    /// List the customers.
+    pub list_customers: bool,
+    /// Manage API keys and read the audit trail.
+    pub manage_keys: bool,
+}
+
+impl Permissions {
+    /// Nothing: what a request without a key may do where keys are required.
+    pub fn none() -> Permissions {
+        Permissions {
+            record_purchases: false,
+            read_receipts: false,
+            refund: false,
+            void: false,
+            change_prices: false,
+            read_analytics: false,
+            read_chain_analytics: false,
+            list_customers: false,
+            manage_keys: false,
+        }
+    }
+
+    /// What is allowed with authentication off: everything but the keys, which an open server
+    /// does not manage.
+    pub fn open() -> Permissions {
+        Permissions {
+            record_purchases: true,
+            read_receipts: true,
+            refund: true,
+            void: true,
+            change_prices: true,
+            read_analytics: true,
+            read_chain_analytics: true,
+            list_customers: true,
+            manage_keys: false,
         }
     }
 }

@@ -22,7 +22,8 @@
 //! ```
 //!
 //! Layout: [`dto`] holds the JSON shapes, [`error`] the one table from errors to responses,
-//! `routes` the endpoints, [`query`] and `body` the reading of requests.
+//! `routes` the endpoints, [`query`] and `body` the reading of requests. [`ui()`] is the web
+//! page, a filter of its own that a host mounts beside the API.
 
 pub mod auth;
 mod body;
@@ -40,6 +41,7 @@ mod request_head;
 mod routes;
 mod serve;
 mod startup;
+mod ui;
 
 use std::sync::Arc;
 
@@ -59,6 +61,7 @@ pub use openapi::document as openapi_document;
 pub use routes::cash_register::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, NEXT_CURSOR};
 pub use serve::serve;
 pub use startup::Startup;
+pub use ui::ui;
 
 /// The store as the API shares it between requests.
 pub type SharedStore = Arc<dyn Store>;
@@ -118,7 +121,13 @@ pub fn routes(store: SharedStore, config: &ApiConfig) -> BoxedFilter<(Response,)
             auth.clone(),
         ))
         .unify()
-        .or(routes::admin::filters(store, config.body_limit, auth))
+        .or(routes::admin::filters(
+            store,
+            config.body_limit,
+            auth.clone(),
+        ))
+        .unify()
+        .or(routes::whoami::filter(auth))
         .unify();
     request_head::check()
         .and(

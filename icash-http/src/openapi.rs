@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use crate::dto::{ErrorBody, ItemRequest, PurchaseRequest};
 use crate::routes::{
     admin, analytics, batch, branches, cash_register, gateway, metrics, probes, products, refunds,
+    whoami,
 };
 
 #[derive(OpenApi)]
@@ -56,6 +57,7 @@ use crate::routes::{
         admin::revoke_key,
         admin::audit,
         metrics::metrics,
+        whoami::whoami,
     ),
     components(schemas(ErrorBody, ItemRequest, PurchaseRequest)),
     modifiers(
@@ -115,6 +117,9 @@ impl Modify for CommonErrors {
     }
 }
 
+/// The 429 of every operation that takes a key.
+const RATE_LIMITED: &str = "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry";
+
 /// Declares the bearer API keys: the security scheme, and on every operation but those of the
 /// public paths, the requirement and its 401 and 403 answers.
 struct BearerKeys;
@@ -136,6 +141,22 @@ impl Modify for BearerKeys {
             if crate::auth::PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
+            if path == "/whoami" {
+                // It answers without a key too, naming no one; a bad key is still refused.
+                for operation in operations(item) {
+                    operation.security = Some(vec![
+                        SecurityRequirement::default(),
+                        SecurityRequirement::new::<_, _, &str>(BEARER, []),
+                    ]);
+                    add_error(
+                        operation,
+                        "401",
+                        "An API key that is unknown or revoked (with `WWW-Authenticate: Bearer`)",
+                    );
+                    add_error(operation, "429", RATE_LIMITED);
+                }
+                continue;
+            }
             for operation in operations(item) {
                 operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
                 add_error(
@@ -148,11 +169,7 @@ impl Modify for BearerKeys {
                     "403",
                     "The key's role may not do this; the sentence names what it may not do",
                 );
-                add_error(
-                    operation,
-                    "429",
-                    "The key made more requests than its rate allows, or the client's address failed to authenticate too often; `Retry-After` says when to retry",
-                );
+                add_error(operation, "429", RATE_LIMITED);
             }
         }
     }

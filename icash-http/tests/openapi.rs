@@ -57,7 +57,7 @@ async fn the_document_describes_every_endpoint_of_the_index() {
     let mut endpoints = Vec::new();
     index_endpoints(&index["endpoints"], &mut endpoints);
     endpoints.push(("get".into(), "/".into()));
-    assert_eq!(endpoints.len(), 30);
+    assert_eq!(endpoints.len(), 31);
     for (method, path) in &endpoints {
         let operation = &json["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is described");
@@ -391,10 +391,16 @@ async fn the_bearer_keys_and_their_refusals_are_declared() {
                 !public,
                 "{method} {path} declares the key it needs"
             );
+            // `/whoami` takes a key or none: it refuses a bad key, never a role.
+            let key_optional = path == "/whoami";
+            if key_optional {
+                assert_eq!(operation["security"][0], serde_json::json!({}), "{path}");
+            }
             for status in ["401", "403", "429"] {
+                let never_refused_by_role = key_optional && status == "403";
                 assert_eq!(
                     responses.contains_key(status),
-                    !public,
+                    !public && !never_refused_by_role,
                     "{method} {path} documents {status}"
                 );
             }
@@ -419,8 +425,8 @@ async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby
     let answer = &json["paths"]["/cash-register/purchase"]["post"]["responses"]["201"];
     let token = pattern(&answer["headers"]["icash-consistency"]["schema"]);
     // Every read but the probes, the index, the document, the metrics, the catalog (products,
-    // prices, branches) read on the primary, and the admin's keys and trail, which must be
-    // current everywhere at once.
+    // prices, branches) read on the primary, and the keys (the admin's list, a key's own
+    // `/whoami`) and trail, which must be current everywhere at once.
     let on_the_primary = [
         "/",
         "/health",
@@ -433,6 +439,7 @@ async fn the_consistency_token_is_declared_on_the_writes_and_the_reads_a_standby
         "/branches",
         "/admin/keys",
         "/admin/audit",
+        "/whoami",
     ];
     let reads: Vec<&String> = json["paths"]
         .as_object()

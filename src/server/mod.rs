@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use icash_core::{MemoryStore, Store};
 use icash_postgres::PgStore;
 use tracing_subscriber::EnvFilter;
+use warp::Filter as _;
 
 pub use config::{Command, Config, LogFormat, Migrations};
 pub use database_url::DatabaseUrl;
@@ -208,14 +209,17 @@ pub async fn run_until(
     // Listen before the load, so that the probes answer while it runs: `/livez` says the
     // process is up, `/readyz` says it is not ready yet, and the endpoints that use the store
     // answer 503 until the load has finished.
-    let api = icash_http::api(
-        store.clone(),
-        icash_http::ApiConfig {
-            startup: startup.clone(),
-            metrics: Some(exposition.scrape()),
-            ..config.api_config()
-        },
-    );
+    let api = icash_http::ui()
+        .or(icash_http::api(
+            store.clone(),
+            icash_http::ApiConfig {
+                startup: startup.clone(),
+                metrics: Some(exposition.scrape()),
+                ..config.api_config()
+            },
+        ))
+        .unify()
+        .boxed();
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|error| StartError::Listen {

@@ -22,6 +22,7 @@ on_both_stores!(
     a_purchase_names_its_key_and_one_for_another_branch_stores_nothing,
     two_tills_idempotency_keys_are_independent,
     without_authentication_nothing_is_asked_and_nothing_named,
+    whoami_names_the_key_and_what_its_role_allows,
 );
 
 fn branch(n: i32) -> BranchId {
@@ -190,6 +191,8 @@ async fn every_endpoint_answers_each_key_as_its_role_allows(store: SharedStore) 
         ("GET", "/metrics".into(), ADMIN),
         ("GET", "/branches".into(), CATALOG),
         ("PUT", "/branches/1".into(), ADMIN),
+        // Without a key it says only that keys are required.
+        ("GET", "/whoami".into(), [200, 200, 200, 200, 200, 200, 401]),
     ];
     for path in [
         "/dashboard",
@@ -355,6 +358,78 @@ async fn without_authentication_nothing_is_asked_and_nothing_named(store: Shared
         let answer = send(&api, request_with_key("GET", path, None)).await;
         assert_eq!(answer.status, 200, "{path}");
     }
+}
+
+/// `/whoami` answers each key with its name, role and branch, and what it may do, as the role
+/// matrix has it; a request without a key, only that keys are required; without
+/// authentication, everything but the keys.
+async fn whoami_names_the_key_and_what_its_role_allows(store: SharedStore) {
+    let keys = keyring(store.as_ref()).await;
+    let api = api_with(store.clone(), ApiConfig::required());
+    let whoami = |key: &ApiKeySecret| {
+        let request = request_with_key("GET", "/whoami", Some(key.expose()));
+        let api = &api;
+        async move {
+            let answer = send(api, request).await;
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            answer.json()
+        }
+    };
+    let till = whoami(&keys.till_1).await;
+    assert_eq!(
+        till,
+        serde_json::json!({"auth": "required", "name": "till-1", "role": "till", "supermarket_id": 1,
+            "may": {"record_purchases": true, "read_receipts": true, "refund": false, "void": false,
+                "change_prices": false, "read_analytics": false, "read_chain_analytics": false,
+                "list_customers": false, "manage_keys": false}})
+    );
+    let manager = whoami(&keys.manager_1).await;
+    assert_eq!(manager["role"], "manager");
+    assert_eq!(
+        manager["may"],
+        serde_json::json!({"record_purchases": true, "read_receipts": true, "refund": true,
+            "void": true, "change_prices": false, "read_analytics": true,
+            "read_chain_analytics": false, "list_customers": false, "manage_keys": false})
+    );
+    let analyst = whoami(&keys.analyst).await;
+    assert_eq!(analyst["supermarket_id"], serde_json::Value::Null);
+    assert_eq!(
+        analyst["may"],
+        serde_json::json!({"record_purchases": false, "read_receipts": false, "refund": false,
+            "void": false, "change_prices": false, "read_analytics": true,
+            "read_chain_analytics": true, "list_customers": true, "manage_keys": false})
+    );
+    let all = |answer: &serde_json::Value, allowed: bool| {
+        answer["may"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|may| may == allowed)
+    };
+    let admin = whoami(&keys.admin).await;
+    assert!(all(&admin, true), "{admin}");
+
+    let anonymous = send(&api, request_with_key("GET", "/whoami", None)).await;
+    assert_eq!(anonymous.status, 200);
+    let anonymous = anonymous.json();
+    assert_eq!(anonymous["auth"], "required");
+    assert_eq!(anonymous["name"], serde_json::Value::Null);
+    assert!(all(&anonymous, false), "{anonymous}");
+
+    let open = send(
+        &crate::api::api(store),
+        request_with_key("GET", "/whoami", None),
+    )
+    .await;
+    assert_eq!(open.status, 200);
+    let open = open.json();
+    assert_eq!(open["auth"], "off");
+    assert_eq!(open["role"], serde_json::Value::Null);
+    assert_eq!(open["may"]["refund"], true);
+    assert_eq!(
+        open["may"]["manage_keys"], false,
+        "an open server manages no keys"
+    );
 }
 
 /// Two servers on one database: a key revoked through one is refused by the other within the

@@ -34,6 +34,7 @@ pub(crate) async fn index() -> Result<Response, ApiError> {
                 livez: "GET /livez",
                 readyz: "GET /readyz",
                 dashboard: "GET /dashboard",
+                whoami: "GET /whoami",
                 cash_register: CashRegisterEndpoints {
                     products: "GET /cash-register/products",
                     purchase: "POST /cash-register/purchase",

@@ -10,6 +10,7 @@ pub(crate) mod metrics;
 pub(crate) mod probes;
 pub(crate) mod products;
 pub(crate) mod refunds;
+pub(crate) mod whoami;
 
 use std::convert::Infallible;
 
