@@ -2,6 +2,8 @@
 //! `branch_business_days` aggregate of the `business_day_sales` migration), per bin of time, and
 //! a day's purchases and refunds one by one.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use icash_core::analytics::RefundTotals;
 use icash_core::sales::{
@@ -13,11 +15,12 @@ use sqlx::FromRow;
 
 use super::count;
 
-/// What one branch, or every branch added up, sold on each business date, from the business
-/// days' aggregate (at most one row per branch, date and shard), in one row of arrays in date
-/// order ([`DaysRow`]): decoding a few arrays costs the server far less than as many rows. One
-/// text per shape, so that one branch's dates are a range of the key. Parameters: the branch
-/// (NULL for every branch), the first and the last date.
+/// The rows of the business days' aggregate (one per branch, date and shard) of one branch, or
+/// of every branch, over a range of dates, as one row of arrays ([`DaysRow`]), which the server
+/// adds up per date: PostgreSQL reads them in one pass without grouping or sorting them, and
+/// decoding a few arrays costs the server far less than as many rows. One text per shape, so
+/// that one branch's dates are a range of the key. Parameters: the branch (NULL for every
+/// branch), the first and the last date.
 pub(super) const BUSINESS_DAYS_ONE_BRANCH: &str =
     include_str!("sql/sales/business_days_one_branch.sql");
 /// See [`BUSINESS_DAYS_ONE_BRANCH`].
@@ -67,7 +70,8 @@ fn figures(
 }
 
 /// The row of [`BUSINESS_DAYS_ONE_BRANCH`] and [`BUSINESS_DAYS_ALL_BRANCHES`]: a column per
-/// figure, an entry per date.
+/// figure, an entry per row of the aggregate (the arrays of one aggregation are in the same
+/// order).
 #[derive(FromRow)]
 pub(super) struct DaysRow {
     dates: Vec<NaiveDate>,
@@ -79,7 +83,7 @@ pub(super) struct DaysRow {
 }
 
 impl DaysRow {
-    /// The dates' figures, in date order.
+    /// Each date's figures, added up, in date order.
     pub(super) fn days(self) -> Result<Vec<DaySales>> {
         let columns = self
             .purchases
@@ -88,17 +92,29 @@ impl DaysRow {
             .zip(self.units)
             .zip(self.refunds)
             .zip(self.refunded);
-        self.dates
-            .into_iter()
-            .zip(columns)
-            .map(
-                |(date, ((((purchases, revenue), units), refunds), refunded))| {
-                    Ok(DaySales {
-                        date,
-                        figures: figures(purchases, revenue, units, refunds, refunded)?,
-                    })
-                },
-            )
+        // Added up before they are read as figures: a shard's row alone may be negative (a void
+        // taken from the shard of its purchase, which a rebuild counted in shard 0).
+        type Sums = (i64, Decimal, i64, i64, Decimal);
+        let mut days: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
+        for (date, ((((purchases, revenue), units), refunds), refunded)) in
+            self.dates.into_iter().zip(columns)
+        {
+            let day = days.entry(date).or_default();
+            *day = (
+                day.0 + purchases,
+                day.1 + revenue,
+                day.2 + units,
+                day.3 + refunds,
+                day.4 + refunded,
+            );
+        }
+        days.into_iter()
+            .map(|(date, (purchases, revenue, units, refunds, refunded))| {
+                Ok(DaySales {
+                    date,
+                    figures: figures(purchases, revenue, units, refunds, refunded)?,
+                })
+            })
             .collect()
     }
 }
