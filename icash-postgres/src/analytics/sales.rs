@@ -15,12 +15,12 @@ use sqlx::FromRow;
 
 use super::count;
 
-/// The rows of the business days' aggregate (one per branch, date and shard) of one branch, or
-/// of every branch, over a range of dates, as one row of arrays ([`DaysRow`]), which the server
-/// adds up per date: PostgreSQL reads them in one pass without grouping or sorting them, and
-/// decoding a few arrays costs the server far less than as many rows. One text per shape, so
-/// that one branch's dates are a range of the key. Parameters: the branch (NULL for every
-/// branch), the first and the last date.
+/// The rows of the business days' aggregate over a range of dates, one branch's
+/// (`branch_business_days`) or the chain's (`chain_business_days`, every branch's added up): at
+/// most one per date and shard, as one row of arrays ([`DaysRow`]) that the server adds up per
+/// date. PostgreSQL reads them in one pass without grouping or sorting them, and decoding a few
+/// arrays costs the server far less than as many rows. Parameters: the branch (NULL for the
+/// chain), the first and the last date.
 pub(super) const BUSINESS_DAYS_ONE_BRANCH: &str =
     include_str!("sql/sales/business_days_one_branch.sql");
 /// See [`BUSINESS_DAYS_ONE_BRANCH`].
@@ -71,15 +71,15 @@ fn figures(
 
 /// The row of [`BUSINESS_DAYS_ONE_BRANCH`] and [`BUSINESS_DAYS_ALL_BRANCHES`]: a column per
 /// figure, an entry per row of the aggregate (the arrays of one aggregation are in the same
-/// order).
+/// order), amounts in whole cents, which decode as plain integers.
 #[derive(FromRow)]
 pub(super) struct DaysRow {
     dates: Vec<NaiveDate>,
     purchases: Vec<i64>,
-    revenues: Vec<Decimal>,
+    revenue_cents: Vec<i64>,
     units: Vec<i64>,
     refunds: Vec<i64>,
-    refunded: Vec<Decimal>,
+    refunded_cents: Vec<i64>,
 }
 
 impl DaysRow {
@@ -88,31 +88,30 @@ impl DaysRow {
         let columns = self
             .purchases
             .into_iter()
-            .zip(self.revenues)
+            .zip(self.revenue_cents)
             .zip(self.units)
             .zip(self.refunds)
-            .zip(self.refunded);
+            .zip(self.refunded_cents);
         // Added up before they are read as figures: a shard's row alone may be negative (a void
         // taken from the shard of its purchase, which a rebuild counted in shard 0).
-        type Sums = (i64, Decimal, i64, i64, Decimal);
-        let mut days: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
+        let mut days: BTreeMap<NaiveDate, [i64; 5]> = BTreeMap::new();
         for (date, ((((purchases, revenue), units), refunds), refunded)) in
             self.dates.into_iter().zip(columns)
         {
             let day = days.entry(date).or_default();
-            *day = (
-                day.0 + purchases,
-                day.1 + revenue,
-                day.2 + units,
-                day.3 + refunds,
-                day.4 + refunded,
-            );
+            for (sum, value) in day
+                .iter_mut()
+                .zip([purchases, revenue, units, refunds, refunded])
+            {
+                *sum += value;
+            }
         }
+        let cents = |cents: i64| Decimal::new(cents, 2);
         days.into_iter()
-            .map(|(date, (purchases, revenue, units, refunds, refunded))| {
+            .map(|(date, [purchases, revenue, units, refunds, refunded])| {
                 Ok(DaySales {
                     date,
-                    figures: figures(purchases, revenue, units, refunds, refunded)?,
+                    figures: figures(purchases, cents(revenue), units, refunds, cents(refunded))?,
                 })
             })
             .collect()
