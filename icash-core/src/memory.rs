@@ -655,23 +655,19 @@ impl Analytics for MemoryStore {
                 .cloned()
                 .unwrap_or_else(|| Branch::new(branch));
             let date = business_date(&settings, at);
-            (from <= date && date <= to).then_some((branch, date))
+            (from <= date && date <= to).then_some(date)
         };
         let filter = Filter::new(branch, None, None).expect("no period");
-        let mut days: BTreeMap<(BranchId, NaiveDate), SalesFigures> = BTreeMap::new();
-        for (at, figures) in state.sales_figures(&filter) {
-            if let Some(key) = day(figures.0, at) {
-                let kept = days.entry(key).or_default();
-                *kept = *kept + figures.1;
+        let mut days: BTreeMap<NaiveDate, SalesFigures> = BTreeMap::new();
+        for (at, (branch, figures)) in state.sales_figures(&filter) {
+            if let Some(date) = day(branch, at) {
+                let kept = days.entry(date).or_default();
+                *kept = *kept + figures;
             }
         }
         Ok(days
             .into_iter()
-            .map(|((branch, date), figures)| DaySales {
-                branch,
-                date,
-                figures,
-            })
+            .map(|(date, figures)| DaySales { date, figures })
             .collect())
     }
 

@@ -53,12 +53,11 @@ impl std::iter::Sum for SalesFigures {
     }
 }
 
-/// A branch's figures over one of its business dates.
+/// What a branch, or every branch, sold on a business date (each branch's in its own zone from
+/// its own start of day).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DaySales {
-    /// The branch.
-    pub branch: BranchId,
-    /// The business date, in the branch's zone from its start of day.
+    /// The business date.
     pub date: NaiveDate,
     /// What it sold.
     pub figures: SalesFigures,

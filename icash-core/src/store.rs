@@ -205,11 +205,11 @@ pub trait Analytics: Send + Sync {
     /// together.
     async fn dashboard(&self, filter: &Filter) -> Result<Dashboard>;
 
-    /// What each branch (`branch`, or every branch when `None`) sold on each of its business
-    /// dates from `from` to `to` (both inclusive), each date reckoned in its branch's zone from
-    /// its start of day ([`business_date`](crate::business_day::business_date)): the purchases
-    /// made that day and not voided, and the refunds made that day. A date that sold and
-    /// refunded nothing may be left out.
+    /// What `branch` (or, when `None`, every branch, added up) sold on each business date from
+    /// `from` to `to` (both inclusive), in date order, each branch's dates reckoned in its zone
+    /// from its start of day ([`business_date`](crate::business_day::business_date)): the
+    /// purchases made that day and not voided, and the refunds made that day. A date that sold
+    /// and refunded nothing may be left out.
     async fn business_day_sales(
         &self,
         branch: Option<BranchId>,

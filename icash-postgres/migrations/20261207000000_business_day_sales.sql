@@ -1,5 +1,6 @@
--- Sales per branch and business date, for the sales over time: a year of a branch's days is at
--- most 366 rows (per shard), whatever its zone, so a series by day, week or month reads no
+-- Sales per branch and business date, and the chain's per business date (each branch's dates in
+-- its own zone, added up), for the sales over time: a year of a branch's or the chain's days is
+-- at most 366 rows (per shard), whatever the zones, so a series by day, week or month reads no
 -- purchase.
 --
 -- A business date is reckoned in the branch's zone from its start of day, in PostgreSQL (the
@@ -50,6 +51,20 @@ CREATE TABLE branch_business_days (
     PRIMARY KEY (branch_id, business_date, shard)
 );
 
+-- The same, every branch's rows of a date added up: a chain's year of days is 366 rows a shard
+-- to read, however many branches it has. Each trigger writes it after the branches' rows, in a
+-- statement of its own, so that every transaction locks the two in the same order.
+CREATE TABLE chain_business_days (
+    business_date date NOT NULL,
+    shard smallint NOT NULL,
+    purchases bigint NOT NULL,
+    revenue numeric(16, 2) NOT NULL,
+    units bigint NOT NULL,
+    refunds bigint NOT NULL,
+    refunded numeric(16, 2) NOT NULL,
+    PRIMARY KEY (business_date, shard)
+);
+
 -- The new purchases, counted from their lines: every statement that records a purchase inserts
 -- all its lines with it (a purchase has at least one), so one join of the lines to their
 -- purchases gives the purchases, their totals and their units at once.
@@ -66,6 +81,17 @@ BEGIN
     ON CONFLICT (branch_id, business_date, shard) DO UPDATE
         SET purchases = d.purchases + excluded.purchases, revenue = d.revenue + excluded.revenue,
             units = d.units + excluded.units;
+    WITH bought AS (
+        SELECT purchase_id, count(*) AS units FROM new_lines GROUP BY 1
+    )
+    INSERT INTO chain_business_days AS d (business_date, shard, purchases, revenue, units, refunds, refunded)
+    SELECT icash_business_date(p.purchased_at, b.time_zone, b.day_starts_at), icash_shard(p.id),
+           count(*), sum(p.total), sum(n.units), 0, 0
+    FROM bought n JOIN purchases p ON p.id = n.purchase_id JOIN branches b ON b.id = p.branch_id
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (business_date, shard) DO UPDATE
+        SET purchases = d.purchases + excluded.purchases, revenue = d.revenue + excluded.revenue,
+            units = d.units + excluded.units;
     RETURN NULL;
 END;
 $$;
@@ -78,6 +104,13 @@ BEGIN
     FROM new_refunds r JOIN branches b ON b.id = r.branch_id
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (branch_id, business_date, shard) DO UPDATE
+        SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
+    INSERT INTO chain_business_days AS d (business_date, shard, purchases, revenue, units, refunds, refunded)
+    SELECT icash_business_date(r.refunded_at, b.time_zone, b.day_starts_at), icash_shard(r.id),
+           0, 0, 0, count(*), sum(r.amount)
+    FROM new_refunds r JOIN branches b ON b.id = r.branch_id
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (business_date, shard) DO UPDATE
         SET refunds = d.refunds + excluded.refunds, refunded = d.refunded + excluded.refunded;
     RETURN NULL;
 END;
@@ -98,6 +131,19 @@ BEGIN
     ON CONFLICT (branch_id, business_date, shard) DO UPDATE
         SET purchases = d.purchases + excluded.purchases, revenue = d.revenue + excluded.revenue,
             units = d.units + excluded.units;
+    WITH voided AS (
+        SELECT v.purchase_id, v.branch_id, v.purchased_at, v.total,
+               (SELECT count(*) FROM purchase_lines l WHERE l.purchase_id = v.purchase_id) AS units
+        FROM new_voids v
+    )
+    INSERT INTO chain_business_days AS d (business_date, shard, purchases, revenue, units, refunds, refunded)
+    SELECT icash_business_date(v.purchased_at, b.time_zone, b.day_starts_at), icash_shard(v.purchase_id),
+           -count(*), -sum(v.total), -sum(v.units), 0, 0
+    FROM voided v JOIN branches b ON b.id = v.branch_id
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (business_date, shard) DO UPDATE
+        SET purchases = d.purchases + excluded.purchases, revenue = d.revenue + excluded.revenue,
+            units = d.units + excluded.units;
     RETURN NULL;
 END;
 $$;
@@ -110,7 +156,8 @@ CREATE TRIGGER purchase_voids_uncount_on_business_days AFTER INSERT ON purchase_
     REFERENCING NEW TABLE AS new_voids FOR EACH STATEMENT EXECUTE FUNCTION icash_uncount_business_day_voids();
 
 -- Rebuilds the business days of a branch (of every branch when NULL) as its settings reckon them
--- now, into shard 0: for a change of its zone or start of day, and at the end of a bulk load.
+-- now, into shard 0, and the chain's from every branch's: for a change of its zone or start of
+-- day, and at the end of a bulk load.
 --
 -- It reads the UTC hourly aggregates, and only the purchases of the hours in which a business
 -- day starts (one an hour a day in Asia/Kolkata, none where days start on a whole UTC hour): an
@@ -160,6 +207,12 @@ BEGIN
     SELECT branch_id, business_date, 0, sum(purchases), sum(revenue), sum(units), sum(refunds), sum(refunded)
     FROM rows
     GROUP BY 1, 2;
+    -- The chain's days again, from every branch's.
+    DELETE FROM chain_business_days;
+    INSERT INTO chain_business_days (business_date, shard, purchases, revenue, units, refunds, refunded)
+    SELECT business_date, 0, sum(purchases), sum(revenue), sum(units), sum(refunds), sum(refunded)
+    FROM branch_business_days
+    GROUP BY 1;
 END;
 $$;
 

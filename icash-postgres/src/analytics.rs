@@ -58,8 +58,8 @@ use self::loyal::{
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::sales::{
-    BINS, BUSINESS_DAYS, FiguresRow, HOURS, REFUND_RECORDS, RefundRow, SALES_RECORDS, SaleRow,
-    reads_hours, records,
+    BINS, BUSINESS_DAYS_ALL_BRANCHES, BUSINESS_DAYS_ONE_BRANCH, BinRow, DaysRow, HOURS,
+    REFUND_RECORDS, RefundRow, SALES_RECORDS, SaleRow, reads_hours, records,
 };
 use self::shape::{bind_filter, has_period};
 use self::statistics::{STATISTICS, StatisticsColumns};
@@ -244,21 +244,25 @@ impl Analytics for PgStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DaySales>> {
-        let rows: Vec<FiguresRow> = self
+        let text = match branch {
+            Some(_) => BUSINESS_DAYS_ONE_BRANCH,
+            None => BUSINESS_DAYS_ALL_BRANCHES,
+        };
+        let row: DaysRow = self
             .read(|pool| async move {
-                sqlx::query_as(BUSINESS_DAYS)
+                sqlx::query_as(text)
                     .bind(branch.map(BranchId::get))
                     .bind(from)
                     .bind(to)
-                    .fetch_all(&pool)
+                    .fetch_one(&pool)
                     .await
             })
             .await?;
-        rows.into_iter().map(FiguresRow::day).collect()
+        row.days()
     }
 
     async fn binned_sales(&self, filter: &Filter, width: BinWidth) -> Result<Vec<BinSales>> {
-        let rows: Vec<FiguresRow> = self
+        let rows: Vec<BinRow> = self
             .read(|pool| async move {
                 if reads_hours(filter, width) {
                     bind_filter(sqlx::query_as(HOURS), filter)
@@ -272,7 +276,7 @@ impl Analytics for PgStore {
                 }
             })
             .await?;
-        rows.into_iter().map(FiguresRow::bin).collect()
+        rows.into_iter().map(BinRow::bin).collect()
     }
 
     async fn sales_records(&self, filter: &Filter) -> Result<SalesRecords> {

@@ -1,4 +1,4 @@
-SELECT s.branch_id, NULL::date AS start_date, s.start_at,
+SELECT s.branch_id, s.start_at,
        sum(s.purchases)::bigint AS purchases, sum(s.revenue) AS revenue, sum(s.units)::bigint AS units,
        sum(s.refunds)::bigint AS refunds, sum(s.refunded) AS refunded
 FROM (
