@@ -147,6 +147,16 @@ def main():
         )
     if vacuum:
         add("VACUUM (ANALYZE) + CHECKPOINT after the load", f"{vacuum['seconds']:.1f} s", result="info")
+    sets = next((r for r in rows if r["kind"] == "customer_sets"), None)
+    if sets:
+        add("customer sets and counts built from the loaded purchases, in the background", f"{sets['seconds']:.1f} s", result="info")
+    for size in (r for r in rows if r["kind"] == "size"):
+        millions = size["purchases"] / 1e6
+        add(
+            f"PostgreSQL size per million purchases: {size['what']}",
+            f"{size['bytes'] / millions / 2**20:,.1f} MiB ({size['bytes'] / 2**20:,.0f} MiB in all)",
+            result="info",
+        )
 
     for clients in (8, 32):
         runs = rounds("http", PURCHASE, clients)

@@ -322,6 +322,16 @@ t=$(minus "$(now)" "$t")
 record kind=customer_sets "seconds=$t"
 log "customer sets built (waited $t s); $(grep 'built the customer sets' "$WORK/server.log" | tail -1 || true)"
 
+# What the data takes in PostgreSQL: the whole database, and the parts that serve the periods'
+# distinct customers (the sets with their counts, and the indexes that read one customer's
+# purchases).
+size() {
+    record kind=size "what=$1" "purchases=$PURCHASES" "bytes=$(psql -tA -d "$DB" -c "SELECT $2")"
+}
+size "the whole database" "pg_database_size(current_database())"
+size "customer sets and counts" "pg_total_relation_size('customer_sets')"
+size "purchases by customer (index)" "pg_relation_size('purchases_customer_idx') + pg_relation_size('customers_number_idx')"
+
 A="--warmup $ANALYTICS_WARMUP --duration $ANALYTICS_SECS"
 log "analytics over the whole history, 8 clients"
 loadgen "GET /analytics/unique-customers" 8 $A --scenario /analytics/unique-customers
@@ -337,6 +347,32 @@ pgb "GET /dashboard" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard.sql"
 loadgen "GET /cash-register/customers" 8 $A --scenario /cash-register/customers
 pgb "GET /cash-register/customers" 8 "$ANALYTICS_SECS" "$PGB/analytics_customers.sql"
 
+# The cursor of the loyal list's page after `pages` pages of the list at `path` (its query
+# string without the cursor), or nothing when the list ends sooner.
+loyal_cursor() {
+    local path=$1 pages=$2 cursor="" i
+    for ((i = 0; i < pages; i++)); do
+        cursor=$(curl -fsS "$URL$path${cursor:+&cursor=$cursor}" |
+            python3 -c 'import json, sys; print(json.load(sys.stdin).get("next_cursor") or "")')
+        [[ -n $cursor ]] || break
+    done
+    echo "$cursor"
+}
+
+# The loyal list's other shapes, each judged against its whole history's below: every customer
+# with a purchase (the longest list), and the tenth page of a hundred.
+loyal_shapes() {
+    local label=$1 filter=$2 cursor
+    loadgen "GET /analytics/loyal-customers?limit=100&min_purchases=1$label" 8 $A \
+        --scenario "/analytics/loyal-customers?limit=100&min_purchases=1$filter"
+    cursor=$(loyal_cursor "/analytics/loyal-customers?limit=100$filter" 9)
+    if [[ -n $cursor ]]; then
+        loadgen "GET /analytics/loyal-customers?limit=100&page=10$label" 8 $A \
+            --scenario "/analytics/loyal-customers?limit=100&cursor=$cursor$filter"
+    fi
+}
+loyal_shapes "" ""
+
 FROM=2025-01-01T10:00:00Z
 for days in 1 7 30 365; do
     to=$(date -u -d "2025-01-01T10:00:00Z + $days days" +%Y-%m-%dT%H:%M:%SZ)
@@ -350,14 +386,15 @@ for days in 1 7 30 365; do
     pgb "GET /analytics/unique-customers ${days}d" 8 "$ANALYTICS_SECS" "$PGB/analytics_unique_period.sql" -D "from=$FROM" -D "to=$to"
     loadgen "GET /analytics/loyal-customers?limit=100 ${days}d" 8 $A --scenario "/analytics/loyal-customers?limit=100&$period"
     pgb "GET /analytics/loyal-customers?limit=100 ${days}d" 8 "$ANALYTICS_SECS" "$PGB/analytics_loyal_period.sql" -D "from=$FROM" -D "to=$to"
+    loyal_shapes " ${days}d" "&$period"
+    loadgen "GET /dashboard ${days}d" 8 $A --scenario "/dashboard?$period"
+    pgb "GET /dashboard ${days}d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to"
 done
 to30=$(date -u -d "$FROM + 30 days" +%Y-%m-%dT%H:%M:%SZ)
 loadgen "GET /analytics/statistics?supermarket_id=2 30d" 8 $A \
     --scenario "/analytics/statistics?supermarket_id=2&from=$FROM&to=$to30"
 pgb "GET /analytics/statistics?supermarket_id=2 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_statistics_branch_period.sql" \
     -D branch=2 -D "from=$FROM" -D "to=$to30"
-loadgen "GET /dashboard 30d" 8 $A --scenario "/dashboard?from=$FROM&to=$to30"
-pgb "GET /dashboard 30d" 8 "$ANALYTICS_SECS" "$PGB/analytics_dashboard_period.sql" -D "from=$FROM" -D "to=$to30"
 
 # Sales over time: the generated year by day, from the business days' aggregate, for the chain
 # and one branch (report.py judges them against the whole history's statistics above).

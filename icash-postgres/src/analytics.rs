@@ -54,7 +54,7 @@ use self::customers::{CustomerRow, TOP_CUSTOMERS, UNIQUE_CUSTOMERS};
 use self::dashboard::{DASHBOARD, DashboardRow};
 use self::loyal::{
     ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, bind_loyal_page,
-    loyal_statement,
+    loyal_from_counts, loyal_statement,
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::sales::{
@@ -84,6 +84,13 @@ async fn unique_in_period(
         .fetch_one(conn)
         .await?;
     Ok(unique)
+}
+
+/// The dashboard as read: the one statement's row, or, over a period with the customers'
+/// counts at hand, the statistics, the loyal count and page, and the product sales apart.
+enum DashboardParts {
+    Row(DashboardRow),
+    Separate(StatisticsColumns, (u64, Vec<ActivityRow>), Vec<SalesRow>),
 }
 
 /// Converts a count from the database, which is never negative.
@@ -130,17 +137,29 @@ impl Analytics for PgStore {
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
-        let rows: Vec<LoyalRow> = self
-            .read(|pool| async move { loyal_statement(query).fetch_all(&pool).await })
+        let (loyal_count, rows) = self
+            .read(|pool| async move {
+                // A list without a limit reads every loyal customer's purchases either way.
+                if query.filter != Filter::ALL && query.limit.is_some() {
+                    let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+                    if let Some(counts) = customer_sets::counts(&mut snapshot, &query.filter).await?
+                        && let Some(page) = loyal_from_counts(&mut snapshot, query, &counts).await?
+                    {
+                        return Ok(page);
+                    }
+                }
+                let rows: Vec<LoyalRow> = loyal_statement(query).fetch_all(&pool).await?;
+                let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
+                let rows = rows.into_iter().filter_map(LoyalRow::activity).collect();
+                Ok((loyal_count, rows))
+            })
             .await?;
-        let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
-        let mut customers = Vec::with_capacity(rows.len());
-        for row in rows {
-            customers.extend(row.entry()?);
-        }
         Ok(LoyalCustomers {
             count: loyal_count,
-            customers,
+            customers: rows
+                .into_iter()
+                .map(ActivityRow::entry)
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -219,23 +238,58 @@ impl Analytics for PgStore {
     }
 
     async fn dashboard(&self, filter: &Filter) -> Result<Dashboard> {
-        let row: DashboardRow = self
+        let parts = self
             .read(|pool| async move {
                 let statement = sqlx::query_as(DASHBOARD.text(filter));
-                let statement = bind_loyal_page(statement, &Dashboard::loyal_query(filter));
+                let loyal_query = Dashboard::loyal_query(filter);
+                let statement = bind_loyal_page(statement, &loyal_query);
                 if !has_period(filter) {
-                    return statement.fetch_one(&pool).await;
+                    return statement.fetch_one(&pool).await.map(DashboardParts::Row);
                 }
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+                if let Some(counts) = customer_sets::counts(&mut snapshot, filter).await?
+                    && let Some(loyal) =
+                        loyal_from_counts(&mut snapshot, &loyal_query, &counts).await?
+                {
+                    let unique = i64::try_from(counts.customers().len()).expect("under i64::MAX");
+                    let statistics: StatisticsColumns =
+                        bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
+                            .bind(unique)
+                            .fetch_one(&mut *snapshot)
+                            .await?;
+                    let units: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
+                        .fetch_all(&mut *snapshot)
+                        .await?;
+                    return Ok(DashboardParts::Separate(statistics, loyal, units));
+                }
                 let unique = unique_in_period(&mut snapshot, filter).await?;
-                statement.bind(unique).fetch_one(&mut *snapshot).await
+                let row = statement.bind(unique).fetch_one(&mut *snapshot).await?;
+                Ok(DashboardParts::Row(row))
             })
             .await?;
-        Ok(Dashboard::from_parts(
-            row.statistics.statistics()?,
-            row.loyal.loyal_customers()?,
-            row.units.product_sales()?,
-        ))
+        match parts {
+            DashboardParts::Row(row) => Ok(Dashboard::from_parts(
+                row.statistics.statistics()?,
+                row.loyal.loyal_customers()?,
+                row.units.product_sales()?,
+            )),
+            DashboardParts::Separate(statistics, (loyal_count, loyal), units) => {
+                Ok(Dashboard::from_parts(
+                    statistics.statistics()?,
+                    LoyalCustomers {
+                        count: loyal_count,
+                        customers: loyal
+                            .into_iter()
+                            .map(ActivityRow::entry)
+                            .collect::<Result<_>>()?,
+                    },
+                    units
+                        .into_iter()
+                        .map(SalesRow::sales)
+                        .collect::<Result<_>>()?,
+                ))
+            }
+        }
     }
 
     async fn business_day_sales(

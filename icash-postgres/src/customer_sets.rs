@@ -1,20 +1,23 @@
-//! Distinct customers over any period, from sets of customer numbers kept per branch (and for
-//! every branch) and UTC hour, day and month (the `customer_sets` migration).
+//! Distinct customers and their purchase counts over any period, from sets of customer numbers
+//! kept per branch (and for every branch) and UTC hour, day and month, each with every member's
+//! count as a bit-sliced index ([`Counts`]) (the `customer_sets` and `customer_counts`
+//! migrations).
 //!
 //! - A purchase appends its branch, instant and customer number to `customer_set_pending`, in
 //!   its own statement (a trigger).
 //! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets and
 //!   deletes them in one transaction: in any snapshot a committed purchase is pending or folded,
-//!   never neither, whatever transactions are still in flight.
-//! - A void takes its customer out of the sets of its branch and time in the void's own
-//!   transaction, unless another purchase keeps them in ([`uncount_void`]).
-//! - A read ([`count`]) unions the sets inside the period ([`Cover`]), the pending rows of the
-//!   period and the customers of the purchases of its partial edge hours, in one statement.
+//!   exactly one of the two, whatever transactions are still in flight.
+//! - A void deletes its purchase's pending row, or takes one off its customer's counts where
+//!   the purchase was folded ([`uncount_void`]), in the void's own transaction.
+//! - A read ([`count`], [`counts`]) adds up the sets inside the period ([`Cover`]), the pending
+//!   rows of the period and the customers of the purchases of its partial edge hours, in one
+//!   statement.
 //!
 //! The rollup and the voids take turns on one advisory lock, so that each sees the other's
-//! writes whole. Sets are unions: folding a purchase twice changes nothing, so only a purchase
-//! folded nowhere and pending nowhere could be lost, and none is.
+//! writes whole, and a purchase is counted once: folded, or pending, never both or neither.
 
+mod counts;
 mod cover;
 mod rebuild;
 
@@ -27,6 +30,7 @@ use icash_core::analytics::Filter;
 use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
+pub(crate) use self::counts::Counts;
 pub(crate) use self::cover::{Cover, Unit};
 
 use crate::error::from_sqlx;
@@ -46,12 +50,14 @@ const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// The branch id of the sets of every branch.
 const EVERY_BRANCH: i32 = 0;
 
-/// A row of `icash_customer_sets_of` (the customer_sets migration): a set, or a customer's
-/// number, or the mark that the sets are to be built again.
+/// A row of `icash_customer_sets_of` (the customer_counts migration): a set or its counts, or a
+/// customer's number with their purchases, or the mark that the sets are to be built again.
 #[derive(sqlx::FromRow)]
 struct PeriodRow {
     customers: Option<Vec<u8>>,
+    counts: Option<Vec<u8>>,
     customer_number: Option<i32>,
+    purchases: Option<i64>,
     rebuilding: bool,
 }
 
@@ -60,9 +66,14 @@ fn member(number: i32) -> u32 {
     u32::try_from(number).expect("customer numbers are positive")
 }
 
+/// A stored value the server cannot read, as sqlx reports one.
+fn undecodable(error: std::io::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
+}
+
 /// Reads a set as `customer_sets.customers` keeps it.
 fn decode(bytes: &[u8]) -> Result<RoaringBitmap, sqlx::Error> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    RoaringBitmap::deserialize_from(bytes).map_err(undecodable)
 }
 
 /// A set as `customer_sets.customers` keeps it.
@@ -73,14 +84,15 @@ fn encode(set: &RoaringBitmap) -> Vec<u8> {
     bytes
 }
 
-/// How many distinct customers made a purchase not voided under `filter` (which has a period),
-/// or `None` while the sets are being built again (the caller then counts from the purchases).
-/// One statement (one snapshot): the sets and customers that `icash_customer_sets_of` reads for
-/// the period's [`Cover`], unioned here.
-pub(crate) async fn count(
+/// Reads what `icash_customer_sets_of` returns for `filter`'s period ([`Cover`]) in one statement
+/// (one snapshot), handing each row to `each`; the counts rather than the sets when `counted`.
+/// `false` while the sets are being built again.
+async fn read_period(
     conn: &mut PgConnection,
     filter: &Filter,
-) -> Result<Option<u64>, sqlx::Error> {
+    counted: bool,
+    mut each: impl FnMut(PeriodRow) -> Result<(), sqlx::Error>,
+) -> Result<bool, sqlx::Error> {
     let cover = Cover::new(filter.from(), filter.to());
     let spans: Vec<Option<DateTime<Utc>>> = cover
         .edges
@@ -91,26 +103,68 @@ pub(crate) async fn count(
         .flat_map(|span| [span.from, span.to])
         .collect();
     let statement = sqlx::query_as::<_, PeriodRow>(
-        "SELECT customers, customer_number, rebuilding FROM icash_customer_sets_of($1, $2, $3, $4)",
+        "SELECT customers, counts, customer_number, purchases, rebuilding
+         FROM icash_customer_sets_of($1, $2, $3, $4, $5)",
     )
     .bind(filter.branch().map(BranchId::get))
     .bind(filter.from())
     .bind(filter.to())
-    .bind(spans);
+    .bind(spans)
+    .bind(counted);
     let mut rows = statement.fetch(conn);
-    let mut customers = RoaringBitmap::new();
     while let Some(row) = rows.try_next().await? {
         if row.rebuilding {
-            return Ok(None);
+            return Ok(false);
         }
+        each(row)?;
+    }
+    Ok(true)
+}
+
+/// How many distinct customers made a purchase not voided under `filter`, or `None` while the
+/// sets are being built again (the caller then counts from the purchases): the sets, pending
+/// rows and edge customers of the period, unioned.
+pub(crate) async fn count(
+    conn: &mut PgConnection,
+    filter: &Filter,
+) -> Result<Option<u64>, sqlx::Error> {
+    let mut customers = RoaringBitmap::new();
+    let complete = read_period(conn, filter, false, |row| {
         if let Some(bytes) = row.customers {
             customers |= decode(&bytes)?;
         }
         if let Some(number) = row.customer_number {
             customers.insert(member(number));
         }
-    }
-    Ok(Some(customers.len()))
+        Ok(())
+    })
+    .await?;
+    Ok(complete.then(|| customers.len()))
+}
+
+/// How many purchases not voided each customer made under `filter`, or `None` while the sets are
+/// being built again: the counts, pending rows and edge customers of the period, added up.
+pub(crate) async fn counts(
+    conn: &mut PgConnection,
+    filter: &Filter,
+) -> Result<Option<Counts>, sqlx::Error> {
+    // The rows come from the shortest units to the longest: adding the small counts first keeps
+    // the sum small until the months come.
+    let mut counts = Counts::default();
+    let mut tail = Vec::new();
+    let complete = read_period(conn, filter, true, |row| {
+        if let Some(bytes) = row.counts {
+            counts.add(&Counts::decode(&bytes).map_err(undecodable)?);
+        }
+        if let (Some(number), Some(purchases)) = (row.customer_number, row.purchases) {
+            let purchases = u32::try_from(purchases).expect("a positive count under 2^32");
+            tail.push((member(number), purchases));
+        }
+        Ok(())
+    })
+    .await?;
+    counts.add(&Counts::from_pairs(tail));
+    Ok(complete.then_some(counts))
 }
 
 /// Where one set is kept: its branch ([`EVERY_BRANCH`] for the chain's), unit and start.
@@ -125,11 +179,11 @@ fn keys_of(branch: i32, at: DateTime<Utc>) -> impl Iterator<Item = SetKey> {
     })
 }
 
-/// The sets at `keys` as they are kept now.
+/// The counts of the sets at `keys` as they are kept now.
 async fn read_sets(
     conn: &mut PgConnection,
     keys: impl Iterator<Item = SetKey>,
-) -> Result<BTreeMap<SetKey, RoaringBitmap>, sqlx::Error> {
+) -> Result<BTreeMap<SetKey, Counts>, sqlx::Error> {
     let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
     for (branch, unit, start) in keys {
         branches.push(branch);
@@ -137,7 +191,7 @@ async fn read_sets(
         starts.push(start);
     }
     let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
-        "SELECT s.branch_id, s.unit, s.starts, s.customers
+        "SELECT s.branch_id, s.unit, s.starts, s.counts
          FROM customer_sets s
          JOIN unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
            ON s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts",
@@ -152,18 +206,22 @@ async fn read_sets(
             let unit = Unit::named(&unit).ok_or_else(|| {
                 sqlx::Error::Decode(format!("unknown unit of a customer set: {unit}").into())
             })?;
-            Ok(((branch, unit, start), decode(&bytes)?))
+            Ok((
+                (branch, unit, start),
+                Counts::decode(&bytes).map_err(undecodable)?,
+            ))
         })
         .collect()
 }
 
-/// Writes `sets` in place of those kept at their keys; an empty set's row goes.
+/// Writes `sets` (each as its set of customers and its counts) in place of those kept at their
+/// keys; an empty set's row goes.
 async fn write_sets(
     conn: &mut PgConnection,
-    sets: &BTreeMap<SetKey, RoaringBitmap>,
+    sets: &BTreeMap<SetKey, Counts>,
 ) -> Result<(), sqlx::Error> {
-    let (mut branches, mut units, mut starts, mut bytes) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut branches, mut units, mut starts, mut customers, mut counts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut gone_branches, mut gone_units, mut gone_starts) = (Vec::new(), Vec::new(), Vec::new());
     for ((branch, unit, start), set) in sets {
         if set.is_empty() {
@@ -174,19 +232,22 @@ async fn write_sets(
             branches.push(*branch);
             units.push(unit.name());
             starts.push(*start);
-            bytes.push(encode(set));
+            customers.push(encode(&set.customers()));
+            counts.push(set.encode());
         }
     }
     // In key order, as every writer of the sets holds the same lock anyway.
     sqlx::query(
-        "INSERT INTO customer_sets (branch_id, unit, starts, customers)
-         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[])
-         ON CONFLICT (branch_id, unit, starts) DO UPDATE SET customers = excluded.customers",
+        "INSERT INTO customer_sets (branch_id, unit, starts, customers, counts)
+         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[])
+         ON CONFLICT (branch_id, unit, starts)
+         DO UPDATE SET customers = excluded.customers, counts = excluded.counts",
     )
     .bind(branches)
     .bind(units)
     .bind(starts)
-    .bind(bytes)
+    .bind(customers)
+    .bind(counts)
     .execute(&mut *conn)
     .await?;
     if !gone_branches.is_empty() {
@@ -272,19 +333,21 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
     .fetch_all(&mut *tx)
     .await?;
     let folded = rows.len() as u64;
-    let mut added: BTreeMap<SetKey, RoaringBitmap> = BTreeMap::new();
+    let mut added: BTreeMap<SetKey, Vec<(u32, u32)>> = BTreeMap::new();
     for row in rows.iter().filter(|row| !row.voided) {
         for key in keys_of(row.branch_id, row.purchased_at) {
             added
                 .entry(key)
                 .or_default()
-                .insert(member(row.customer_number));
+                .push((member(row.customer_number), 1));
         }
     }
     if !added.is_empty() {
         let mut sets = read_sets(&mut tx, added.keys().copied()).await?;
         for (key, more) in added {
-            *sets.entry(key).or_default() |= more;
+            sets.entry(key)
+                .or_default()
+                .add(&Counts::from_pairs(more));
         }
         write_sets(&mut tx, &sets).await?;
     }
@@ -292,12 +355,11 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
     Ok(RollUp::Folded(folded))
 }
 
-/// Takes the customer of the voided purchase `purchase` out of the sets of its branch and time
-/// (and every branch's) where no other purchase keeps them in, in the void's transaction `conn`,
-/// after the void's row is written. The purchase's own hour is asked of the purchases; each
-/// longer unit, of the sets of the unit below it; every branch's set, of the branches' own.
-/// Sets hold only folded purchases, so a set may lose a customer whose other purchase there is
-/// still pending: reads add the pending rows, and the fold puts the customer back.
+/// Takes the voided purchase `purchase` out of the counts, in the void's transaction `conn`,
+/// after the void's row is written: a purchase still pending loses its pending row (the rollup
+/// would skip it anyway, and reads already do); a folded one takes one off its customer's
+/// count in each set it was folded into, and the customer leaves a set where that was their
+/// only purchase. Under the sets' lock, so the rollup has either folded the purchase or not.
 pub(crate) async fn uncount_void(
     conn: &mut PgConnection,
     purchase: i64,
@@ -306,97 +368,29 @@ pub(crate) async fn uncount_void(
         .bind(LOCK)
         .execute(&mut *conn)
         .await?;
-    let (branch, at, customer, number): (i32, DateTime<Utc>, uuid::Uuid, i32) = sqlx::query_as(
-        "SELECT v.branch_id, v.purchased_at, v.customer_id, c.number
+    let pending = sqlx::query("DELETE FROM customer_set_pending WHERE purchase_id = $1")
+        .bind(purchase)
+        .execute(&mut *conn)
+        .await?;
+    if pending.rows_affected() > 0 {
+        return Ok(());
+    }
+    let (branch, at, number): (i32, DateTime<Utc>, i32) = sqlx::query_as(
+        "SELECT v.branch_id, v.purchased_at, c.number
          FROM purchase_voids v JOIN customers c ON c.id = v.customer_id
          WHERE v.purchase_id = $1",
     )
     .bind(purchase)
     .fetch_one(&mut *conn)
     .await?;
-    let hour = Unit::Hour.start(at);
-    let (bought_in_hour,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (
-             SELECT 1 FROM purchases p
-             WHERE p.branch_id = $1 AND p.purchased_at >= $2 AND p.purchased_at < $3
-               AND p.customer_id = $4
-               AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = p.id)
-         )",
-    )
-    .bind(branch)
-    .bind(hour)
-    .bind(Unit::Hour.next(hour))
-    .bind(customer)
-    .fetch_one(&mut *conn)
-    .await?;
     let number = member(number);
-    // The sets that decide: the branch's units below each of the purchase's, and every
-    // branch's sets of the purchase's units.
-    let day = Unit::Day.start(at);
-    let month = Unit::Month.start(at);
-    let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
-        "SELECT s.branch_id, s.unit, s.starts, s.customers FROM customer_sets s
-         WHERE (s.branch_id = $1 AND s.unit = 'hour' AND s.starts >= $2 AND s.starts < $3)
-            OR (s.branch_id = $1 AND s.unit = 'day' AND s.starts >= $4 AND s.starts < $5)
-            OR (s.unit = 'hour' AND s.starts = $6)
-            OR (s.unit = 'day' AND s.starts = $2)
-            OR (s.unit = 'month' AND s.starts = $4)",
-    )
-    .bind(branch)
-    .bind(day)
-    .bind(Unit::Day.next(day))
-    .bind(month)
-    .bind(Unit::Month.next(month))
-    .bind(hour)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut sets = BTreeMap::new();
-    for (set_branch, unit, start, bytes) in rows {
-        if let Some(unit) = Unit::named(&unit) {
-            sets.insert((set_branch, unit, start), decode(&bytes)?);
-        }
+    let mut sets = read_sets(conn, keys_of(branch, at)).await?;
+    for counts in sets.values_mut() {
+        // A set without the customer is one being built again (a bulk load's purchases are
+        // folded nowhere): the rebuild reads the void.
+        counts.set(number, counts.get(number).saturating_sub(1));
     }
-    let mut changed = BTreeMap::new();
-    for unit in Unit::ALL {
-        let start = unit.start(at);
-        let keeps = match unit.below() {
-            None => bought_in_hour,
-            Some(below) => sets.iter().any(|((b, u, s), set)| {
-                *b == branch
-                    && *u == below
-                    && *s >= start
-                    && *s < unit.next(start)
-                    && set.contains(number)
-            }),
-        };
-        if !keeps {
-            drop_member(&mut sets, &mut changed, (branch, unit, start), number);
-        }
-        let chain_keeps = sets.iter().any(|((b, u, s), set)| {
-            *b != EVERY_BRANCH && *u == unit && *s == start && set.contains(number)
-        });
-        if !chain_keeps {
-            drop_member(&mut sets, &mut changed, (EVERY_BRANCH, unit, start), number);
-        }
-    }
-    if !changed.is_empty() {
-        write_sets(conn, &changed).await?;
-    }
-    Ok(())
-}
-
-/// Takes `number` out of the set at `key`, if it is kept and holds it, noting the change.
-fn drop_member(
-    sets: &mut BTreeMap<SetKey, RoaringBitmap>,
-    changed: &mut BTreeMap<SetKey, RoaringBitmap>,
-    key: SetKey,
-    number: u32,
-) {
-    if let Some(set) = sets.get_mut(&key)
-        && set.remove(number)
-    {
-        changed.insert(key, set.clone());
-    }
+    write_sets(conn, &sets).await
 }
 
 impl PgStore {

@@ -1,11 +1,12 @@
-//! Distinct customers over periods on PostgreSQL, read from the customer sets, the pending
-//! purchases and the edges, against the in-memory store's recomputation from every purchase:
+//! Distinct customers, loyal lists and dashboards over periods on PostgreSQL, read from the
+//! customer sets and their counts, the pending purchases and the edges, against the in-memory
+//! store's recomputation from every purchase:
 //! random purchases (sale times in any order, so many are late), voids, periods in instants and
 //! business dates, with the rollup run at random points and the sets rebuilt at random points.
 //! And the race that a rollup by watermark loses: a purchase committed after a later one.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
-use icash_core::analytics::Filter;
+use icash_core::analytics::{Filter, LoyalQuery};
 use icash_core::memory::MemoryStore;
 use icash_core::period::DatedFilter;
 use icash_core::period::{self, Period};
@@ -109,18 +110,61 @@ fn branches() -> Vec<Branch> {
 
 async fn prepare(store: &dyn Store) {
     let milk = Product::new(ProductId::new(1).unwrap(), "milk", "1.50".parse().unwrap()).unwrap();
-    store.put_products(&[milk]).await.unwrap();
+    let bread = Product::new(ProductId::new(2).unwrap(), "bread", "2.25".parse().unwrap()).unwrap();
+    store.put_products(&[milk, bread]).await.unwrap();
     store.put_branches(&branches()).await.unwrap();
 }
 
+/// A purchase of milk, or of bread on odd minutes, so that customers with as many purchases
+/// may have spent different amounts.
 fn purchase(branch: i32, customer: u128, at: DateTime<Utc>) -> NewPurchase {
+    let product = 1 + (at.timestamp() / 60 % 2) as i32;
     NewPurchase::new(
         BranchId::new(branch).unwrap(),
         CustomerRef::Known(CustomerId::from_uuid(Uuid::from_u128(customer + 1))),
-        vec![ProductId::new(1).unwrap()],
+        vec![ProductId::new(product).unwrap()],
         at,
     )
     .unwrap()
+}
+
+/// Every loyal list of `filter` on both stores, equal: for one to four purchases, the count and
+/// each page of two, walked by cursor to the end, and the whole list at once.
+async fn assert_same_loyal_lists(memory: &MemoryStore, postgres: &PgStore, filter: &Filter) {
+    for min_purchases in 1..=4 {
+        let whole = LoyalQuery {
+            min_purchases,
+            filter: *filter,
+            limit: None,
+            after: None,
+        };
+        let expected = memory.loyal_customers(&whole).await.unwrap();
+        assert_eq!(
+            postgres.loyal_customers(&whole).await.unwrap(),
+            expected,
+            "loyal customers, at least {min_purchases}, {filter:?}"
+        );
+        let mut page = LoyalQuery {
+            limit: Some(2),
+            ..whole
+        };
+        let mut walked = Vec::new();
+        loop {
+            let on_pg = postgres.loyal_customers(&page).await.unwrap();
+            assert_eq!(
+                on_pg,
+                memory.loyal_customers(&page).await.unwrap(),
+                "a page of loyal customers, {page:?}"
+            );
+            assert_eq!(on_pg.count, expected.count);
+            let Some(last) = on_pg.customers.last() else {
+                break;
+            };
+            page.after = Some(last.cursor());
+            walked.extend(on_pg.customers);
+        }
+        assert_eq!(walked, expected.customers, "the pages make the list");
+    }
 }
 
 /// Asks the PostgreSQL store for its sets to be built again, as a bulk load does.
@@ -158,9 +202,16 @@ async fn assert_same_counts(
         assert_eq!(statistics.unique_customers, expected);
         let dashboard = postgres.dashboard(filter).await.unwrap();
         assert_eq!(
-            dashboard.unique_customers, expected,
+            dashboard,
+            memory.dashboard(filter).await.unwrap(),
             "dashboard, {filter:?}"
         );
+        assert_eq!(dashboard.unique_customers, expected);
+        assert_same_loyal_lists(memory, postgres, filter).await;
+    }
+    for branch in [None, Some(BranchId::new(2).unwrap())] {
+        let history = Filter::new(branch, None, None).unwrap();
+        assert_same_loyal_lists(memory, postgres, &history).await;
     }
     for dated in dated {
         let dates = Period::Dates(*dated);
@@ -380,10 +431,25 @@ async fn counts_stay_exact_while_purchases_voids_and_rollups_race() {
             store.unique_customers(&filter).await.unwrap() as i64,
             expected
         );
+        // The list from the counts (a page) against the one counted from the purchases (no
+        // limit): equal.
+        let counted = LoyalQuery {
+            min_purchases: 2,
+            filter,
+            limit: None,
+            after: None,
+        };
+        let loyal = store.loyal_customers(&counted).await.unwrap();
+        let paged = LoyalQuery {
+            limit: Some(1000),
+            ..counted
+        };
+        assert_eq!(store.loyal_customers(&paged).await.unwrap(), loyal);
         roll_up_all(&store).await;
         assert_eq!(
             store.unique_customers(&filter).await.unwrap() as i64,
             expected
         );
+        assert_eq!(store.loyal_customers(&paged).await.unwrap(), loyal);
     }
 }

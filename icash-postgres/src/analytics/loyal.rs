@@ -1,4 +1,7 @@
-//! The loyal customers: a page of them and how many there are, in one statement.
+//! The loyal customers: a page of them and how many there are, in one statement, or, under a
+//! filter, from the customers' purchase counts ([`loyal_from_counts`]).
+
+use std::cmp::Reverse;
 
 use chrono::{DateTime, Utc};
 use icash_core::analytics::{CustomerActivity, LoyalQuery};
@@ -6,11 +9,12 @@ use icash_core::{CustomerId, Money, Result};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, Postgres};
+use sqlx::{FromRow, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::count;
 use super::shape::{ByShape, bind_filter};
+use crate::customer_sets::Counts;
 
 /// The loyal page and the count of all loyal customers, in one statement: one row per entry of
 /// the page ([`LoyalRow`]), each carrying the count; when the page is empty, a single row with
@@ -37,6 +41,59 @@ pub(super) const LOYAL_COUNT_WHOLE_HISTORY: &str =
 pub(super) const LOYAL_PAGE_WHOLE_HISTORY: &str =
     include_str!("sql/loyal_customers/whole_history_page.sql");
 
+/// The activity of the customers numbered `$4` (an array) under the filter: one row for each
+/// with a purchase not voided there. Each customer's purchases are one range of their index.
+const CANDIDATES: &str = include_str!("sql/loyal_customers/candidates.sql");
+
+/// The most customers [`loyal_from_counts`] reads the purchases of for one page. Past it (a
+/// page deep in a long run of customers with equal counts, or a list without a limit) the
+/// statement that counts from the purchases costs less.
+const CANDIDATES_MAX: u64 = 10_000;
+
+/// The loyal page and count under `query`'s filter from `counts`, each customer's purchases
+/// under it ([`customer_sets::counts`](crate::customer_sets::counts)): the count from the
+/// counts alone; the page from the purchases of the customers the counts rank first, read by
+/// customer and put in order here. `None` when the page would read more than
+/// [`CANDIDATES_MAX`] customers or has no limit. `conn` must read the snapshot `counts` came
+/// from.
+pub(super) async fn loyal_from_counts(
+    conn: &mut PgConnection,
+    query: &LoyalQuery,
+    counts: &Counts,
+) -> std::result::Result<Option<(u64, Vec<ActivityRow>)>, sqlx::Error> {
+    let loyal = counts.at_least(u64::from(query.min_purchases));
+    let Some(limit) = query.limit.map(|limit| limit as usize) else {
+        return Ok(None);
+    };
+    let mut remaining = match query.after {
+        Some(after) => &loyal - counts.at_least(after.purchase_count.saturating_add(1)),
+        None => loyal.clone(),
+    };
+    let mut page: Vec<ActivityRow> = Vec::new();
+    while page.len() < limit && !remaining.is_empty() {
+        let wanted = limit - page.len();
+        // The customers with the most purchases left, ties included: the page's next entries
+        // are among them, ordered by what they spent.
+        let candidates = counts.top(&remaining, wanted as u64);
+        if candidates.len() > CANDIDATES_MAX {
+            return Ok(None);
+        }
+        remaining -= &candidates;
+        let numbers: Vec<i32> = candidates
+            .iter()
+            .map(|number| i32::try_from(number).expect("customer numbers are integers"))
+            .collect();
+        let mut rows: Vec<ActivityRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
+            .bind(numbers)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.retain(|row| query.after.is_none_or(|after| row.comes_after(&after)));
+        rows.sort_by_key(ActivityRow::loyal_key);
+        page.extend(rows.into_iter().take(wanted));
+    }
+    Ok(Some((loyal.len(), page)))
+}
+
 /// A row of [`LOYAL_CUSTOMERS`].
 #[derive(FromRow)]
 pub(super) struct LoyalRow {
@@ -50,25 +107,19 @@ pub(super) struct LoyalRow {
 
 impl LoyalRow {
     /// The page's entry this row carries; `None` for the row that only carries the count.
+    pub(super) fn activity(self) -> Option<ActivityRow> {
+        Some(ActivityRow {
+            customer_id: self.customer_id?,
+            purchase_count: self.purchase_count?,
+            total_spent: self.total_spent?,
+            first_purchase: self.first_purchase?,
+            last_purchase: self.last_purchase?,
+        })
+    }
+
+    /// The page's entry this row carries, in the domain's types.
     pub(super) fn entry(self) -> Result<Option<CustomerActivity>> {
-        let (Some(customer_id), Some(purchase_count), Some(total_spent), Some(first), Some(last)) = (
-            self.customer_id,
-            self.purchase_count,
-            self.total_spent,
-            self.first_purchase,
-            self.last_purchase,
-        ) else {
-            return Ok(None);
-        };
-        ActivityRow {
-            customer_id,
-            purchase_count,
-            total_spent,
-            first_purchase: first,
-            last_purchase: last,
-        }
-        .entry()
-        .map(Some)
+        self.activity().map(ActivityRow::entry).transpose()
     }
 }
 
@@ -83,6 +134,25 @@ pub(super) struct ActivityRow {
 }
 
 impl ActivityRow {
+    /// The row's place in [`CustomerActivity::loyal_order`].
+    fn loyal_key(&self) -> (Reverse<i64>, Reverse<Decimal>, Uuid) {
+        (
+            Reverse(self.purchase_count),
+            Reverse(self.total_spent),
+            self.customer_id,
+        )
+    }
+
+    /// Whether the row comes after `cursor` in the loyal order.
+    fn comes_after(&self, cursor: &icash_core::analytics::LoyalCursor) -> bool {
+        let at_cursor = (
+            Reverse(i64::try_from(cursor.purchase_count).unwrap_or(i64::MAX)),
+            Reverse(cursor.total_spent.amount()),
+            cursor.customer.uuid(),
+        );
+        self.loyal_key() > at_cursor
+    }
+
     /// The entry, in the domain's types.
     pub(super) fn entry(self) -> Result<CustomerActivity> {
         Ok(CustomerActivity {

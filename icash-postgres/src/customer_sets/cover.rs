@@ -68,15 +68,6 @@ impl Unit {
         let start = self.start(at);
         if start == at { start } else { self.next(start) }
     }
-
-    /// The unit below this one, whose sets make up this one's.
-    pub(crate) fn below(self) -> Option<Unit> {
-        match self {
-            Unit::Hour => None,
-            Unit::Day => Some(Unit::Hour),
-            Unit::Month => Some(Unit::Day),
-        }
-    }
 }
 
 /// A range of instants, `[from, to)`: either end may be unbounded.

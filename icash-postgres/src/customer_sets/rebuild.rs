@@ -4,43 +4,47 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
-use super::{SetKey, Unit, keys_of, member, write_sets};
+use super::{Counts, SetKey, Unit, keys_of, member, write_sets};
 
-/// The customers of each branch and hour of `[$1, $2)` who made a purchase not voided there,
-/// voided purchases subtracted as the period statements subtract them.
+/// How many purchases not voided each customer made at each branch and hour of `[$1, $2)`, in
+/// hour order, less those still pending: a purchase committed while the rebuild runs is read
+/// here and pending at once in this statement's snapshot, and only the rollup's fold counts it.
+/// Voided purchases are subtracted as the period statements subtract them.
 const MONTH: &str = "
-    SELECT h.branch_id, h.hour, c.number
+    SELECT h.branch_id, h.hour, h.number, sum(h.n)::integer AS purchases
     FROM (
-        SELECT p.branch_id, icash_hour(p.purchased_at) AS hour, p.customer_id
+        SELECT p.branch_id, p.hour, c.number, p.n
         FROM (
-            SELECT p.branch_id, p.purchased_at, p.customer_id, 1 AS n
-            FROM purchases p
-            WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
-              AND p.purchased_at >= $1 AND p.purchased_at < $2
-            UNION ALL
-            SELECT p.branch_id, p.purchased_at, p.customer_id, -1
-            FROM purchase_voids p
-            WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
-              AND p.purchased_at >= $1 AND p.purchased_at < $2
+            SELECT p.branch_id, icash_hour(p.purchased_at) AS hour, p.customer_id, sum(p.n) AS n
+            FROM (
+                SELECT p.branch_id, p.purchased_at, p.customer_id, 1 AS n
+                FROM purchases p
+                WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
+                  AND p.purchased_at >= $1 AND p.purchased_at < $2
+                UNION ALL
+                SELECT p.branch_id, p.purchased_at, p.customer_id, -1
+                FROM purchase_voids p
+                WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
+                  AND p.purchased_at >= $1 AND p.purchased_at < $2
+            ) AS p
+            GROUP BY 1, 2, 3
         ) AS p
-        GROUP BY 1, 2, 3
-        HAVING sum(p.n) > 0
+        JOIN customers c ON c.id = p.customer_id
+        UNION ALL
+        SELECT q.branch_id, icash_hour(q.purchased_at), q.customer_number, -1
+        FROM customer_set_pending q
+        WHERE q.purchased_at >= $1 AND q.purchased_at < $2
+          AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = q.purchase_id)
     ) AS h
-    JOIN customers c ON c.id = h.customer_id";
+    GROUP BY 1, 2, 3
+    HAVING sum(h.n) > 0
+    ORDER BY 2";
 
 /// Builds every set again from the purchases, in the rollup's transaction `conn` (which holds
-/// the sets' lock), and drops the pending rows and the request to rebuild.
-///
-/// The pending rows go first: every one of them belongs to a purchase committed before this
-/// statement, which the later statements that read the purchases see. A purchase committed in
-/// between is read and also left pending, which a union forgives.
+/// the sets' lock), and drops the request to rebuild. The pending rows stay for the rollup.
 pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM customer_set_pending")
-        .execute(&mut *conn)
-        .await?;
     sqlx::query("DELETE FROM customer_sets")
         .execute(&mut *conn)
         .await?;
@@ -56,17 +60,7 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
         let mut month = Unit::Month.start(first);
         while month <= last {
             let next = Unit::Month.next(month);
-            let mut sets: BTreeMap<SetKey, RoaringBitmap> = BTreeMap::new();
-            let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32)>(MONTH)
-                .bind(month)
-                .bind(next)
-                .fetch(&mut *conn);
-            while let Some((branch, hour, number)) = rows.try_next().await? {
-                for key in keys_of(branch, hour) {
-                    sets.entry(key).or_default().insert(member(number));
-                }
-            }
-            drop(rows);
+            let sets = month_sets(&mut *conn, month, next).await?;
             write_sets(&mut *conn, &sets).await?;
             month = next;
         }
@@ -75,4 +69,40 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The sets of the month `[month, next)`, an hour at a time: each hour's counts per branch are
+/// added into the hour's, day's and month's sets, of the branch and of every branch, so that
+/// no more than one hour's rows are held apart from the sets.
+async fn month_sets(
+    conn: &mut PgConnection,
+    month: DateTime<Utc>,
+    next: DateTime<Utc>,
+) -> Result<BTreeMap<SetKey, Counts>, sqlx::Error> {
+    let mut sets: BTreeMap<SetKey, Counts> = BTreeMap::new();
+    let mut hour: BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>> = BTreeMap::new();
+    let mut fold = |hour: &mut BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>>| {
+        for ((branch, at), pairs) in std::mem::take(hour) {
+            let counts = Counts::from_pairs(pairs);
+            for key in keys_of(branch, at) {
+                sets.entry(key).or_default().add(&counts);
+            }
+        }
+    };
+    let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32, i32)>(MONTH)
+        .bind(month)
+        .bind(next)
+        .fetch(&mut *conn);
+    while let Some((branch, at, number, purchases)) = rows.try_next().await? {
+        if hour.keys().next().is_some_and(|(_, current)| *current != at) {
+            fold(&mut hour);
+        }
+        let purchases = u32::try_from(purchases).expect("a positive count");
+        hour.entry((branch, at))
+            .or_default()
+            .push((member(number), purchases));
+    }
+    drop(rows);
+    fold(&mut hour);
+    Ok(sets)
 }
