@@ -19,9 +19,12 @@ ON CONFLICT DO NOTHING;
 -- A void finds its pending row, if any, by purchase.
 CREATE INDEX customer_set_pending_purchase_idx ON customer_set_pending (purchase_id);
 
--- The loyal page reads the purchases of the few customers the counts rank first, by number.
+-- The loyal page reads the purchases of the few customers the counts rank first, by number,
+-- and their voids (few) apart. The index by customer also serves a void of a customer's first or
+-- last purchase, which looks for their new first or last.
 CREATE INDEX customers_number_idx ON customers (number);
-CREATE INDEX purchases_customer_idx ON purchases (customer_id, purchased_at) INCLUDE (branch_id, total, id);
+CREATE INDEX purchases_customer_idx ON purchases (customer_id, purchased_at) INCLUDE (branch_id, total);
+CREATE INDEX purchase_voids_customer_idx ON purchase_voids (customer_id, purchased_at) INCLUDE (branch_id);
 
 -- As in the customer_sets migration, and with `counts`: when `counted`, each set's counts
 -- instead of the set itself, and each customer of the edges and of the pending rows with their

@@ -53,8 +53,8 @@ use sqlx::{FromRow, PgConnection, Postgres};
 use self::customers::{CustomerRow, TOP_CUSTOMERS, UNIQUE_CUSTOMERS};
 use self::dashboard::{DASHBOARD, DashboardRow};
 use self::loyal::{
-    ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, bind_loyal_page,
-    loyal_from_counts, loyal_statement,
+    ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, LoyalRows,
+    bind_loyal_page, loyal_from_counts, loyal_statement,
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::sales::{
@@ -90,7 +90,7 @@ async fn unique_in_period(
 /// counts at hand, the statistics, the loyal count and page, and the product sales apart.
 enum DashboardParts {
     Row(DashboardRow),
-    Separate(StatisticsColumns, (u64, Vec<ActivityRow>), Vec<SalesRow>),
+    Separate(StatisticsColumns, LoyalRows, Vec<SalesRow>),
 }
 
 /// Converts a count from the database, which is never negative.
@@ -137,8 +137,7 @@ impl Analytics for PgStore {
     }
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
-        let (loyal_count, rows) = self
-            .read(|pool| async move {
+        self.read(|pool| async move {
                 // A list without a limit reads every loyal customer's purchases either way.
                 if query.filter != Filter::ALL && query.limit.is_some() {
                     let mut snapshot = pool.begin_with(SNAPSHOT).await?;
@@ -149,18 +148,13 @@ impl Analytics for PgStore {
                     }
                 }
                 let rows: Vec<LoyalRow> = loyal_statement(query).fetch_all(&pool).await?;
-                let loyal_count = rows.first().map_or(0, |row| count(row.loyal_count));
-                let rows = rows.into_iter().filter_map(LoyalRow::activity).collect();
-                Ok((loyal_count, rows))
+                Ok(LoyalRows {
+                    count: rows.first().map_or(0, |row| count(row.loyal_count)),
+                    rows: rows.into_iter().filter_map(LoyalRow::activity).collect(),
+                })
             })
-            .await?;
-        Ok(LoyalCustomers {
-            count: loyal_count,
-            customers: rows
-                .into_iter()
-                .map(ActivityRow::entry)
-                .collect::<Result<_>>()?,
-        })
+            .await?
+            .loyal_customers()
     }
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
@@ -273,16 +267,10 @@ impl Analytics for PgStore {
                 row.loyal.loyal_customers()?,
                 row.units.product_sales()?,
             )),
-            DashboardParts::Separate(statistics, (loyal_count, loyal), units) => {
+            DashboardParts::Separate(statistics, loyal, units) => {
                 Ok(Dashboard::from_parts(
                     statistics.statistics()?,
-                    LoyalCustomers {
-                        count: loyal_count,
-                        customers: loyal
-                            .into_iter()
-                            .map(ActivityRow::entry)
-                            .collect::<Result<_>>()?,
-                    },
+                    loyal.loyal_customers()?,
                     units
                         .into_iter()
                         .map(SalesRow::sales)

@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 
 use chrono::{DateTime, Utc};
-use icash_core::analytics::{CustomerActivity, LoyalQuery};
+use icash_core::analytics::{CustomerActivity, LoyalCustomers, LoyalQuery};
 use icash_core::{CustomerId, Money, Result};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgArguments;
@@ -42,7 +42,9 @@ pub(super) const LOYAL_PAGE_WHOLE_HISTORY: &str =
     include_str!("sql/loyal_customers/whole_history_page.sql");
 
 /// The activity of the customers numbered `$4` (an array) under the filter: one row for each
-/// with a purchase not voided there. Each customer's purchases are one range of their index.
+/// with a purchase not voided there. Each customer's purchases are one range of their index,
+/// read without looking for voids unless the customer has one there (their voids are a range
+/// of the voids' index by customer, nearly always empty).
 const CANDIDATES: &str = include_str!("sql/loyal_customers/candidates.sql");
 
 /// The most customers [`loyal_from_counts`] reads the purchases of for one page. Past it (a
@@ -50,17 +52,23 @@ const CANDIDATES: &str = include_str!("sql/loyal_customers/candidates.sql");
 /// statement that counts from the purchases costs less.
 const CANDIDATES_MAX: u64 = 10_000;
 
+/// [`loyal_from_counts`] reads the purchases of the customers it ranks first only while they
+/// are at most this share of the period's purchases (as the counts tell): past it (a page of
+/// customers tied at one purchase in a day), reading the period's purchases costs less.
+const CANDIDATES_SHARE: u64 = 4;
+
 /// The loyal page and count under `query`'s filter from `counts`, each customer's purchases
 /// under it ([`customer_sets::counts`](crate::customer_sets::counts)): the count from the
 /// counts alone; the page from the purchases of the customers the counts rank first, read by
 /// customer and put in order here. `None` when the page would read more than
-/// [`CANDIDATES_MAX`] customers or has no limit. `conn` must read the snapshot `counts` came
+/// [`CANDIDATES_MAX`] customers or a share of the period's purchases over
+/// [`CANDIDATES_SHARE`], or has no limit. `conn` must read the snapshot `counts` came
 /// from.
 pub(super) async fn loyal_from_counts(
     conn: &mut PgConnection,
     query: &LoyalQuery,
     counts: &Counts,
-) -> std::result::Result<Option<(u64, Vec<ActivityRow>)>, sqlx::Error> {
+) -> std::result::Result<Option<LoyalRows>, sqlx::Error> {
     let loyal = counts.at_least(u64::from(query.min_purchases));
     let Some(limit) = query.limit.map(|limit| limit as usize) else {
         return Ok(None);
@@ -75,7 +83,9 @@ pub(super) async fn loyal_from_counts(
         // The customers with the most purchases left, ties included: the page's next entries
         // are among them, ordered by what they spent.
         let candidates = counts.top(&remaining, wanted as u64);
-        if candidates.len() > CANDIDATES_MAX {
+        if candidates.len() > CANDIDATES_MAX
+            || counts.total_within(&candidates) * CANDIDATES_SHARE > counts.total()
+        {
             return Ok(None);
         }
         remaining -= &candidates;
@@ -91,7 +101,32 @@ pub(super) async fn loyal_from_counts(
         rows.sort_by_key(ActivityRow::loyal_key);
         page.extend(rows.into_iter().take(wanted));
     }
-    Ok(Some((loyal.len(), page)))
+    Ok(Some(LoyalRows {
+        count: loyal.len(),
+        rows: page,
+    }))
+}
+
+/// A loyal count and page as read, before their conversion to the domain's types.
+pub(super) struct LoyalRows {
+    /// How many customers are loyal.
+    pub(super) count: u64,
+    /// The page, in the loyal order.
+    pub(super) rows: Vec<ActivityRow>,
+}
+
+impl LoyalRows {
+    /// The count and page, in the domain's types.
+    pub(super) fn loyal_customers(self) -> Result<LoyalCustomers> {
+        Ok(LoyalCustomers {
+            count: self.count,
+            customers: self
+                .rows
+                .into_iter()
+                .map(ActivityRow::entry)
+                .collect::<Result<_>>()?,
+        })
+    }
 }
 
 /// A row of [`LOYAL_CUSTOMERS`].

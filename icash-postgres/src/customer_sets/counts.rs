@@ -108,6 +108,24 @@ impl Counts {
         self.trim();
     }
 
+    /// The sum of every customer's count.
+    pub(crate) fn total(&self) -> u64 {
+        self.slices
+            .iter()
+            .enumerate()
+            .map(|(bit, slice)| slice.len() << bit)
+            .sum()
+    }
+
+    /// The sum of the counts of the customers in `among`.
+    pub(crate) fn total_within(&self, among: &RoaringBitmap) -> u64 {
+        self.slices
+            .iter()
+            .enumerate()
+            .map(|(bit, slice)| slice.intersection_len(among) << bit)
+            .sum()
+    }
+
     /// Every customer with a count.
     pub(crate) fn customers(&self) -> RoaringBitmap {
         let mut all = RoaringBitmap::new();
@@ -272,6 +290,12 @@ mod tests {
             };
             prop_assert_eq!(counts.top(&among, wanted).iter().collect::<Vec<_>>(), top);
 
+            prop_assert_eq!(counts.total(), expected.values().map(|n| u64::from(*n)).sum::<u64>());
+            let within = counts.top(&among, wanted);
+            prop_assert_eq!(
+                counts.total_within(&within),
+                within.iter().map(|c| u64::from(expected[&c])).sum::<u64>()
+            );
             prop_assert_eq!(Counts::decode(&counts.encode()).unwrap(), counts);
         }
     }
