@@ -71,6 +71,9 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// One hour's rows, per branch and hour: each customer's number and purchases.
+type HourRows = BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>>;
+
 /// The sets of the month `[month, next)`, an hour at a time: each hour's counts per branch are
 /// added into the hour's, day's and month's sets, of the branch and of every branch, so that
 /// no more than one hour's rows are held apart from the sets.
@@ -80,8 +83,8 @@ async fn month_sets(
     next: DateTime<Utc>,
 ) -> Result<BTreeMap<SetKey, Counts>, sqlx::Error> {
     let mut sets: BTreeMap<SetKey, Counts> = BTreeMap::new();
-    let mut hour: BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>> = BTreeMap::new();
-    let mut fold = |hour: &mut BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>>| {
+    let mut hour = HourRows::new();
+    let mut fold = |hour: &mut HourRows| {
         for ((branch, at), pairs) in std::mem::take(hour) {
             let counts = Counts::from_pairs(pairs);
             for key in keys_of(branch, at) {
