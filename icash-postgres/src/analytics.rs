@@ -138,23 +138,23 @@ impl Analytics for PgStore {
 
     async fn loyal_customers(&self, query: &LoyalQuery) -> Result<LoyalCustomers> {
         self.read(|pool| async move {
-                // A list without a limit reads every loyal customer's purchases either way.
-                if query.filter != Filter::ALL && query.limit.is_some() {
-                    let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                    if let Some(counts) = customer_sets::counts(&mut snapshot, &query.filter).await?
-                        && let Some(page) = loyal_from_counts(&mut snapshot, query, &counts).await?
-                    {
-                        return Ok(page);
-                    }
+            // A list without a limit reads every loyal customer's purchases either way.
+            if query.filter != Filter::ALL && query.limit.is_some() {
+                let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+                if let Some(counts) = customer_sets::counts(&mut snapshot, &query.filter).await?
+                    && let Some(page) = loyal_from_counts(&mut snapshot, query, &counts).await?
+                {
+                    return Ok(page);
                 }
-                let rows: Vec<LoyalRow> = loyal_statement(query).fetch_all(&pool).await?;
-                Ok(LoyalRows {
-                    count: rows.first().map_or(0, |row| count(row.loyal_count)),
-                    rows: rows.into_iter().filter_map(LoyalRow::activity).collect(),
-                })
+            }
+            let rows: Vec<LoyalRow> = loyal_statement(query).fetch_all(&pool).await?;
+            Ok(LoyalRows {
+                count: rows.first().map_or(0, |row| count(row.loyal_count)),
+                rows: rows.into_iter().filter_map(LoyalRow::activity).collect(),
             })
-            .await?
-            .loyal_customers()
+        })
+        .await?
+        .loyal_customers()
     }
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
@@ -267,16 +267,14 @@ impl Analytics for PgStore {
                 row.loyal.loyal_customers()?,
                 row.units.product_sales()?,
             )),
-            DashboardParts::Separate(statistics, loyal, units) => {
-                Ok(Dashboard::from_parts(
-                    statistics.statistics()?,
-                    loyal.loyal_customers()?,
-                    units
-                        .into_iter()
-                        .map(SalesRow::sales)
-                        .collect::<Result<_>>()?,
-                ))
-            }
+            DashboardParts::Separate(statistics, loyal, units) => Ok(Dashboard::from_parts(
+                statistics.statistics()?,
+                loyal.loyal_customers()?,
+                units
+                    .into_iter()
+                    .map(SalesRow::sales)
+                    .collect::<Result<_>>()?,
+            )),
         }
     }
 

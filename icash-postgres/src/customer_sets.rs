@@ -345,9 +345,7 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
     if !added.is_empty() {
         let mut sets = read_sets(&mut tx, added.keys().copied()).await?;
         for (key, more) in added {
-            sets.entry(key)
-                .or_default()
-                .add(&Counts::from_pairs(more));
+            sets.entry(key).or_default().add(&Counts::from_pairs(more));
         }
         write_sets(&mut tx, &sets).await?;
     }

@@ -97,7 +97,11 @@ async fn month_sets(
         .bind(next)
         .fetch(&mut *conn);
     while let Some((branch, at, number, purchases)) = rows.try_next().await? {
-        if hour.keys().next().is_some_and(|(_, current)| *current != at) {
+        if hour
+            .keys()
+            .next()
+            .is_some_and(|(_, current)| *current != at)
+        {
             fold(&mut hour);
         }
         let purchases = u32::try_from(purchases).expect("a positive count");
