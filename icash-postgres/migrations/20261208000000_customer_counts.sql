@@ -16,6 +16,20 @@ ALTER TABLE customer_sets ALTER COLUMN counts SET STORAGE EXTERNAL;
 INSERT INTO customer_sets_rebuild SELECT WHERE EXISTS (SELECT 1 FROM purchases)
 ON CONFLICT DO NOTHING;
 
+-- Each purchase's customer number by a lookup of the customers' key. PL/pgSQL keeps the plan
+-- it made for a session's first call: a join planned for a batch of a thousand purchases hashed
+-- the whole customers table, and the session's later single purchases each scanned it again.
+CREATE OR REPLACE FUNCTION icash_pend_customer_sets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- The customer's row is there: the statement that inserts a purchase inserts its customer
+    -- first, and the aggregates' trigger has just updated it.
+    INSERT INTO customer_set_pending (purchase_id, branch_id, purchased_at, customer_number)
+    SELECT p.id, p.branch_id, p.purchased_at, (SELECT c.number FROM customers c WHERE c.id = p.customer_id)
+    FROM new_purchases p;
+    RETURN NULL;
+END;
+$$;
+
 -- A void finds its pending row, if any, by purchase.
 CREATE INDEX customer_set_pending_purchase_idx ON customer_set_pending (purchase_id);
 

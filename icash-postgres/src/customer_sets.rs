@@ -191,10 +191,13 @@ async fn read_sets(
         starts.push(start);
     }
     let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
+        // One lookup of the key per set, whatever the table's statistics say of its size.
         "SELECT s.branch_id, s.unit, s.starts, s.counts
-         FROM customer_sets s
-         JOIN unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
-           ON s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts",
+         FROM unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
+         CROSS JOIN LATERAL (
+             SELECT * FROM customer_sets s
+             WHERE s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts
+         ) AS s",
     )
     .bind(branches)
     .bind(units)
