@@ -16,9 +16,11 @@ ALTER TABLE customer_sets ALTER COLUMN counts SET STORAGE EXTERNAL;
 INSERT INTO customer_sets_rebuild SELECT WHERE EXISTS (SELECT 1 FROM purchases)
 ON CONFLICT DO NOTHING;
 
--- Each purchase's customer number by a lookup of the customers' key. PL/pgSQL keeps the plan
--- it made for a session's first call: a join planned for a batch of a thousand purchases hashed
--- the whole customers table, and the session's later single purchases each scanned it again.
+-- Each purchase's customer number by a lookup of the customers' key. PL/pgSQL keeps a
+-- session's plan for a statement until something invalidates it: a join planned while the
+-- trigger held a batch of a thousand purchases hashed the whole customers table, and the
+-- session's later single purchases each scanned it again (seen after offline batches, at 1M
+-- purchases). A lookup by key cannot take that plan, whatever the call it is made for.
 CREATE OR REPLACE FUNCTION icash_pend_customer_sets() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- The customer's row is there: the statement that inserts a purchase inserts its customer
