@@ -58,30 +58,25 @@ DECLARE
                              FROM unnest(spans) WITH ORDINALITY AS t (x, i));
 BEGIN
     RETURN QUERY
+    -- Each column read only when asked for: the other is left in its TOAST table.
     SELECT CASE WHEN counted THEN NULL ELSE c.customers END, CASE WHEN counted THEN c.counts END,
            NULL::integer, NULL::bigint, false
-    FROM customer_sets c
-    WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[5] AND c.starts < s[6]
-    UNION ALL
-    SELECT CASE WHEN counted THEN NULL ELSE c.customers END, CASE WHEN counted THEN c.counts END,
-           NULL, NULL, false
-    FROM customer_sets c
-    WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[7] AND c.starts < s[8]
-    UNION ALL
-    SELECT CASE WHEN counted THEN NULL ELSE c.customers END, CASE WHEN counted THEN c.counts END,
-           NULL, NULL, false
-    FROM customer_sets c
-    WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[9] AND c.starts < s[10]
-    UNION ALL
-    SELECT CASE WHEN counted THEN NULL ELSE c.customers END, CASE WHEN counted THEN c.counts END,
-           NULL, NULL, false
-    FROM customer_sets c
-    WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[11] AND c.starts < s[12]
-    UNION ALL
-    SELECT CASE WHEN counted THEN NULL ELSE c.customers END, CASE WHEN counted THEN c.counts END,
-           NULL, NULL, false
-    FROM customer_sets c
-    WHERE c.branch_id = b AND c.unit = 'month' AND c.starts >= s[13] AND c.starts < s[14]
+    FROM (
+        SELECT c.customers, c.counts FROM customer_sets c
+        WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[5] AND c.starts < s[6]
+        UNION ALL
+        SELECT c.customers, c.counts FROM customer_sets c
+        WHERE c.branch_id = b AND c.unit = 'hour' AND c.starts >= s[7] AND c.starts < s[8]
+        UNION ALL
+        SELECT c.customers, c.counts FROM customer_sets c
+        WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[9] AND c.starts < s[10]
+        UNION ALL
+        SELECT c.customers, c.counts FROM customer_sets c
+        WHERE c.branch_id = b AND c.unit = 'day' AND c.starts >= s[11] AND c.starts < s[12]
+        UNION ALL
+        SELECT c.customers, c.counts FROM customer_sets c
+        WHERE c.branch_id = b AND c.unit = 'month' AND c.starts >= s[13] AND c.starts < s[14]
+    ) AS c
     UNION ALL
     SELECT NULL, NULL, n.number, e.purchases, false
     FROM (

@@ -53,8 +53,8 @@ use sqlx::{FromRow, PgConnection, Postgres};
 use self::customers::{CustomerRow, TOP_CUSTOMERS, UNIQUE_CUSTOMERS};
 use self::dashboard::{DASHBOARD, DashboardRow};
 use self::loyal::{
-    ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, LoyalRows,
-    bind_loyal_page, loyal_from_counts, loyal_statement,
+    ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, bind_loyal_page,
+    loyal_from_counts, loyal_statement,
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::sales::{
@@ -90,7 +90,7 @@ async fn unique_in_period(
 /// counts at hand, the statistics, the loyal count and page, and the product sales apart.
 enum DashboardParts {
     Row(DashboardRow),
-    Separate(StatisticsColumns, LoyalRows, Vec<SalesRow>),
+    Separate(StatisticsColumns, LoyalCustomers, Vec<SalesRow>),
 }
 
 /// Converts a count from the database, which is never negative.
@@ -148,13 +148,16 @@ impl Analytics for PgStore {
                 }
             }
             let rows: Vec<LoyalRow> = loyal_statement(query).fetch_all(&pool).await?;
-            Ok(LoyalRows {
+            Ok(LoyalCustomers {
                 count: rows.first().map_or(0, |row| count(row.loyal_count)),
-                rows: rows.into_iter().filter_map(LoyalRow::activity).collect(),
+                customers: rows
+                    .into_iter()
+                    .filter_map(LoyalRow::activity)
+                    .map(ActivityRow::decoded)
+                    .collect::<std::result::Result<_, _>>()?,
             })
         })
-        .await?
-        .loyal_customers()
+        .await
     }
 
     async fn loyal_customers_stream(&self, query: &LoyalQuery) -> Result<LoyalStream> {
@@ -241,24 +244,30 @@ impl Analytics for PgStore {
                     return statement.fetch_one(&pool).await.map(DashboardParts::Row);
                 }
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                if let Some(counts) = customer_sets::counts(&mut snapshot, filter).await?
-                    && let Some(loyal) =
-                        loyal_from_counts(&mut snapshot, &loyal_query, &counts).await?
-                {
-                    let unique = i64::try_from(counts.customers().len()).expect("under i64::MAX");
-                    let statistics: StatisticsColumns =
-                        bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
-                            .bind(unique)
-                            .fetch_one(&mut *snapshot)
-                            .await?;
-                    let units: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
-                        .fetch_all(&mut *snapshot)
+                let counts = customer_sets::counts(&mut snapshot, filter).await?;
+                let loyal = match &counts {
+                    Some(counts) => loyal_from_counts(&mut snapshot, &loyal_query, counts).await?,
+                    None => None,
+                };
+                let unique = match &counts {
+                    Some(counts) => {
+                        i64::try_from(counts.customers().len()).expect("under i64::MAX")
+                    }
+                    None => unique_in_period(&mut snapshot, filter).await?,
+                };
+                let Some(loyal) = loyal else {
+                    let row = statement.bind(unique).fetch_one(&mut *snapshot).await?;
+                    return Ok(DashboardParts::Row(row));
+                };
+                let statistics: StatisticsColumns =
+                    bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
+                        .bind(unique)
+                        .fetch_one(&mut *snapshot)
                         .await?;
-                    return Ok(DashboardParts::Separate(statistics, loyal, units));
-                }
-                let unique = unique_in_period(&mut snapshot, filter).await?;
-                let row = statement.bind(unique).fetch_one(&mut *snapshot).await?;
-                Ok(DashboardParts::Row(row))
+                let units: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
+                    .fetch_all(&mut *snapshot)
+                    .await?;
+                Ok(DashboardParts::Separate(statistics, loyal, units))
             })
             .await?;
         match parts {
@@ -269,7 +278,7 @@ impl Analytics for PgStore {
             )),
             DashboardParts::Separate(statistics, loyal, units) => Ok(Dashboard::from_parts(
                 statistics.statistics()?,
-                loyal.loyal_customers()?,
+                loyal,
                 units
                     .into_iter()
                     .map(SalesRow::sales)

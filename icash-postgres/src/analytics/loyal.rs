@@ -1,8 +1,6 @@
 //! The loyal customers: a page of them and how many there are, in one statement, or, under a
 //! filter, from the customers' purchase counts ([`loyal_from_counts`]).
 
-use std::cmp::Reverse;
-
 use chrono::{DateTime, Utc};
 use icash_core::analytics::{CustomerActivity, LoyalCustomers, LoyalQuery};
 use icash_core::{CustomerId, Money, Result};
@@ -68,7 +66,7 @@ pub(super) async fn loyal_from_counts(
     conn: &mut PgConnection,
     query: &LoyalQuery,
     counts: &Counts,
-) -> std::result::Result<Option<LoyalRows>, sqlx::Error> {
+) -> std::result::Result<Option<LoyalCustomers>, sqlx::Error> {
     let loyal = counts.at_least(u64::from(query.min_purchases));
     let Some(limit) = query.limit.map(|limit| limit as usize) else {
         return Ok(None);
@@ -77,7 +75,7 @@ pub(super) async fn loyal_from_counts(
         Some(after) => &loyal - counts.at_least(after.purchase_count.saturating_add(1)),
         None => loyal.clone(),
     };
-    let mut page: Vec<ActivityRow> = Vec::new();
+    let mut page: Vec<CustomerActivity> = Vec::new();
     while page.len() < limit && !remaining.is_empty() {
         let wanted = limit - page.len();
         // The customers with the most purchases left, ties included: the page's next entries
@@ -93,40 +91,22 @@ pub(super) async fn loyal_from_counts(
             .iter()
             .map(|number| i32::try_from(number).expect("customer numbers are integers"))
             .collect();
-        let mut rows: Vec<ActivityRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
+        let rows: Vec<ActivityRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
             .bind(numbers)
             .fetch_all(&mut *conn)
             .await?;
-        rows.retain(|row| query.after.is_none_or(|after| row.comes_after(&after)));
-        rows.sort_by_key(ActivityRow::loyal_key);
-        page.extend(rows.into_iter().take(wanted));
+        let mut entries = rows
+            .into_iter()
+            .map(ActivityRow::decoded)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        entries.retain(|entry| query.after.is_none_or(|after| after.precedes(entry)));
+        entries.sort_by(CustomerActivity::loyal_order);
+        page.extend(entries.into_iter().take(wanted));
     }
-    Ok(Some(LoyalRows {
+    Ok(Some(LoyalCustomers {
         count: loyal.len(),
-        rows: page,
+        customers: page,
     }))
-}
-
-/// A loyal count and page as read, before their conversion to the domain's types.
-pub(super) struct LoyalRows {
-    /// How many customers are loyal.
-    pub(super) count: u64,
-    /// The page, in the loyal order.
-    pub(super) rows: Vec<ActivityRow>,
-}
-
-impl LoyalRows {
-    /// The count and page, in the domain's types.
-    pub(super) fn loyal_customers(self) -> Result<LoyalCustomers> {
-        Ok(LoyalCustomers {
-            count: self.count,
-            customers: self
-                .rows
-                .into_iter()
-                .map(ActivityRow::entry)
-                .collect::<Result<_>>()?,
-        })
-    }
 }
 
 /// A row of [`LOYAL_CUSTOMERS`].
@@ -169,23 +149,11 @@ pub(super) struct ActivityRow {
 }
 
 impl ActivityRow {
-    /// The row's place in [`CustomerActivity::loyal_order`].
-    fn loyal_key(&self) -> (Reverse<i64>, Reverse<Decimal>, Uuid) {
-        (
-            Reverse(self.purchase_count),
-            Reverse(self.total_spent),
-            self.customer_id,
-        )
-    }
-
-    /// Whether the row comes after `cursor` in the loyal order.
-    fn comes_after(&self, cursor: &icash_core::analytics::LoyalCursor) -> bool {
-        let at_cursor = (
-            Reverse(i64::try_from(cursor.purchase_count).unwrap_or(i64::MAX)),
-            Reverse(cursor.total_spent.amount()),
-            cursor.customer.uuid(),
-        );
-        self.loyal_key() > at_cursor
+    /// The entry, with a value the domain refuses reported as a column that cannot be read
+    /// (for work inside a read, whose errors are sqlx's).
+    pub(super) fn decoded(self) -> std::result::Result<CustomerActivity, sqlx::Error> {
+        self.entry()
+            .map_err(|error| sqlx::Error::Decode(Box::new(error)))
     }
 
     /// The entry, in the domain's types.
