@@ -54,7 +54,7 @@ use self::customers::{CustomerRow, TOP_CUSTOMERS, UNIQUE_CUSTOMERS};
 use self::dashboard::{DASHBOARD, DashboardRow};
 use self::loyal::{
     ActivityRow, LOYAL_COUNT_WHOLE_HISTORY, LOYAL_PAGE_WHOLE_HISTORY, LoyalRow, bind_loyal_page,
-    loyal_from_counts, loyal_statement,
+    loyal_from_ranking, loyal_statement,
 };
 use self::products::{PRODUCT_UNITS, SalesRow};
 use self::sales::{
@@ -63,7 +63,7 @@ use self::sales::{
 };
 use self::shape::{bind_filter, has_period};
 use self::statistics::{STATISTICS, StatisticsColumns};
-use crate::customer_sets;
+use crate::customer_sets::{self, Sums};
 use crate::error::from_sqlx;
 use crate::store::PgStore;
 
@@ -75,9 +75,10 @@ const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 /// (see [`customer_sets::count`]), or from the purchases while the sets are being built again.
 async fn unique_in_period(
     conn: &mut PgConnection,
+    sums: &Sums,
     filter: &Filter,
 ) -> std::result::Result<i64, sqlx::Error> {
-    if let Some(unique) = customer_sets::count(conn, filter).await? {
+    if let Some(unique) = customer_sets::count(conn, sums, filter).await? {
         return Ok(i64::try_from(unique).expect("fewer customers than i64::MAX"));
     }
     let (unique,): (i64,) = bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
@@ -124,7 +125,8 @@ impl Analytics for PgStore {
         let unique = self
             .read(|pool| async move {
                 if has_period(filter) {
-                    return unique_in_period(&mut *pool.acquire().await?, filter).await;
+                    return unique_in_period(&mut *pool.acquire().await?, self.sums(), filter)
+                        .await;
                 }
                 let (unique,): (i64,) =
                     bind_filter(sqlx::query_as(UNIQUE_CUSTOMERS.text(filter)), filter)
@@ -141,8 +143,9 @@ impl Analytics for PgStore {
             // A list without a limit reads every loyal customer's purchases either way.
             if query.filter != Filter::ALL && query.limit.is_some() {
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                if let Some(counts) = customer_sets::counts(&mut snapshot, &query.filter).await?
-                    && let Some(page) = loyal_from_counts(&mut snapshot, query, &counts).await?
+                if let Some(ranking) =
+                    customer_sets::ranking(&mut snapshot, self.sums(), &query.filter).await?
+                    && let Some(page) = loyal_from_ranking(&mut snapshot, query, &ranking).await?
                 {
                     return Ok(page);
                 }
@@ -227,7 +230,7 @@ impl Analytics for PgStore {
                     return statement.fetch_one(&pool).await;
                 }
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                let unique = unique_in_period(&mut snapshot, filter).await?;
+                let unique = unique_in_period(&mut snapshot, self.sums(), filter).await?;
                 statement.bind(unique).fetch_one(&mut *snapshot).await
             })
             .await?;
@@ -244,16 +247,16 @@ impl Analytics for PgStore {
                     return statement.fetch_one(&pool).await.map(DashboardParts::Row);
                 }
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                let counts = customer_sets::counts(&mut snapshot, filter).await?;
-                let loyal = match &counts {
-                    Some(counts) => loyal_from_counts(&mut snapshot, &loyal_query, counts).await?,
+                let ranking = customer_sets::ranking(&mut snapshot, self.sums(), filter).await?;
+                let loyal = match &ranking {
+                    Some(ranking) => {
+                        loyal_from_ranking(&mut snapshot, &loyal_query, ranking).await?
+                    }
                     None => None,
                 };
-                let unique = match &counts {
-                    Some(counts) => {
-                        i64::try_from(counts.customers().len()).expect("under i64::MAX")
-                    }
-                    None => unique_in_period(&mut snapshot, filter).await?,
+                let unique = match &ranking {
+                    Some(ranking) => i64::try_from(ranking.customers()).expect("under i64::MAX"),
+                    None => unique_in_period(&mut snapshot, self.sums(), filter).await?,
                 };
                 let Some(loyal) = loyal else {
                     let row = statement.bind(unique).fetch_one(&mut *snapshot).await?;

@@ -11,17 +11,21 @@
 //! - A void deletes its purchase's pending row, or takes one off its customer's counts where
 //!   the purchase was folded ([`uncount_void`]), in the void's own transaction.
 //! - A read ([`count`], [`counts`]) adds up the sets inside the period ([`Cover`]), the pending
-//!   rows of the period and the customers of the purchases of its partial edge hours, in one
-//!   statement.
+//!   rows of the period and the customers of the purchases of its partial edge hours. It asks
+//!   for the sets' versions with the rest in one statement, and reads only the sets whose sum
+//!   this server does not keep already ([`Sums`]).
 //!
 //! The rollup and the voids take turns on one advisory lock, so that each sees the other's
 //! writes whole, and a purchase is counted once: folded, or pending, never both or neither.
 
 mod counts;
 mod cover;
+mod ranking;
 mod rebuild;
+mod sums;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -31,7 +35,11 @@ use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
 pub(crate) use self::counts::Counts;
+use self::cover::Span;
 pub(crate) use self::cover::{Cover, Unit};
+pub(crate) use self::ranking::Ranking;
+pub(crate) use self::sums::Sums;
+use self::sums::{Kept, Sum, Versions, Weigh};
 
 use crate::error::from_sqlx;
 use crate::store::PgStore;
@@ -50,16 +58,26 @@ const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// The branch id of the sets of every branch.
 const EVERY_BRANCH: i32 = 0;
 
-/// A row of `icash_customer_sets_of` (the customer_counts migration): a set or its counts, or a
-/// customer's number with their purchases, or the mark that the sets are to be built again.
+/// A row of `icash_customer_set_versions` (the customer_set_versions migration): a set of the
+/// period's cover, by its span and version; or a customer of the tail (the edges and the pending
+/// rows) with their purchases there; or the mark that the sets are to be built again.
 #[derive(sqlx::FromRow)]
-struct PeriodRow {
-    customers: Option<Vec<u8>>,
-    counts: Option<Vec<u8>>,
+struct VersionRow {
+    span: Option<i32>,
+    version: Option<i64>,
     customer_number: Option<i32>,
     purchases: Option<i64>,
     rebuilding: bool,
 }
+
+/// The units of the cover's spans of sets, by their place in `icash_customer_set_versions`
+/// (its `span` less one): the hours before the whole days and after them, the days before the
+/// whole months and after them, the months.
+const SPAN_UNITS: [Unit; 5] = [Unit::Hour, Unit::Hour, Unit::Day, Unit::Day, Unit::Month];
+
+/// How many times a read asks again when a span's rows changed between its two statements (a
+/// fold committed in between) before it leaves the period to the purchases.
+const ATTEMPTS: usize = 3;
 
 /// A customer's number in a set (numbers come from a sequence that starts at 1).
 fn member(number: i32) -> u32 {
@@ -71,11 +89,6 @@ fn undecodable(error: std::io::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(error))
 }
 
-/// Reads a set as `customer_sets.customers` keeps it.
-fn decode(bytes: &[u8]) -> Result<RoaringBitmap, sqlx::Error> {
-    RoaringBitmap::deserialize_from(bytes).map_err(undecodable)
-}
-
 /// A set as `customer_sets.customers` keeps it.
 fn encode(set: &RoaringBitmap) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(set.serialized_size());
@@ -84,87 +97,286 @@ fn encode(set: &RoaringBitmap) -> Vec<u8> {
     bytes
 }
 
-/// Reads what `icash_customer_sets_of` returns for `filter`'s period ([`Cover`]) in one statement
-/// (one snapshot), handing each row to `each`; the counts rather than the sets when `counted`.
-/// `false` while the sets are being built again.
-async fn read_period(
+/// The cover's spans of sets, each as the bounds of its units' starts.
+fn spans(cover: &Cover) -> [Span; 5] {
+    [
+        cover.hours[0],
+        cover.hours[1],
+        cover.days[0],
+        cover.days[1],
+        cover.months,
+    ]
+}
+
+/// The versions of a period's sets, by span, and its tail's customers, each with their
+/// purchases there, as one snapshot has them.
+struct Period {
+    versions: [Vec<i64>; 5],
+    tail: Vec<(u32, u32)>,
+}
+
+impl Period {
+    /// The versions of every set of the period: the same rows make the same sum whatever
+    /// period they were read for, so these name the whole period's sum as a span's versions
+    /// name the span's.
+    fn whole(&self) -> Versions {
+        let mut whole = self.versions.concat();
+        whole.sort_unstable();
+        whole.into()
+    }
+}
+
+/// The versions of the sets of `cover`'s spans and the period's tail, in one statement (one
+/// snapshot); `None` while the sets are being built again.
+async fn read_versions(
     conn: &mut PgConnection,
     filter: &Filter,
-    counted: bool,
-    mut each: impl FnMut(PeriodRow) -> Result<(), sqlx::Error>,
-) -> Result<bool, sqlx::Error> {
-    let cover = Cover::new(filter.from(), filter.to());
-    let spans: Vec<Option<DateTime<Utc>>> = cover
+    cover: &Cover,
+) -> Result<Option<Period>, sqlx::Error> {
+    let bounds: Vec<Option<DateTime<Utc>>> = cover
         .edges
         .iter()
-        .chain(&cover.hours)
-        .chain(&cover.days)
-        .chain([&cover.months])
+        .chain(&spans(cover))
         .flat_map(|span| [span.from, span.to])
         .collect();
-    let statement = sqlx::query_as::<_, PeriodRow>(
-        "SELECT customers, counts, customer_number, purchases, rebuilding
-         FROM icash_customer_sets_of($1, $2, $3, $4, $5)",
+    let statement = sqlx::query_as::<_, VersionRow>(
+        "SELECT span, version, customer_number, purchases, rebuilding
+         FROM icash_customer_set_versions($1, $2, $3, $4)",
     )
     .bind(filter.branch().map(BranchId::get))
     .bind(filter.from())
     .bind(filter.to())
-    .bind(spans)
-    .bind(counted);
+    .bind(bounds);
+    let mut versions: [Vec<i64>; 5] = Default::default();
+    let mut tail = Vec::new();
     let mut rows = statement.fetch(conn);
     while let Some(row) = rows.try_next().await? {
         if row.rebuilding {
-            return Ok(false);
+            return Ok(None);
         }
-        each(row)?;
-    }
-    Ok(true)
-}
-
-/// How many distinct customers made a purchase not voided under `filter`, or `None` while the
-/// sets are being built again (the caller then counts from the purchases): the sets, pending
-/// rows and edge customers of the period, unioned.
-pub(crate) async fn count(
-    conn: &mut PgConnection,
-    filter: &Filter,
-) -> Result<Option<u64>, sqlx::Error> {
-    let mut customers = RoaringBitmap::new();
-    let complete = read_period(conn, filter, false, |row| {
-        if let Some(bytes) = row.customers {
-            customers |= decode(&bytes)?;
-        }
-        if let Some(number) = row.customer_number {
-            customers.insert(member(number));
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(complete.then(|| customers.len()))
-}
-
-/// How many purchases not voided each customer made under `filter`, or `None` while the sets are
-/// being built again: the counts, pending rows and edge customers of the period, added up.
-pub(crate) async fn counts(
-    conn: &mut PgConnection,
-    filter: &Filter,
-) -> Result<Option<Counts>, sqlx::Error> {
-    // The rows come from the shortest units to the longest: adding the small counts first keeps
-    // the sum small until the months come.
-    let mut counts = Counts::default();
-    let mut tail = Vec::new();
-    let complete = read_period(conn, filter, true, |row| {
-        if let Some(bytes) = row.counts {
-            counts.add(&Counts::decode(&bytes).map_err(undecodable)?);
+        if let (Some(span), Some(version)) = (row.span, row.version) {
+            let span = usize::try_from(span - 1).expect("spans count from 1");
+            versions[span].push(version);
         }
         if let (Some(number), Some(purchases)) = (row.customer_number, row.purchases) {
             let purchases = u32::try_from(purchases).expect("a positive count under 2^32");
             tail.push((member(number), purchases));
         }
-        Ok(())
-    })
+    }
+    for span in &mut versions {
+        span.sort_unstable();
+    }
+    Ok(Some(Period { versions, tail }))
+}
+
+/// The sums of the rows of the spans `wanted` (each the span's place and its rows' versions)
+/// of `cover` at `branch`, read whole and added up; `None` when a span's rows are no longer
+/// those versions.
+async fn read_spans<T: Sum>(
+    conn: &mut PgConnection,
+    branch: Option<BranchId>,
+    cover: &Cover,
+    wanted: &[(usize, Versions)],
+) -> Result<Option<Vec<T>>, sqlx::Error> {
+    let spans = spans(cover);
+    let (mut places, mut units, mut froms, mut tos) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (place, _) in wanted {
+        places.push(i32::try_from(*place).expect("five spans"));
+        units.push(SPAN_UNITS[*place].name());
+        froms.push(spans[*place].from);
+        tos.push(spans[*place].to);
+    }
+    let rows: Vec<(i32, i64, Vec<u8>)> = sqlx::query_as(
+        // Each span by the sets' key; only the column asked for is read from its TOAST table.
+        "SELECT k.place, c.version, CASE WHEN $6 THEN c.counts ELSE c.customers END
+         FROM unnest($2::integer[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+              AS k (place, unit, lo, hi)
+         CROSS JOIN LATERAL (
+             SELECT c.version, c.customers, c.counts FROM customer_sets c
+             WHERE c.branch_id = $1 AND c.unit = k.unit
+               AND c.starts >= coalesce(k.lo, '-infinity') AND c.starts < coalesce(k.hi, 'infinity')
+         ) AS c",
+    )
+    .bind(branch.map_or(EVERY_BRANCH, BranchId::get))
+    .bind(places)
+    .bind(units)
+    .bind(froms)
+    .bind(tos)
+    .bind(T::COUNTED)
+    .fetch_all(conn)
     .await?;
-    counts.add(&Counts::from_pairs(tail));
-    Ok(complete.then_some(counts))
+    let mut sums: Vec<(T, Vec<i64>)> = wanted.iter().map(|_| Default::default()).collect();
+    for (place, version, bytes) in rows {
+        let at = wanted
+            .iter()
+            .position(|(wanted, _)| *wanted as i32 == place)
+            .expect("a span that was asked for");
+        let (sum, versions) = &mut sums[at];
+        sum.add(&T::decode(&bytes).map_err(undecodable)?);
+        versions.push(version);
+    }
+    let mut read = Vec::with_capacity(sums.len());
+    for ((sum, mut versions), (_, expected)) in sums.into_iter().zip(wanted) {
+        versions.sort_unstable();
+        if *versions != **expected {
+            return Ok(None);
+        }
+        read.push(sum);
+    }
+    Ok(Some(read))
+}
+
+/// The sum of the sets of `period`, read under `filter` as `cover` lays it out: each span's as
+/// this server keeps it ([`Sums`]), or read again; `None` when a span's rows changed since
+/// `period` was read.
+async fn sum_of<T: Sum>(
+    conn: &mut PgConnection,
+    kept: &Kept<T>,
+    filter: &Filter,
+    cover: &Cover,
+    period: &Period,
+) -> Result<Option<T>, sqlx::Error> {
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for (place, versions) in period.versions.iter().enumerate() {
+        if versions.is_empty() {
+            continue;
+        }
+        let versions = Versions::from(versions.as_slice());
+        match kept.get(&versions) {
+            Some(sum) => parts.push(sum),
+            None => missing.push((place, versions)),
+        }
+    }
+    if !missing.is_empty() {
+        let Some(read) = read_spans::<T>(conn, filter.branch(), cover, &missing).await? else {
+            return Ok(None);
+        };
+        for ((_, versions), sum) in missing.into_iter().zip(read) {
+            let sum = Arc::new(sum);
+            kept.insert(versions, sum.clone());
+            parts.push(sum);
+        }
+    }
+    Ok(Some(sums::total(&parts)))
+}
+
+/// What a read makes of a whole period, kept by the versions of the period's sets.
+trait Made: Weigh + Sized + Send + Sync + 'static {
+    /// Where a server keeps these.
+    fn kept(sums: &Sums) -> &Kept<Self>;
+
+    /// Made from `period`'s sets, read under `filter` as `cover` lays them out; `None` when
+    /// they changed since `period` was read.
+    fn make(
+        conn: &mut PgConnection,
+        sums: &Sums,
+        filter: &Filter,
+        cover: &Cover,
+        period: &Period,
+    ) -> impl Future<Output = Result<Option<Self>, sqlx::Error>> + Send;
+}
+
+/// The period's distinct customers: the union of its sets.
+impl Made for RoaringBitmap {
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        <RoaringBitmap as Sum>::kept(sums)
+    }
+
+    async fn make(
+        conn: &mut PgConnection,
+        sums: &Sums,
+        filter: &Filter,
+        cover: &Cover,
+        period: &Period,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        sum_of(
+            conn,
+            <RoaringBitmap as Sum>::kept(sums),
+            filter,
+            cover,
+            period,
+        )
+        .await
+    }
+}
+
+/// The period's customers by their purchases: the ranking of the sum of its counts.
+impl Made for Ranking {
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        sums.rankings()
+    }
+
+    async fn make(
+        conn: &mut PgConnection,
+        sums: &Sums,
+        filter: &Filter,
+        cover: &Cover,
+        period: &Period,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        let sum = sum_of(conn, Counts::kept(sums), filter, cover, period).await?;
+        Ok(sum.map(|sum| Ranking::of(&sum)))
+    }
+}
+
+/// What a read makes of `filter`'s period as the sets have it ([`Cover`]), kept by this server
+/// under the versions of the period's sets ([`Sums`]), and the period's tail, all of one
+/// snapshot. `None` while the sets are being built again, or when they kept changing under the
+/// read (the caller then counts from the purchases).
+async fn made_of_period<T: Made>(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+) -> Result<Option<(Arc<T>, Vec<(u32, u32)>)>, sqlx::Error> {
+    let cover = Cover::new(filter.from(), filter.to());
+    let kept = T::kept(sums);
+    for _ in 0..ATTEMPTS {
+        let Some(period) = read_versions(conn, filter, &cover).await? else {
+            return Ok(None);
+        };
+        let whole = period.whole();
+        if let Some(made) = kept.get(&whole) {
+            return Ok(Some((made, period.tail)));
+        }
+        if let Some(made) = T::make(conn, sums, filter, &cover, &period).await? {
+            let made = Arc::new(made);
+            kept.insert(whole, made.clone());
+            return Ok(Some((made, period.tail)));
+        }
+    }
+    Ok(None)
+}
+
+/// How many distinct customers made a purchase not voided under `filter`, or `None` while the
+/// sets are being built again (the caller then counts from the purchases): the sets and the
+/// tail's customers of the period, unioned.
+pub(crate) async fn count(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+) -> Result<Option<u64>, sqlx::Error> {
+    let Some((customers, tail)) = made_of_period::<RoaringBitmap>(conn, sums, filter).await? else {
+        return Ok(None);
+    };
+    let tail: RoaringBitmap = tail.into_iter().map(|(number, _)| number).collect();
+    Ok(Some(customers.len() + (tail - &*customers).len()))
+}
+
+/// The customers who made a purchase not voided under `filter`, grouped by how many, or `None`
+/// while the sets are being built again: the counts and the tail of the period, added up.
+pub(crate) async fn ranking(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+) -> Result<Option<Arc<Ranking>>, sqlx::Error> {
+    let Some((ranking, tail)) = made_of_period::<Ranking>(conn, sums, filter).await? else {
+        return Ok(None);
+    };
+    if tail.is_empty() {
+        return Ok(Some(ranking));
+    }
+    Ok(Some(Arc::new(ranking.with(&tail))))
 }
 
 /// Where one set is kept: its branch ([`EVERY_BRANCH`] for the chain's), unit and start.
@@ -244,7 +456,8 @@ async fn write_sets(
         "INSERT INTO customer_sets (branch_id, unit, starts, customers, counts)
          SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[])
          ON CONFLICT (branch_id, unit, starts)
-         DO UPDATE SET customers = excluded.customers, counts = excluded.counts",
+         DO UPDATE SET customers = excluded.customers, counts = excluded.counts,
+                       version = nextval('customer_set_versions')",
     )
     .bind(branches)
     .bind(units)

@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, migrate::Migrator};
 
 use crate::consistency::{Position, VISIBLE};
+use crate::customer_sets::Sums;
 use crate::error::{from_pool, from_sqlx, retry_elsewhere};
 use crate::pool_metrics::{self, Pool};
 use crate::till::{self, Till, TillPool};
@@ -99,6 +100,8 @@ pub struct PgStore {
     load_customer_sums: usize,
     load_purchases_per_copy: usize,
     time_zone: TimeZone,
+    /// The sums of customer sets this server has read, shared by its clones.
+    sums: Arc<Sums>,
 }
 
 impl PgStore {
@@ -229,6 +232,7 @@ impl PgStore {
             load_customer_sums: crate::import::DEFAULT_CUSTOMER_SUMS,
             load_purchases_per_copy: crate::import::DEFAULT_PURCHASES_PER_COPY,
             time_zone: TimeZone::UTC,
+            sums: Arc::default(),
         }
     }
 
@@ -319,6 +323,11 @@ impl PgStore {
     /// queries, and for every write.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The sums of customer sets this server keeps for the periods' reads.
+    pub(crate) fn sums(&self) -> &Sums {
+        &self.sums
     }
 
     /// The pool a read may use now: a standby within the staleness bound that holds the write

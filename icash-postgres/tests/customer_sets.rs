@@ -42,6 +42,9 @@ enum Step {
     RollUp { all: bool },
     /// A request to build the sets again, as a bulk load makes.
     Rebuild,
+    /// Every filter's figures compared, as they stand: the server keeps the sums of the sets it
+    /// reads, and the steps after must change what it keeps or leave it exact.
+    Compare,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -54,6 +57,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => any::<usize>().prop_map(Step::Void),
         2 => any::<bool>().prop_map(|all| Step::RollUp { all }),
         1 => Just(Step::Rebuild),
+        1 => Just(Step::Compare),
     ]
 }
 
@@ -282,6 +286,7 @@ async fn run_case(steps: Vec<Step>, filters: Vec<Filter>, dated: Vec<DatedFilter
                 postgres.roll_up().await.unwrap();
             }
             Step::Rebuild => want_rebuild(&db).await,
+            Step::Compare => assert_same_counts(&memory, postgres, &filters, &dated).await,
         }
     }
     // As the steps left it (some purchases folded, some pending, perhaps a rebuild wanted),

@@ -1,9 +1,10 @@
 //! The loyal customers: a page of them and how many there are, in one statement, or, under a
-//! filter, from the customers' purchase counts ([`loyal_from_counts`]).
+//! filter, from the customers grouped by their purchases ([`loyal_from_ranking`]).
 
 use chrono::{DateTime, Utc};
 use icash_core::analytics::{CustomerActivity, LoyalCustomers, LoyalQuery};
 use icash_core::{CustomerId, Money, Result};
+use roaring::RoaringBitmap;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::count;
 use super::shape::{ByShape, bind_filter};
-use crate::customer_sets::Counts;
+use crate::customer_sets::Ranking;
 
 /// The loyal page and the count of all loyal customers, in one statement: one row per entry of
 /// the page ([`LoyalRow`]), each carrying the count; when the page is empty, a single row with
@@ -55,38 +56,41 @@ const CANDIDATES_MAX: u64 = 10_000;
 /// customers tied at one purchase in a day), reading the period's purchases costs less.
 const CANDIDATES_SHARE: u64 = 4;
 
-/// The loyal page and count under `query`'s filter from `counts`, each customer's purchases
-/// under it ([`customer_sets::counts`](crate::customer_sets::counts)): the count from the
-/// counts alone; the page from the purchases of the customers the counts rank first, read by
-/// customer and put in order here. `None` when the page would read more than
+/// The loyal page and count under `query`'s filter from `ranking`, its customers grouped by
+/// their purchases under it ([`customer_sets::ranking`](crate::customer_sets::ranking)): the
+/// count from the groups' sizes; the page from the purchases of the customers of the first
+/// groups, read by customer and put in order here. `None` when the page would read more than
 /// [`CANDIDATES_MAX`] customers or a share of the period's purchases over
-/// [`CANDIDATES_SHARE`], or has no limit. `conn` must read the snapshot `counts` came
-/// from.
-pub(super) async fn loyal_from_counts(
+/// [`CANDIDATES_SHARE`], or has no limit. `conn` must read the snapshot `ranking` came from.
+pub(super) async fn loyal_from_ranking(
     conn: &mut PgConnection,
     query: &LoyalQuery,
-    counts: &Counts,
+    ranking: &Ranking,
 ) -> std::result::Result<Option<LoyalCustomers>, sqlx::Error> {
-    let loyal = counts.at_least(u64::from(query.min_purchases));
+    let floor = u64::from(query.min_purchases);
     let Some(limit) = query.limit.map(|limit| limit as usize) else {
         return Ok(None);
     };
-    let mut remaining = match query.after {
-        Some(after) => &loyal - counts.at_least(after.purchase_count.saturating_add(1)),
-        None => loyal.clone(),
-    };
+    // The page comes after the cursor: its customers made no more purchases than the cursor's.
+    let ceiling = query.after.map_or(u64::MAX, |after| after.purchase_count);
+    let mut groups = ranking.within(floor..=ceiling).peekable();
+    let total = ranking.total();
     let mut page: Vec<CustomerActivity> = Vec::new();
-    while page.len() < limit && !remaining.is_empty() {
+    while page.len() < limit && groups.peek().is_some() {
         let wanted = limit - page.len();
         // The customers with the most purchases left, ties included: the page's next entries
         // are among them, ordered by what they spent.
-        let candidates = counts.top(&remaining, wanted as u64);
-        if candidates.len() > CANDIDATES_MAX
-            || counts.total_within(&candidates) * CANDIDATES_SHARE > counts.total()
+        let mut candidates = RoaringBitmap::new();
+        let mut purchases = 0;
+        while candidates.len() < wanted as u64
+            && let Some((count, group)) = groups.next()
         {
+            candidates |= group;
+            purchases += u64::from(count) * group.len();
+        }
+        if candidates.len() > CANDIDATES_MAX || purchases * CANDIDATES_SHARE > total {
             return Ok(None);
         }
-        remaining -= &candidates;
         let numbers: Vec<i32> = candidates
             .iter()
             .map(|number| i32::try_from(number).expect("customer numbers are integers"))
@@ -104,7 +108,7 @@ pub(super) async fn loyal_from_counts(
         page.extend(entries.into_iter().take(wanted));
     }
     Ok(Some(LoyalCustomers {
-        count: loyal.len(),
+        count: ranking.at_least(floor),
         customers: page,
     }))
 }

@@ -1,10 +1,10 @@
 //! How many purchases each customer made, as a bit-sliced index over customer numbers: slice
-//! `i` is the set of customers whose count has bit `i` set. Adding two of them, finding who made
-//! at least `n` purchases, and finding the customers with the most are a few operations on whole
-//! sets per bit, whatever the number of customers.
+//! `i` is the set of customers whose count has bit `i` set. Adding two of them is a few
+//! operations on whole sets per bit, whatever the number of customers; who made the most is
+//! asked of their [`Ranking`](super::Ranking).
 //!
 //! Written here rather than taken from a crate: the `roaring` crate has no bit-sliced index, and
-//! the four operations this needs are short on top of its sets.
+//! the operations this needs are short on top of its sets.
 
 use std::collections::HashMap;
 
@@ -108,21 +108,16 @@ impl Counts {
         self.trim();
     }
 
-    /// The sum of every customer's count.
-    pub(crate) fn total(&self) -> u64 {
-        self.slices
-            .iter()
-            .enumerate()
-            .map(|(bit, slice)| slice.len() << bit)
-            .sum()
+    /// The slices, from bit 0.
+    pub(crate) fn slices(&self) -> &[RoaringBitmap] {
+        &self.slices
     }
 
-    /// The sum of the counts of the customers in `among`.
-    pub(crate) fn total_within(&self, among: &RoaringBitmap) -> u64 {
+    /// Roughly the bytes these counts take in memory (their serialized size).
+    pub(crate) fn size(&self) -> u64 {
         self.slices
             .iter()
-            .enumerate()
-            .map(|(bit, slice)| slice.intersection_len(among) << bit)
+            .map(|slice| slice.serialized_size() as u64)
             .sum()
     }
 
@@ -133,59 +128,6 @@ impl Counts {
             all |= slice;
         }
         all
-    }
-
-    /// The customers whose count is at least `floor`.
-    pub(crate) fn at_least(&self, floor: u64) -> RoaringBitmap {
-        if floor <= 1 {
-            return self.customers();
-        }
-        if floor >> self.slices.len() != 0 {
-            // Above the largest count these slices can hold.
-            return RoaringBitmap::new();
-        }
-        // From the top bit down: `above` already beats the floor, `equal` matches it so far.
-        let mut above = RoaringBitmap::new();
-        let mut equal = self.customers();
-        for (bit, slice) in self.slices.iter().enumerate().rev() {
-            if floor >> bit & 1 == 1 {
-                equal &= slice;
-            } else {
-                above |= &equal & slice;
-                equal -= slice;
-            }
-        }
-        above | equal
-    }
-
-    /// Of the customers in `among`, those with the `wanted` largest counts: the ones above the
-    /// `wanted`-th largest count, and every one tied with it (so possibly more than `wanted`).
-    /// All of `among` when it holds no more than `wanted`.
-    pub(crate) fn top(&self, among: &RoaringBitmap, wanted: u64) -> RoaringBitmap {
-        if wanted == 0 {
-            return RoaringBitmap::new();
-        }
-        if among.len() <= wanted {
-            return among.clone();
-        }
-        // From the top bit down, `above` holds customers certainly in, `tied` those whose count
-        // so far equals the best still undecided.
-        let mut above = RoaringBitmap::new();
-        let mut tied = among.clone();
-        for slice in self.slices.iter().rev() {
-            let higher = &tied & slice;
-            let with_higher = above.len() + higher.len();
-            if with_higher > wanted {
-                tied = higher;
-            } else {
-                above |= higher;
-                tied -= slice;
-                if above.len() == wanted {
-                    return above;
-                }
-            }
-        }
-        above | tied
     }
 
     /// The counts as `customer_sets.counts` keeps them: for each slice from bit 0, its
@@ -258,11 +200,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn sums_floors_and_tops_match_plain_counting(
+        fn sums_and_counts_set_match_plain_counting(
             a in pairs(),
             b in pairs(),
-            floor in 0u64..80,
-            wanted in 0u64..40,
             set in (0u32..300, 0u32..50),
         ) {
             let mut counts = Counts::from_pairs(a.clone());
@@ -276,26 +216,6 @@ mod tests {
                 prop_assert_eq!(counts.get(customer), n);
             }
             prop_assert_eq!(counts.customers().iter().collect::<Vec<_>>(), expected.keys().copied().collect::<Vec<_>>());
-            let at_least: Vec<u32> = expected.iter().filter(|(_, n)| u64::from(**n) >= floor.max(1)).map(|(c, _)| *c).collect();
-            prop_assert_eq!(counts.at_least(floor).iter().collect::<Vec<_>>(), at_least);
-
-            // The top: everyone above the wanted-th largest count, and everyone tied with it.
-            let among = counts.customers();
-            let mut values: Vec<u32> = expected.values().copied().collect();
-            values.sort_unstable_by(|x, y| y.cmp(x));
-            let top: Vec<u32> = match values.get(wanted.saturating_sub(1) as usize) {
-                _ if wanted == 0 => Vec::new(),
-                None => expected.keys().copied().collect(),
-                Some(&nth) => expected.iter().filter(|(_, n)| **n >= nth).map(|(c, _)| *c).collect(),
-            };
-            prop_assert_eq!(counts.top(&among, wanted).iter().collect::<Vec<_>>(), top);
-
-            prop_assert_eq!(counts.total(), expected.values().map(|n| u64::from(*n)).sum::<u64>());
-            let within = counts.top(&among, wanted);
-            prop_assert_eq!(
-                counts.total_within(&within),
-                within.iter().map(|c| u64::from(expected[&c])).sum::<u64>()
-            );
             prop_assert_eq!(Counts::decode(&counts.encode()).unwrap(), counts);
         }
     }

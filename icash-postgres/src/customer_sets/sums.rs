@@ -1,0 +1,178 @@
+//! What a server made of the sets it read, kept for the next read of the same rows.
+//!
+//! A period's cover has five spans of sets (two of hours, two of days, one of months). Reading
+//! a year reads tens of sets, megabytes at millions of purchases, and adding up their counts
+//! costs more than the rest of the request; yet past hours, days and months seldom change (a
+//! late purchase, a void). So each span's union (or sum) is kept here under the versions of the
+//! rows it was made of (the customer_set_versions migration): a read first asks for the
+//! versions alone, with the period's tail, and fetches and decodes only the spans this server
+//! has not made yet from exactly those rows. A version names one content of one row forever,
+//! so what is kept is exact for as long as it is kept, on any server of the chain's databases.
+
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
+use quick_cache::{OptionsBuilder, Weighter};
+use roaring::RoaringBitmap;
+
+use super::{Counts, Ranking};
+
+/// How many bytes of sets and of counts a server keeps at most: a year of the chain's months at
+/// 10 million purchases is a few megabytes, and the server's whole resident size is to stay
+/// under 64 MiB.
+const SETS_BYTES: u64 = 4 << 20;
+const COUNTS_BYTES: u64 = 8 << 20;
+const RANKINGS_BYTES: u64 = 4 << 20;
+
+/// Roughly how many spans fit: the cache's sizing hint, not a bound.
+const SPANS: usize = 256;
+
+/// What a server keeps: it weighs roughly the bytes it takes in memory.
+pub(crate) trait Weigh {
+    /// Roughly the bytes it takes in memory.
+    fn weight(&self) -> u64;
+}
+
+impl Weigh for RoaringBitmap {
+    fn weight(&self) -> u64 {
+        self.serialized_size() as u64
+    }
+}
+
+impl Weigh for Counts {
+    fn weight(&self) -> u64 {
+        self.size()
+    }
+}
+
+impl Weigh for Ranking {
+    fn weight(&self) -> u64 {
+        self.size()
+    }
+}
+
+/// What the rows of a span add up to: the union of their sets, or the sum of their counts.
+pub(crate) trait Sum: Weigh + Default + Clone + Send + Sync + 'static {
+    /// Whether it is read from `customer_sets.counts` rather than `customer_sets.customers`.
+    const COUNTED: bool;
+
+    /// One row's part, as the column keeps it.
+    fn decode(bytes: &[u8]) -> std::io::Result<Self>;
+
+    /// Adds `other` in.
+    fn add(&mut self, other: &Self);
+
+    /// Where a server keeps these.
+    fn kept(sums: &Sums) -> &Kept<Self>;
+}
+
+impl Sum for RoaringBitmap {
+    const COUNTED: bool = false;
+
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        RoaringBitmap::deserialize_from(bytes)
+    }
+
+    fn add(&mut self, other: &Self) {
+        *self |= other;
+    }
+
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        &sums.sets
+    }
+}
+
+impl Sum for Counts {
+    const COUNTED: bool = true;
+
+    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+        Counts::decode(bytes)
+    }
+
+    fn add(&mut self, other: &Self) {
+        Counts::add(self, other);
+    }
+
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        &sums.counts
+    }
+}
+
+/// The versions of a span's rows, in increasing order: which rows, with which contents.
+pub(crate) type Versions = Box<[i64]>;
+
+/// Weighs a kept sum by its bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct ByBytes;
+
+impl<K, T: Weigh> Weighter<K, Arc<T>> for ByBytes {
+    fn weight(&self, _: &K, sum: &Arc<T>) -> u64 {
+        // Never zero: a zero weight would never be evicted.
+        sum.weight().max(1)
+    }
+}
+
+/// The sums of one kind a server keeps, by the versions they were made of.
+pub(crate) type Kept<T> = Cache<Versions, Arc<T>, ByBytes>;
+
+/// The unions of sets and sums of counts a server keeps, and the rankings of whole periods made
+/// from those sums, bounded in bytes, the least used going first.
+pub(crate) struct Sums {
+    sets: Kept<RoaringBitmap>,
+    counts: Kept<Counts>,
+    rankings: Kept<Ranking>,
+}
+
+impl Sums {
+    /// The rankings of whole periods, by the versions of their sets.
+    pub(crate) fn rankings(&self) -> &Kept<Ranking> {
+        &self.rankings
+    }
+}
+
+/// A cache of `bytes` at most, in one shard: the cache's shards would each hold a share of the
+/// bytes, and a year's sum is larger than a share.
+fn kept<T: Weigh>(bytes: u64) -> Kept<T> {
+    let options = OptionsBuilder::new()
+        .shards(1)
+        .estimated_items_capacity(SPANS)
+        .weight_capacity(bytes)
+        .build()
+        .expect("valid cache options");
+    Cache::with_options(options, ByBytes, Default::default(), Default::default())
+}
+
+impl Default for Sums {
+    fn default() -> Sums {
+        Sums {
+            sets: kept(SETS_BYTES),
+            counts: kept(COUNTS_BYTES),
+            rankings: kept(RANKINGS_BYTES),
+        }
+    }
+}
+
+impl std::fmt::Debug for Sums {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sums")
+            .field("sets", &self.sets.len())
+            .field("counts", &self.counts.len())
+            .field("rankings", &self.rankings.len())
+            .finish()
+    }
+}
+
+/// The sum of `parts`: the largest copied, the others added to it (adding a small part to a
+/// large sum touches little of it).
+pub(crate) fn total<T: Sum>(parts: &[Arc<T>]) -> T {
+    let Some(largest) = (0..parts.len()).max_by_key(|&i| parts[i].weight()) else {
+        return T::default();
+    };
+    let mut sum = T::clone(&parts[largest]);
+    for (i, part) in parts.iter().enumerate() {
+        if i != largest {
+            sum.add(part);
+        }
+    }
+    sum
+}
