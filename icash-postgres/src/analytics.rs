@@ -48,7 +48,7 @@ use icash_core::sales::{BinSales, BinWidth, DaySales, SalesRecords};
 use icash_core::{Analytics, BranchId, CustomerId, Filter, Result};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
-use sqlx::{FromRow, PgConnection, Postgres};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres};
 
 use self::customers::{CustomerRow, TOP_CUSTOMERS, UNIQUE_CUSTOMERS};
 use self::dashboard::{DASHBOARD, DashboardRow};
@@ -62,7 +62,7 @@ use self::sales::{
     REFUND_RECORDS, RefundRow, SALES_RECORDS, SaleRow, reads_hours, records,
 };
 use self::shape::{bind_filter, has_period};
-use self::statistics::{STATISTICS, StatisticsColumns};
+use self::statistics::{PeriodStatisticsRow, STATISTICS, StatisticsColumns};
 use crate::customer_sets::{self, Sums};
 use crate::error::from_sqlx;
 use crate::store::PgStore;
@@ -85,6 +85,42 @@ async fn unique_in_period(
         .fetch_one(conn)
         .await?;
     Ok(unique)
+}
+
+/// [`STATISTICS`] over `filter`'s period, with what the customer sets say of it.
+fn period_statistics_statement(
+    filter: &Filter,
+) -> QueryAs<'static, Postgres, PeriodStatisticsRow, PgArguments> {
+    bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter).bind(customer_sets::bounds(filter))
+}
+
+/// The statistics over `filter`'s period: one statement reads them with what the customer sets
+/// say of the period, and the server counts its distinct customers from the sums it keeps
+/// ([`customer_sets::count_of`]); while the sets are being built again or change under the
+/// read, the count and the statistics are read again in one snapshot.
+async fn period_statistics(
+    pool: &PgPool,
+    sums: &Sums,
+    filter: &Filter,
+) -> std::result::Result<StatisticsColumns, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let row = period_statistics_statement(filter)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut statistics = row.statistics;
+    if let Some(unique) = customer_sets::count_of(&mut conn, sums, filter, row.sets).await? {
+        statistics.unique_customers = Some(i64::try_from(unique).expect("under i64::MAX"));
+        return Ok(statistics);
+    }
+    drop(conn);
+    let mut snapshot = pool.begin_with(SNAPSHOT).await?;
+    let unique = unique_in_period(&mut snapshot, sums, filter).await?;
+    let mut statistics = period_statistics_statement(filter)
+        .fetch_one(&mut *snapshot)
+        .await?
+        .statistics;
+    statistics.unique_customers = Some(unique);
+    Ok(statistics)
 }
 
 /// The dashboard as read: the one statement's row, or, over a period with the customers'
@@ -225,13 +261,12 @@ impl Analytics for PgStore {
     async fn statistics(&self, filter: &Filter) -> Result<Statistics> {
         let row: StatisticsColumns = self
             .read(|pool| async move {
-                let statement = bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter);
                 if !has_period(filter) {
-                    return statement.fetch_one(&pool).await;
+                    return bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
+                        .fetch_one(&pool)
+                        .await;
                 }
-                let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                let unique = unique_in_period(&mut snapshot, self.sums(), filter).await?;
-                statement.bind(unique).fetch_one(&mut *snapshot).await
+                period_statistics(&pool, self.sums(), filter).await
             })
             .await?;
         row.statistics()
@@ -247,7 +282,11 @@ impl Analytics for PgStore {
                     return statement.fetch_one(&pool).await.map(DashboardParts::Row);
                 }
                 let mut snapshot = pool.begin_with(SNAPSHOT).await?;
-                let ranking = customer_sets::ranking(&mut snapshot, self.sums(), filter).await?;
+                let row = period_statistics_statement(filter)
+                    .fetch_one(&mut *snapshot)
+                    .await?;
+                let ranking =
+                    customer_sets::ranking_of(&mut snapshot, self.sums(), filter, row.sets).await?;
                 let loyal = match &ranking {
                     Some(ranking) => {
                         loyal_from_ranking(&mut snapshot, &loyal_query, ranking).await?
@@ -262,11 +301,8 @@ impl Analytics for PgStore {
                     let row = statement.bind(unique).fetch_one(&mut *snapshot).await?;
                     return Ok(DashboardParts::Row(row));
                 };
-                let statistics: StatisticsColumns =
-                    bind_filter(sqlx::query_as(STATISTICS.text(filter)), filter)
-                        .bind(unique)
-                        .fetch_one(&mut *snapshot)
-                        .await?;
+                let mut statistics = row.statistics;
+                statistics.unique_customers = Some(unique);
                 let units: Vec<SalesRow> = bind_filter(sqlx::query_as(PRODUCT_UNITS), filter)
                     .fetch_all(&mut *snapshot)
                     .await?;

@@ -28,7 +28,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use icash_core::BranchId;
 use icash_core::analytics::Filter;
 use roaring::RoaringBitmap;
@@ -58,16 +57,56 @@ const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// The branch id of the sets of every branch.
 const EVERY_BRANCH: i32 = 0;
 
-/// A row of `icash_customer_set_versions` (the customer_set_versions migration): a set of the
-/// period's cover, by its span and version; or a customer of the tail (the edges and the pending
-/// rows) with their purchases there; or the mark that the sets are to be built again.
-#[derive(sqlx::FromRow)]
-struct VersionRow {
-    span: Option<i32>,
-    version: Option<i64>,
-    customer_number: Option<i32>,
-    purchases: Option<i64>,
-    rebuilding: bool,
+/// What `icash_customer_set_versions` (the customer_set_versions migration) says of a period,
+/// in its one row, read alone or beside the figures of another statement (one snapshot): the
+/// versions of the sets of its cover by span, its tail's customers with their purchases there,
+/// and whether the sets are being built again.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SetColumns {
+    set_spans: Vec<i32>,
+    set_versions: Vec<i64>,
+    tail_numbers: Vec<i32>,
+    tail_purchases: Vec<i64>,
+    sets_rebuilding: bool,
+}
+
+impl SetColumns {
+    /// The period they describe; `None` while the sets are being built again.
+    fn period(self) -> Option<Period> {
+        if self.sets_rebuilding {
+            return None;
+        }
+        let mut versions: [Vec<i64>; 5] = Default::default();
+        for (span, version) in self.set_spans.into_iter().zip(self.set_versions) {
+            let span = usize::try_from(span - 1).expect("spans count from 1");
+            versions[span].push(version);
+        }
+        for span in &mut versions {
+            span.sort_unstable();
+        }
+        let tail = self
+            .tail_numbers
+            .into_iter()
+            .zip(self.tail_purchases)
+            .map(|(number, purchases)| {
+                let purchases = u32::try_from(purchases).expect("a positive count under 2^32");
+                (member(number), purchases)
+            })
+            .collect();
+        Some(Period { versions, tail })
+    }
+}
+
+/// What `icash_customer_set_versions` takes as `spans` for `filter`'s period: the bounds of the
+/// edges and of the spans of sets of its [`Cover`].
+pub(crate) fn bounds(filter: &Filter) -> Vec<Option<DateTime<Utc>>> {
+    let cover = Cover::new(filter.from(), filter.to());
+    cover
+        .edges
+        .iter()
+        .chain(&spans(&cover))
+        .flat_map(|span| [span.from, span.to])
+        .collect()
 }
 
 /// The units of the cover's spans of sets, by their place in `icash_customer_set_versions`
@@ -126,47 +165,21 @@ impl Period {
     }
 }
 
-/// The versions of the sets of `cover`'s spans and the period's tail, in one statement (one
-/// snapshot); `None` while the sets are being built again.
+/// What `icash_customer_set_versions` says of `filter`'s period; `None` while the sets are being
+/// built again.
 async fn read_versions(
     conn: &mut PgConnection,
     filter: &Filter,
-    cover: &Cover,
 ) -> Result<Option<Period>, sqlx::Error> {
-    let bounds: Vec<Option<DateTime<Utc>>> = cover
-        .edges
-        .iter()
-        .chain(&spans(cover))
-        .flat_map(|span| [span.from, span.to])
-        .collect();
-    let statement = sqlx::query_as::<_, VersionRow>(
-        "SELECT span, version, customer_number, purchases, rebuilding
-         FROM icash_customer_set_versions($1, $2, $3, $4)",
-    )
-    .bind(filter.branch().map(BranchId::get))
-    .bind(filter.from())
-    .bind(filter.to())
-    .bind(bounds);
-    let mut versions: [Vec<i64>; 5] = Default::default();
-    let mut tail = Vec::new();
-    let mut rows = statement.fetch(conn);
-    while let Some(row) = rows.try_next().await? {
-        if row.rebuilding {
-            return Ok(None);
-        }
-        if let (Some(span), Some(version)) = (row.span, row.version) {
-            let span = usize::try_from(span - 1).expect("spans count from 1");
-            versions[span].push(version);
-        }
-        if let (Some(number), Some(purchases)) = (row.customer_number, row.purchases) {
-            let purchases = u32::try_from(purchases).expect("a positive count under 2^32");
-            tail.push((member(number), purchases));
-        }
-    }
-    for span in &mut versions {
-        span.sort_unstable();
-    }
-    Ok(Some(Period { versions, tail }))
+    let columns: SetColumns =
+        sqlx::query_as("SELECT * FROM icash_customer_set_versions($1, $2, $3, $4)")
+            .bind(filter.branch().map(BranchId::get))
+            .bind(filter.from())
+            .bind(filter.to())
+            .bind(bounds(filter))
+            .fetch_one(conn)
+            .await?;
+    Ok(columns.period())
 }
 
 /// The sums of the rows of the spans `wanted` (each the span's place and its rows' versions)
@@ -320,8 +333,30 @@ impl Made for Ranking {
     }
 }
 
-/// What a read makes of `filter`'s period as the sets have it ([`Cover`]), kept by this server
-/// under the versions of the period's sets ([`Sums`]), and the period's tail, all of one
+/// What a read makes of `period` (read under `filter`), as this server keeps it under the
+/// versions of the period's sets ([`Sums`]) or made now; `None` when the sets changed since
+/// `period` was read.
+async fn made_of<T: Made>(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+    period: &Period,
+) -> Result<Option<Arc<T>>, sqlx::Error> {
+    let kept = T::kept(sums);
+    let whole = period.whole();
+    if let Some(made) = kept.get(&whole) {
+        return Ok(Some(made));
+    }
+    let cover = Cover::new(filter.from(), filter.to());
+    let Some(made) = T::make(conn, sums, filter, &cover, period).await? else {
+        return Ok(None);
+    };
+    let made = Arc::new(made);
+    kept.insert(whole, made.clone());
+    Ok(Some(made))
+}
+
+/// What a read makes of `filter`'s period ([`made_of`]), and the period's tail, all of one
 /// snapshot. `None` while the sets are being built again, or when they kept changing under the
 /// read (the caller then counts from the purchases).
 async fn made_of_period<T: Made>(
@@ -329,23 +364,60 @@ async fn made_of_period<T: Made>(
     sums: &Sums,
     filter: &Filter,
 ) -> Result<Option<(Arc<T>, Vec<(u32, u32)>)>, sqlx::Error> {
-    let cover = Cover::new(filter.from(), filter.to());
-    let kept = T::kept(sums);
     for _ in 0..ATTEMPTS {
-        let Some(period) = read_versions(conn, filter, &cover).await? else {
+        let Some(period) = read_versions(conn, filter).await? else {
             return Ok(None);
         };
-        let whole = period.whole();
-        if let Some(made) = kept.get(&whole) {
-            return Ok(Some((made, period.tail)));
-        }
-        if let Some(made) = T::make(conn, sums, filter, &cover, &period).await? {
-            let made = Arc::new(made);
-            kept.insert(whole, made.clone());
+        if let Some(made) = made_of::<T>(conn, sums, filter, &period).await? {
             return Ok(Some((made, period.tail)));
         }
     }
     Ok(None)
+}
+
+/// The size of the union of `customers` and the tail's.
+fn unique(customers: &RoaringBitmap, tail: Vec<(u32, u32)>) -> u64 {
+    let tail: RoaringBitmap = tail.into_iter().map(|(number, _)| number).collect();
+    customers.len() + (tail - customers).len()
+}
+
+/// `ranking` with the tail's purchases added.
+fn ranked(ranking: Arc<Ranking>, tail: Vec<(u32, u32)>) -> Arc<Ranking> {
+    if tail.is_empty() {
+        return ranking;
+    }
+    Arc::new(ranking.with(&tail))
+}
+
+/// How many distinct customers made a purchase not voided under `filter`, as `columns` (read
+/// beside another statement's figures) describe its period; `None` while the sets are being
+/// built again or when they changed since (the caller then reads them in a snapshot of its own).
+pub(crate) async fn count_of(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+    columns: SetColumns,
+) -> Result<Option<u64>, sqlx::Error> {
+    let Some(period) = columns.period() else {
+        return Ok(None);
+    };
+    let made = made_of::<RoaringBitmap>(conn, sums, filter, &period).await?;
+    Ok(made.map(|customers| unique(&customers, period.tail)))
+}
+
+/// The customers who made a purchase not voided under `filter`, grouped by how many, as
+/// `columns` describe its period; `None` as for [`count_of`].
+pub(crate) async fn ranking_of(
+    conn: &mut PgConnection,
+    sums: &Sums,
+    filter: &Filter,
+    columns: SetColumns,
+) -> Result<Option<Arc<Ranking>>, sqlx::Error> {
+    let Some(period) = columns.period() else {
+        return Ok(None);
+    };
+    let made = made_of::<Ranking>(conn, sums, filter, &period).await?;
+    Ok(made.map(|ranking| ranked(ranking, period.tail)))
 }
 
 /// How many distinct customers made a purchase not voided under `filter`, or `None` while the
@@ -370,13 +442,8 @@ pub(crate) async fn ranking(
     sums: &Sums,
     filter: &Filter,
 ) -> Result<Option<Arc<Ranking>>, sqlx::Error> {
-    let Some((ranking, tail)) = made_of_period::<Ranking>(conn, sums, filter).await? else {
-        return Ok(None);
-    };
-    if tail.is_empty() {
-        return Ok(Some(ranking));
-    }
-    Ok(Some(Arc::new(ranking.with(&tail))))
+    let made = made_of_period::<Ranking>(conn, sums, filter).await?;
+    Ok(made.map(|(ranking, tail)| ranked(ranking, tail)))
 }
 
 /// Where one set is kept: its branch ([`EVERY_BRANCH`] for the chain's), unit and start.

@@ -7,6 +7,7 @@ use sqlx::FromRow;
 
 use super::count;
 use super::shape::ByShape;
+use crate::customer_sets::SetColumns;
 
 /// The statistics in one row ([`StatisticsColumns`]): the distinct customers (as
 /// [`UNIQUE_CUSTOMERS`](super::customers::UNIQUE_CUSTOMERS) counts them), and per branch the
@@ -14,7 +15,10 @@ use super::shape::ByShape;
 /// refunds as arrays: `icash_branch_sales` reads the totals for the whole history, and months,
 /// days, hours and at most two partial hours of purchases (less the voided ones) for a period
 /// (see the `period_functions` and `refunds_and_voids` migrations); `icash_branch_refunds`
-/// reads the refunds' totals, or the refunds made in the period. Parameters: the filter.
+/// reads the refunds' totals, or the refunds made in the period. Parameters: the filter. Over a
+/// period the distinct customers are left out (NULL), and the row also carries what the
+/// customer sets say of the period ([`PeriodStatisticsRow`]): `$4` the bounds of its cover
+/// ([`customer_sets::bounds`](crate::customer_sets::bounds)).
 pub(super) const STATISTICS: ByShape = ByShape {
     whole_history: include_str!("sql/statistics/whole_history.sql"),
     branch_history: include_str!("sql/statistics/branch_history.sql"),
@@ -22,10 +26,12 @@ pub(super) const STATISTICS: ByShape = ByShape {
     period_one_branch: include_str!("sql/statistics/period_one_branch.sql"),
 };
 
-/// The row of [`STATISTICS`].
+/// The row of [`STATISTICS`] over the whole history or a branch's, and the statistics part of
+/// the other rows that carry them.
 #[derive(FromRow)]
 pub(super) struct StatisticsColumns {
-    unique_customers: i64,
+    /// `None` where the server counts them (over a period).
+    pub(super) unique_customers: Option<i64>,
     branch_ids: Vec<i32>,
     branch_purchases: Vec<i64>,
     branch_revenues: Vec<Decimal>,
@@ -58,9 +64,19 @@ impl StatisticsColumns {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Statistics::from_branches(
-            count(self.unique_customers),
-            by_branch,
-        ))
+        let unique = self
+            .unique_customers
+            .expect("a period's distinct customers are counted before its statistics are read");
+        Ok(Statistics::from_branches(count(unique), by_branch))
     }
+}
+
+/// The row of [`STATISTICS`] over a period: the statistics, and what the customer sets say of
+/// the period, for the server to count its distinct customers.
+#[derive(FromRow)]
+pub(super) struct PeriodStatisticsRow {
+    #[sqlx(flatten)]
+    pub(super) statistics: StatisticsColumns,
+    #[sqlx(flatten)]
+    pub(super) sets: SetColumns,
 }
