@@ -1,7 +1,7 @@
 -- GET /analytics/statistics?supermarket_id=..&from=..&to=..: the server's one statement for one
 -- branch over a period. Give the branch and the period with -D (-D branch=2) and run with
 -- -M prepared, as analytics_unique_period.sql.
--- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period_one_branch.sql;
+-- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period.sql;
 -- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 -- The distinct customers are counted by the server from the customer sets, whose versions this
 -- statement reads beside the figures; pgbench gives no cover, so that it reads no set.

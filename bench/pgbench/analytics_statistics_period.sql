@@ -1,6 +1,6 @@
 -- GET /analytics/statistics?from=..&to=..: the server's one statement for a period, every
 -- branch. Give the period with -D and run with -M prepared, as analytics_unique_period.sql.
--- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period_all_branches.sql;
+-- Written from the server's text, icash-postgres/src/analytics/sql/statistics/period.sql;
 -- the test the_pgbench_ceilings_send_the_servers_statements checks that it still is.
 -- The distinct customers are counted by the server from the customer sets, whose versions this
 -- statement reads beside the figures, for the cover of the period that the server computes;

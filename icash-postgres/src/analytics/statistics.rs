@@ -22,8 +22,9 @@ use crate::customer_sets::SetColumns;
 pub(super) const STATISTICS: ByShape = ByShape {
     whole_history: include_str!("sql/statistics/whole_history.sql"),
     branch_history: include_str!("sql/statistics/branch_history.sql"),
-    period_all_branches: include_str!("sql/statistics/period_all_branches.sql"),
-    period_one_branch: include_str!("sql/statistics/period_one_branch.sql"),
+    // One text serves every branch and one: the branch condition is on `branches`, a few rows.
+    period_all_branches: include_str!("sql/statistics/period.sql"),
+    period_one_branch: include_str!("sql/statistics/period.sql"),
 };
 
 /// The row of [`STATISTICS`] over the whole history or a branch's, and the statistics part of
