@@ -38,7 +38,7 @@ use self::cover::Span;
 pub(crate) use self::cover::{Cover, Unit};
 pub(crate) use self::ranking::Ranking;
 pub(crate) use self::sums::Sums;
-use self::sums::{Kept, Sum, Versions, Weigh};
+use self::sums::{Keep, Sum, Versions};
 
 use crate::error::from_sqlx;
 use crate::store::PgStore;
@@ -245,11 +245,12 @@ async fn read_spans<T: Sum>(
 /// `period` was read.
 async fn sum_of<T: Sum>(
     conn: &mut PgConnection,
-    kept: &Kept<T>,
+    sums: &Sums,
     filter: &Filter,
     cover: &Cover,
     period: &Period,
 ) -> Result<Option<T>, sqlx::Error> {
+    let kept = T::kept(sums);
     let mut parts = Vec::new();
     let mut missing = Vec::new();
     for (place, versions) in period.versions.iter().enumerate() {
@@ -276,10 +277,7 @@ async fn sum_of<T: Sum>(
 }
 
 /// What a read makes of a whole period, kept by the versions of the period's sets.
-trait Made: Weigh + Sized + Send + Sync + 'static {
-    /// Where a server keeps these.
-    fn kept(sums: &Sums) -> &Kept<Self>;
-
+trait Made: Keep {
     /// Made from `period`'s sets, read under `filter` as `cover` lays them out; `None` when
     /// they changed since `period` was read.
     fn make(
@@ -293,10 +291,6 @@ trait Made: Weigh + Sized + Send + Sync + 'static {
 
 /// The period's distinct customers: the union of its sets.
 impl Made for RoaringBitmap {
-    fn kept(sums: &Sums) -> &Kept<Self> {
-        <RoaringBitmap as Sum>::kept(sums)
-    }
-
     async fn make(
         conn: &mut PgConnection,
         sums: &Sums,
@@ -304,23 +298,12 @@ impl Made for RoaringBitmap {
         cover: &Cover,
         period: &Period,
     ) -> Result<Option<Self>, sqlx::Error> {
-        sum_of(
-            conn,
-            <RoaringBitmap as Sum>::kept(sums),
-            filter,
-            cover,
-            period,
-        )
-        .await
+        sum_of(conn, sums, filter, cover, period).await
     }
 }
 
 /// The period's customers by their purchases: the ranking of the sum of its counts.
 impl Made for Ranking {
-    fn kept(sums: &Sums) -> &Kept<Self> {
-        sums.rankings()
-    }
-
     async fn make(
         conn: &mut PgConnection,
         sums: &Sums,
@@ -328,7 +311,7 @@ impl Made for Ranking {
         cover: &Cover,
         period: &Period,
     ) -> Result<Option<Self>, sqlx::Error> {
-        let sum = sum_of(conn, Counts::kept(sums), filter, cover, period).await?;
+        let sum: Option<Counts> = sum_of(conn, sums, filter, cover, period).await?;
         Ok(sum.map(|sum| Ranking::of(&sum)))
     }
 }

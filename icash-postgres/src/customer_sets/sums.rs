@@ -17,42 +17,57 @@ use roaring::RoaringBitmap;
 
 use super::{Counts, Ranking};
 
-/// How many bytes of sets and of counts a server keeps at most: a year of the chain's months at
-/// 10 million purchases is a few megabytes, and the server's whole resident size is to stay
-/// under 64 MiB.
+// How many bytes of unions, of sums of counts and of rankings a server keeps at most: a year
+// of the chain's months at 10 million purchases is a few megabytes, and the server's whole
+// resident size is to stay under 64 MiB.
 const SETS_BYTES: u64 = 4 << 20;
 const COUNTS_BYTES: u64 = 8 << 20;
 const RANKINGS_BYTES: u64 = 4 << 20;
 
-/// Roughly how many spans fit: the cache's sizing hint, not a bound.
-const SPANS: usize = 256;
+/// Roughly how many entries fit: the cache's sizing hint, not a bound.
+const ENTRIES: usize = 256;
 
-/// What a server keeps: it weighs roughly the bytes it takes in memory.
-pub(crate) trait Weigh {
+/// What a server keeps: where, and roughly the bytes it takes in memory.
+pub(crate) trait Keep: Sized + Send + Sync + 'static {
     /// Roughly the bytes it takes in memory.
     fn weight(&self) -> u64;
+
+    /// Where a server keeps these.
+    fn kept(sums: &Sums) -> &Kept<Self>;
 }
 
-impl Weigh for RoaringBitmap {
+impl Keep for RoaringBitmap {
     fn weight(&self) -> u64 {
         self.serialized_size() as u64
     }
-}
 
-impl Weigh for Counts {
-    fn weight(&self) -> u64 {
-        self.size()
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        &sums.sets
     }
 }
 
-impl Weigh for Ranking {
+impl Keep for Counts {
     fn weight(&self) -> u64 {
         self.size()
+    }
+
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        &sums.counts
+    }
+}
+
+impl Keep for Ranking {
+    fn weight(&self) -> u64 {
+        self.size()
+    }
+
+    fn kept(sums: &Sums) -> &Kept<Self> {
+        &sums.rankings
     }
 }
 
 /// What the rows of a span add up to: the union of their sets, or the sum of their counts.
-pub(crate) trait Sum: Weigh + Default + Clone + Send + Sync + 'static {
+pub(crate) trait Sum: Keep + Default + Clone {
     /// Whether it is read from `customer_sets.counts` rather than `customer_sets.customers`.
     const COUNTED: bool;
 
@@ -61,9 +76,6 @@ pub(crate) trait Sum: Weigh + Default + Clone + Send + Sync + 'static {
 
     /// Adds `other` in.
     fn add(&mut self, other: &Self);
-
-    /// Where a server keeps these.
-    fn kept(sums: &Sums) -> &Kept<Self>;
 }
 
 impl Sum for RoaringBitmap {
@@ -75,10 +87,6 @@ impl Sum for RoaringBitmap {
 
     fn add(&mut self, other: &Self) {
         *self |= other;
-    }
-
-    fn kept(sums: &Sums) -> &Kept<Self> {
-        &sums.sets
     }
 }
 
@@ -92,10 +100,6 @@ impl Sum for Counts {
     fn add(&mut self, other: &Self) {
         Counts::add(self, other);
     }
-
-    fn kept(sums: &Sums) -> &Kept<Self> {
-        &sums.counts
-    }
 }
 
 /// The versions of a span's rows, in increasing order: which rows, with which contents.
@@ -105,7 +109,7 @@ pub(crate) type Versions = Box<[i64]>;
 #[derive(Clone, Copy)]
 pub(crate) struct ByBytes;
 
-impl<K, T: Weigh> Weighter<K, Arc<T>> for ByBytes {
+impl<K, T: Keep> Weighter<K, Arc<T>> for ByBytes {
     fn weight(&self, _: &K, sum: &Arc<T>) -> u64 {
         // Never zero: a zero weight would never be evicted.
         sum.weight().max(1)
@@ -123,19 +127,12 @@ pub(crate) struct Sums {
     rankings: Kept<Ranking>,
 }
 
-impl Sums {
-    /// The rankings of whole periods, by the versions of their sets.
-    pub(crate) fn rankings(&self) -> &Kept<Ranking> {
-        &self.rankings
-    }
-}
-
 /// A cache of `bytes` at most, in one shard: the cache's shards would each hold a share of the
 /// bytes, and a year's sum is larger than a share.
-fn kept<T: Weigh>(bytes: u64) -> Kept<T> {
+fn kept<T: Keep>(bytes: u64) -> Kept<T> {
     let options = OptionsBuilder::new()
         .shards(1)
-        .estimated_items_capacity(SPANS)
+        .estimated_items_capacity(ENTRIES)
         .weight_capacity(bytes)
         .build()
         .expect("valid cache options");
