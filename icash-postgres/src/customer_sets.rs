@@ -1,9 +1,9 @@
-//! Distinct customers and their purchase counts over any period, from sets of customer numbers
-//! kept per branch (and for every branch) and UTC hour, day and month, each with every member's
-//! count as a bit-sliced index ([`Counts`]) (the `customer_sets` and `customer_counts`
-//! migrations).
+//! Distinct customers, their purchase counts and what they spent over any period, from sets of
+//! customer numbers kept per branch (and for every branch) and UTC hour, day and month, each
+//! with every member's count and cents as bit-sliced indexes ([`Tally`]) (the `customer_sets`,
+//! `customer_counts` and `customer_spent` migrations).
 //!
-//! - A purchase appends its branch, instant and customer number to `customer_set_pending`, in
+//! - A purchase appends its branch, instant, customer number and cents to `customer_set_pending`, in
 //!   its own statement (a trigger).
 //! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets and
 //!   deletes them in one transaction: in any snapshot a committed purchase is pending or folded,
@@ -33,7 +33,7 @@ use icash_core::analytics::Filter;
 use roaring::RoaringBitmap;
 use sqlx::PgConnection;
 
-pub(crate) use self::counts::Counts;
+pub(crate) use self::counts::{Counts, Tally};
 use self::cover::Span;
 pub(crate) use self::cover::{Cover, Unit};
 pub(crate) use self::ranking::Ranking;
@@ -59,14 +59,15 @@ const EVERY_BRANCH: i32 = 0;
 
 /// What `icash_customer_set_versions` (the customer_set_versions migration) says of a period,
 /// in its one row, read alone or beside the figures of another statement (one snapshot): the
-/// versions of the sets of its cover by span, its tail's customers with their purchases there,
-/// and whether the sets are being built again.
+/// versions of the sets of its cover by span, its tail's customers with their purchases and
+/// cents there, and whether the sets are being built again.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct SetColumns {
     set_spans: Vec<i32>,
     set_versions: Vec<i64>,
     tail_numbers: Vec<i32>,
     tail_purchases: Vec<i64>,
+    tail_spent: Vec<i64>,
     sets_rebuilding: bool,
 }
 
@@ -88,9 +89,11 @@ impl SetColumns {
             .tail_numbers
             .into_iter()
             .zip(self.tail_purchases)
-            .map(|(number, purchases)| {
+            .zip(self.tail_spent)
+            .map(|((number, purchases), cents)| {
                 let purchases = u32::try_from(purchases).expect("a positive count under 2^32");
-                (member(number), purchases)
+                let cents = u64::try_from(cents).expect("totals are not negative");
+                (member(number), purchases, cents)
             })
             .collect();
         Some(Period { versions, tail })
@@ -147,11 +150,13 @@ fn spans(cover: &Cover) -> [Span; 5] {
     ]
 }
 
-/// The versions of a period's sets, by span, and its tail's customers, each with their
-/// purchases there, as one snapshot has them.
+/// The customers of a period's tail, each with their purchases and cents there.
+type Tail = Vec<(u32, u32, u64)>;
+
+/// The versions of a period's sets, by span, and its tail, as one snapshot has them.
 struct Period {
     versions: [Vec<i64>; 5],
-    tail: Vec<(u32, u32)>,
+    tail: Tail,
 }
 
 impl Period {
@@ -200,13 +205,14 @@ async fn read_spans<T: Sum>(
         froms.push(spans[*place].from);
         tos.push(spans[*place].to);
     }
-    let rows: Vec<(i32, i64, Vec<u8>)> = sqlx::query_as(
-        // Each span by the sets' key; only the column asked for is read from its TOAST table.
-        "SELECT k.place, c.version, CASE WHEN $6 THEN c.counts ELSE c.customers END
+    let rows: Vec<(i32, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        // Each span by the sets' key; only the columns asked for are read from the TOAST table.
+        "SELECT k.place, c.version, CASE WHEN $6 THEN c.counts ELSE c.customers END,
+                CASE WHEN $6 THEN c.spent ELSE ''::bytea END
          FROM unnest($2::integer[], $3::text[], $4::timestamptz[], $5::timestamptz[])
               AS k (place, unit, lo, hi)
          CROSS JOIN LATERAL (
-             SELECT c.version, c.customers, c.counts FROM customer_sets c
+             SELECT c.version, c.customers, c.counts, c.spent FROM customer_sets c
              WHERE c.branch_id = $1 AND c.unit = k.unit
                AND c.starts >= coalesce(k.lo, '-infinity') AND c.starts < coalesce(k.hi, 'infinity')
          ) AS c",
@@ -220,13 +226,13 @@ async fn read_spans<T: Sum>(
     .fetch_all(conn)
     .await?;
     let mut sums: Vec<(T, Vec<i64>)> = wanted.iter().map(|_| Default::default()).collect();
-    for (place, version, bytes) in rows {
+    for (place, version, bytes, spent) in rows {
         let at = wanted
             .iter()
             .position(|(wanted, _)| *wanted as i32 == place)
             .expect("a span that was asked for");
         let (sum, versions) = &mut sums[at];
-        sum.add(&T::decode(&bytes).map_err(undecodable)?);
+        sum.add(&T::decode(&bytes, &spent).map_err(undecodable)?);
         versions.push(version);
     }
     let mut read = Vec::with_capacity(sums.len());
@@ -302,7 +308,7 @@ impl Made for RoaringBitmap {
     }
 }
 
-/// The period's customers by their purchases: the ranking of the sum of its counts.
+/// The period's customers by their purchases: the ranking of the sum of its tallies.
 impl Made for Ranking {
     async fn make(
         conn: &mut PgConnection,
@@ -311,8 +317,8 @@ impl Made for Ranking {
         cover: &Cover,
         period: &Period,
     ) -> Result<Option<Self>, sqlx::Error> {
-        let sum: Option<Counts> = sum_of(conn, sums, filter, cover, period).await?;
-        Ok(sum.map(|sum| Ranking::of(&sum)))
+        let sum: Option<Tally> = sum_of(conn, sums, filter, cover, period).await?;
+        Ok(sum.map(Ranking::of))
     }
 }
 
@@ -346,7 +352,7 @@ async fn made_of_period<T: Made>(
     conn: &mut PgConnection,
     sums: &Sums,
     filter: &Filter,
-) -> Result<Option<(Arc<T>, Vec<(u32, u32)>)>, sqlx::Error> {
+) -> Result<Option<(Arc<T>, Tail)>, sqlx::Error> {
     for _ in 0..ATTEMPTS {
         let Some(period) = read_versions(conn, filter).await? else {
             return Ok(None);
@@ -359,13 +365,13 @@ async fn made_of_period<T: Made>(
 }
 
 /// The size of the union of `customers` and the tail's.
-fn unique(customers: &RoaringBitmap, tail: Vec<(u32, u32)>) -> u64 {
-    let tail: RoaringBitmap = tail.into_iter().map(|(number, _)| number).collect();
+fn unique(customers: &RoaringBitmap, tail: Tail) -> u64 {
+    let tail: RoaringBitmap = tail.into_iter().map(|(number, _, _)| number).collect();
     customers.len() + (tail - customers).len()
 }
 
 /// `ranking` with the tail's purchases added.
-fn ranked(ranking: Arc<Ranking>, tail: Vec<(u32, u32)>) -> Arc<Ranking> {
+fn ranked(ranking: Arc<Ranking>, tail: Tail) -> Arc<Ranking> {
     if tail.is_empty() {
         return ranking;
     }
@@ -414,8 +420,7 @@ pub(crate) async fn count(
     let Some((customers, tail)) = made_of_period::<RoaringBitmap>(conn, sums, filter).await? else {
         return Ok(None);
     };
-    let tail: RoaringBitmap = tail.into_iter().map(|(number, _)| number).collect();
-    Ok(Some(customers.len() + (tail - &*customers).len()))
+    Ok(Some(unique(&customers, tail)))
 }
 
 /// The customers who made a purchase not voided under `filter`, grouped by how many, or `None`
@@ -441,20 +446,30 @@ fn keys_of(branch: i32, at: DateTime<Utc>) -> impl Iterator<Item = SetKey> {
     })
 }
 
-/// The counts of the sets at `keys` as they are kept now.
+/// A row of `customer_sets` as a fold reads it.
+#[derive(sqlx::FromRow)]
+struct SetRow {
+    branch_id: i32,
+    unit: String,
+    starts: DateTime<Utc>,
+    counts: Vec<u8>,
+    spent: Vec<u8>,
+}
+
+/// The tallies of the sets at `keys` as they are kept now.
 async fn read_sets(
     conn: &mut PgConnection,
     keys: impl Iterator<Item = SetKey>,
-) -> Result<BTreeMap<SetKey, Counts>, sqlx::Error> {
+) -> Result<BTreeMap<SetKey, Tally>, sqlx::Error> {
     let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
     for (branch, unit, start) in keys {
         branches.push(branch);
         units.push(unit.name());
         starts.push(start);
     }
-    let rows: Vec<(i32, String, DateTime<Utc>, Vec<u8>)> = sqlx::query_as(
+    let rows: Vec<SetRow> = sqlx::query_as(
         // One lookup of the key per set, whatever the table's statistics say of its size.
-        "SELECT s.branch_id, s.unit, s.starts, s.counts
+        "SELECT s.branch_id, s.unit, s.starts, s.counts, s.spent
          FROM unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
          CROSS JOIN LATERAL (
              SELECT * FROM customer_sets s
@@ -467,26 +482,27 @@ async fn read_sets(
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(branch, unit, start, bytes)| {
-            let unit = Unit::named(&unit).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown unit of a customer set: {unit}").into())
+        .map(|row| {
+            let unit = Unit::named(&row.unit).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown unit of a customer set: {}", row.unit).into())
             })?;
-            Ok((
-                (branch, unit, start),
-                Counts::decode(&bytes).map_err(undecodable)?,
-            ))
+            let tally = Tally {
+                purchases: Counts::decode(&row.counts).map_err(undecodable)?,
+                spent: Counts::decode(&row.spent).map_err(undecodable)?,
+            };
+            Ok(((row.branch_id, unit, row.starts), tally))
         })
         .collect()
 }
 
-/// Writes `sets` (each as its set of customers and its counts) in place of those kept at their
+/// Writes `sets` (each as its set of customers and its tally) in place of those kept at their
 /// keys; an empty set's row goes.
 async fn write_sets(
     conn: &mut PgConnection,
-    sets: &BTreeMap<SetKey, Counts>,
+    sets: &BTreeMap<SetKey, Tally>,
 ) -> Result<(), sqlx::Error> {
-    let (mut branches, mut units, mut starts, mut customers, mut counts) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut customers, mut counts, mut spent) = (Vec::new(), Vec::new(), Vec::new());
     let (mut gone_branches, mut gone_units, mut gone_starts) = (Vec::new(), Vec::new(), Vec::new());
     for ((branch, unit, start), set) in sets {
         if set.is_empty() {
@@ -497,23 +513,26 @@ async fn write_sets(
             branches.push(*branch);
             units.push(unit.name());
             starts.push(*start);
-            customers.push(encode(&set.customers()));
-            counts.push(set.encode());
+            customers.push(encode(&set.purchases.customers()));
+            counts.push(set.purchases.encode());
+            spent.push(set.spent.encode());
         }
     }
     // In key order, as every writer of the sets holds the same lock anyway.
     sqlx::query(
-        "INSERT INTO customer_sets (branch_id, unit, starts, customers, counts)
-         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[])
+        "INSERT INTO customer_sets (branch_id, unit, starts, customers, counts, spent)
+         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[],
+                              $6::bytea[])
          ON CONFLICT (branch_id, unit, starts)
          DO UPDATE SET customers = excluded.customers, counts = excluded.counts,
-                       version = nextval('customer_set_versions')",
+                       spent = excluded.spent, version = nextval('customer_set_versions')",
     )
     .bind(branches)
     .bind(units)
     .bind(starts)
     .bind(customers)
     .bind(counts)
+    .bind(spent)
     .execute(&mut *conn)
     .await?;
     if !gone_branches.is_empty() {
@@ -559,6 +578,7 @@ struct PendingRow {
     branch_id: i32,
     purchased_at: DateTime<Utc>,
     customer_number: i32,
+    cents: i64,
     voided: bool,
 }
 
@@ -589,9 +609,9 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
         "WITH batch AS (
              DELETE FROM customer_set_pending
              WHERE ctid = ANY (ARRAY(SELECT ctid FROM customer_set_pending LIMIT $1))
-             RETURNING purchase_id, branch_id, purchased_at, customer_number
+             RETURNING purchase_id, branch_id, purchased_at, customer_number, cents
          )
-         SELECT b.branch_id, b.purchased_at, b.customer_number,
+         SELECT b.branch_id, b.purchased_at, b.customer_number, b.cents,
                 EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = b.purchase_id) AS voided
          FROM batch b",
     )
@@ -599,19 +619,20 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
     .fetch_all(&mut *tx)
     .await?;
     let folded = rows.len() as u64;
-    let mut added: BTreeMap<SetKey, Vec<(u32, u32)>> = BTreeMap::new();
+    let mut added: BTreeMap<SetKey, Vec<(u32, u64, u64)>> = BTreeMap::new();
     for row in rows.iter().filter(|row| !row.voided) {
+        let cents = u64::try_from(row.cents).expect("totals are not negative");
         for key in keys_of(row.branch_id, row.purchased_at) {
             added
                 .entry(key)
                 .or_default()
-                .push((member(row.customer_number), 1));
+                .push((member(row.customer_number), 1, cents));
         }
     }
     if !added.is_empty() {
         let mut sets = read_sets(&mut tx, added.keys().copied()).await?;
         for (key, more) in added {
-            sets.entry(key).or_default().add(&Counts::from_pairs(more));
+            sets.entry(key).or_default().add(&Tally::from_rows(more));
         }
         write_sets(&mut tx, &sets).await?;
     }
@@ -622,8 +643,8 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
 /// Takes the voided purchase `purchase` out of the counts, in the void's transaction `conn`,
 /// after the void's row is written: a purchase still pending loses its pending row (the rollup
 /// would skip it anyway, and reads already do); a folded one takes one off its customer's
-/// count in each set it was folded into, and the customer leaves a set where that was their
-/// only purchase. Under the sets' lock, so the rollup has either folded the purchase or not.
+/// count and its cents off their spending in each set it was folded into, and the customer leaves
+/// a set where that was their only purchase. Under the sets' lock, so the rollup has either folded the purchase or not.
 pub(crate) async fn uncount_void(
     conn: &mut PgConnection,
     purchase: i64,
@@ -639,8 +660,8 @@ pub(crate) async fn uncount_void(
     if pending.rows_affected() > 0 {
         return Ok(());
     }
-    let (branch, at, number): (i32, DateTime<Utc>, i32) = sqlx::query_as(
-        "SELECT v.branch_id, v.purchased_at, c.number
+    let (branch, at, number, cents): (i32, DateTime<Utc>, i32, i64) = sqlx::query_as(
+        "SELECT v.branch_id, v.purchased_at, c.number, (v.total * 100)::bigint
          FROM purchase_voids v JOIN customers c ON c.id = v.customer_id
          WHERE v.purchase_id = $1",
     )
@@ -648,11 +669,12 @@ pub(crate) async fn uncount_void(
     .fetch_one(&mut *conn)
     .await?;
     let number = member(number);
+    let cents = u64::try_from(cents).expect("totals are not negative");
     let mut sets = read_sets(conn, keys_of(branch, at)).await?;
-    for counts in sets.values_mut() {
+    for tally in sets.values_mut() {
         // A set without the customer is one being built again (a bulk load's purchases are
         // folded nowhere): the rebuild reads the void.
-        counts.set(number, counts.get(number).saturating_sub(1));
+        tally.take_away(number, cents);
     }
     write_sets(conn, &sets).await
 }

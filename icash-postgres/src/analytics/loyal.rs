@@ -1,10 +1,12 @@
 //! The loyal customers: a page of them and how many there are, in one statement, or, under a
-//! filter, from the customers grouped by their purchases ([`loyal_from_ranking`]).
+//! filter, from the customers grouped by their purchases with what they spent
+//! ([`loyal_from_ranking`]).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use icash_core::analytics::{CustomerActivity, LoyalCustomers, LoyalQuery};
 use icash_core::{CustomerId, Money, Result};
-use roaring::RoaringBitmap;
 use rust_decimal::Decimal;
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
@@ -40,28 +42,24 @@ pub(super) const LOYAL_COUNT_WHOLE_HISTORY: &str =
 pub(super) const LOYAL_PAGE_WHOLE_HISTORY: &str =
     include_str!("sql/loyal_customers/whole_history_page.sql");
 
-/// The activity of the customers numbered `$4` (an array) under the filter: one row for each
-/// with a purchase not voided there. Each customer's purchases are one range of their index,
-/// read without looking for voids unless the customer has one there (their voids are a range
-/// of the voids' index by customer, nearly always empty).
+/// The first and last purchase not voided under the filter of each customer numbered `$4` (an
+/// array), with their id: two probes of the index of a customer's purchases each, whatever
+/// the period's length (how many purchases they made there and what they spent come from the
+/// customer sets).
 const CANDIDATES: &str = include_str!("sql/loyal_customers/candidates.sql");
 
-/// The most customers [`loyal_from_counts`] reads the purchases of for one page. Past it (a
-/// page deep in a long run of customers with equal counts, or a list without a limit) the
-/// statement that counts from the purchases costs less.
-const CANDIDATES_MAX: u64 = 10_000;
-
-/// [`loyal_from_counts`] reads the purchases of the customers it ranks first only while they
-/// are at most this share of the period's purchases (as the counts tell): past it (a page of
-/// customers tied at one purchase in a day), reading the period's purchases costs less.
-const CANDIDATES_SHARE: u64 = 4;
+/// The most customers [`loyal_from_ranking`] reads the first and last purchases of for one
+/// page: past it (a page in a run of thousands of customers who spent the same to
+/// the cent, or a list without a limit) the statement that counts from the purchases costs
+/// less.
+const CANDIDATES_MAX: usize = 10_000;
 
 /// The loyal page and count under `query`'s filter from `ranking`, its customers grouped by
-/// their purchases under it ([`customer_sets::ranking`](crate::customer_sets::ranking)): the
-/// count from the groups' sizes; the page from the purchases of the customers of the first
-/// groups, read by customer and put in order here. `None` when the page would read more than
-/// [`CANDIDATES_MAX`] customers or a share of the period's purchases over
-/// [`CANDIDATES_SHARE`], or has no limit. `conn` must read the snapshot `ranking` came from.
+/// their purchases under it with what they spent
+/// ([`customer_sets::ranking`](crate::customer_sets::ranking)): the count from the groups'
+/// sizes; the page from the first groups' customers who spent the most ([`Ranking::leaders`]),
+/// with their first and last purchases read by customer, put in order here. `None` when the
+/// page would read more than [`CANDIDATES_MAX`] customers, or the list has no limit. `conn` must read the snapshot `ranking` came from.
 pub(super) async fn loyal_from_ranking(
     conn: &mut PgConnection,
     query: &LoyalQuery,
@@ -73,44 +71,75 @@ pub(super) async fn loyal_from_ranking(
     };
     // The page comes after the cursor: its customers made no more purchases than the cursor's.
     let ceiling = query.after.map_or(u64::MAX, |after| after.purchase_count);
-    let mut groups = ranking.within(floor..=ceiling).peekable();
-    let total = ranking.total();
-    let mut page: Vec<CustomerActivity> = Vec::new();
-    while page.len() < limit && groups.peek().is_some() {
-        let wanted = limit - page.len();
-        // The customers with the most purchases left, ties included: the page's next entries
-        // are among them, ordered by what they spent.
-        let mut candidates = RoaringBitmap::new();
-        let mut purchases = 0;
-        while candidates.len() < wanted as u64
-            && let Some((count, group)) = groups.next()
-        {
-            candidates |= group;
-            purchases += u64::from(count) * group.len();
+    // Each candidate's purchases and cents, from the first groups until they surely fill the
+    // page: a group's leaders all come after the cursor, but for those who spent exactly what
+    // the cursor's customer did, whose ids decide.
+    let mut candidates: HashMap<u32, (u32, u64)> = HashMap::new();
+    let mut sure = 0;
+    for (count, group) in ranking.within(floor..=ceiling) {
+        if sure >= limit {
+            break;
         }
-        if candidates.len() > CANDIDATES_MAX || purchases * CANDIDATES_SHARE > total {
+        let at_most = query
+            .after
+            .filter(|after| after.purchase_count == u64::from(count))
+            .map(|after| u64::try_from(after.total_spent.cents()).unwrap_or(0));
+        let leaders = ranking.leaders(group, at_most, (limit - sure) as u64);
+        if candidates.len() + leaders.len() > CANDIDATES_MAX {
             return Ok(None);
         }
-        let numbers: Vec<i32> = candidates
+        sure += leaders
             .iter()
-            .map(|number| i32::try_from(number).expect("customer numbers are integers"))
-            .collect();
-        let rows: Vec<ActivityRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
-            .bind(numbers)
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut entries = rows
-            .into_iter()
-            .map(ActivityRow::decoded)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        entries.retain(|entry| query.after.is_none_or(|after| after.precedes(entry)));
-        entries.sort_by(CustomerActivity::loyal_order);
-        page.extend(entries.into_iter().take(wanted));
+            .filter(|(_, spent)| Some(*spent) != at_most)
+            .count();
+        candidates.extend(
+            leaders
+                .into_iter()
+                .map(|(number, spent)| (number, (count, spent))),
+        );
     }
+    let numbers: Vec<i32> = candidates
+        .keys()
+        .map(|number| i32::try_from(*number).expect("customer numbers are integers"))
+        .collect();
+    let rows: Vec<CandidateRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
+        .bind(numbers)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.len() != candidates.len() {
+        // The sets and the purchases disagree: left to the statement that counts.
+        return Ok(None);
+    }
+    let mut page: Vec<CustomerActivity> = rows
+        .into_iter()
+        .map(|row| {
+            let number = u32::try_from(row.number).expect("customer numbers are positive");
+            let (count, spent) = candidates[&number];
+            CustomerActivity {
+                customer: CustomerId::from_uuid(row.customer_id),
+                purchase_count: u64::from(count),
+                total_spent: Money::from_cents(spent),
+                first_purchase: row.first_purchase,
+                last_purchase: row.last_purchase,
+            }
+        })
+        .filter(|entry| query.after.is_none_or(|after| after.precedes(entry)))
+        .collect();
+    page.sort_by(CustomerActivity::loyal_order);
+    page.truncate(limit);
     Ok(Some(LoyalCustomers {
         count: ranking.at_least(floor),
         customers: page,
     }))
+}
+
+/// A row of [`CANDIDATES`].
+#[derive(FromRow)]
+struct CandidateRow {
+    number: i32,
+    customer_id: Uuid,
+    first_purchase: DateTime<Utc>,
+    last_purchase: DateTime<Utc>,
 }
 
 /// A row of [`LOYAL_CUSTOMERS`].

@@ -6,25 +6,26 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::PgConnection;
 
-use super::{Counts, SetKey, Unit, keys_of, member, write_sets};
+use super::{SetKey, Tally, Unit, keys_of, member, write_sets};
 
-/// How many purchases not voided each customer made at each branch and hour of `[$1, $2)`, in
-/// hour order, less those still pending: a purchase committed while the rebuild runs is read
-/// here and pending at once in this statement's snapshot, and only the rollup's fold counts it.
-/// Voided purchases are subtracted as the period statements subtract them.
+/// How many purchases not voided each customer made at each branch and hour of `[$1, $2)`, and
+/// their cents, in hour order, less those still pending: a purchase committed while the rebuild
+/// runs is read here and pending at once in this statement's snapshot, and only the rollup's
+/// fold counts it. Voided purchases are subtracted as the period statements subtract them.
 const MONTH: &str = "
-    SELECT h.branch_id, h.hour, h.number, sum(h.n)::integer AS purchases
+    SELECT h.branch_id, h.hour, h.number, sum(h.n)::bigint AS purchases, sum(h.cents)::bigint AS cents
     FROM (
-        SELECT p.branch_id, p.hour, c.number, p.n
+        SELECT p.branch_id, p.hour, c.number, p.n, p.cents
         FROM (
-            SELECT p.branch_id, icash_hour(p.purchased_at) AS hour, p.customer_id, sum(p.n) AS n
+            SELECT p.branch_id, icash_hour(p.purchased_at) AS hour, p.customer_id, sum(p.n) AS n,
+                   sum(p.n * p.total * 100) AS cents
             FROM (
-                SELECT p.branch_id, p.purchased_at, p.customer_id, 1 AS n
+                SELECT p.branch_id, p.purchased_at, p.customer_id, p.total, 1 AS n
                 FROM purchases p
                 WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
                   AND p.purchased_at >= $1 AND p.purchased_at < $2
                 UNION ALL
-                SELECT p.branch_id, p.purchased_at, p.customer_id, -1
+                SELECT p.branch_id, p.purchased_at, p.customer_id, p.total, -1
                 FROM purchase_voids p
                 WHERE p.branch_id = ANY ((SELECT icash_branch_ids(NULL))::integer[])
                   AND p.purchased_at >= $1 AND p.purchased_at < $2
@@ -33,7 +34,7 @@ const MONTH: &str = "
         ) AS p
         JOIN customers c ON c.id = p.customer_id
         UNION ALL
-        SELECT q.branch_id, icash_hour(q.purchased_at), q.customer_number, -1
+        SELECT q.branch_id, icash_hour(q.purchased_at), q.customer_number, -1, -q.cents
         FROM customer_set_pending q
         WHERE q.purchased_at >= $1 AND q.purchased_at < $2
           AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = q.purchase_id)
@@ -71,32 +72,32 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-/// One hour's rows, per branch and hour: each customer's number and purchases.
-type HourRows = BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u32)>>;
+/// One hour's rows, per branch and hour: each customer's number, purchases and cents.
+type HourRows = BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u64, u64)>>;
 
-/// The sets of the month `[month, next)`, an hour at a time: each hour's counts per branch are
+/// The sets of the month `[month, next)`, an hour at a time: each hour's tallies per branch are
 /// added into the hour's, day's and month's sets, of the branch and of every branch, so that
 /// no more than one hour's rows are held apart from the sets.
 async fn month_sets(
     conn: &mut PgConnection,
     month: DateTime<Utc>,
     next: DateTime<Utc>,
-) -> Result<BTreeMap<SetKey, Counts>, sqlx::Error> {
-    let mut sets: BTreeMap<SetKey, Counts> = BTreeMap::new();
+) -> Result<BTreeMap<SetKey, Tally>, sqlx::Error> {
+    let mut sets: BTreeMap<SetKey, Tally> = BTreeMap::new();
     let mut hour = HourRows::new();
     let mut fold = |hour: &mut HourRows| {
-        for ((branch, at), pairs) in std::mem::take(hour) {
-            let counts = Counts::from_pairs(pairs);
+        for ((branch, at), rows) in std::mem::take(hour) {
+            let tally = Tally::from_rows(rows);
             for key in keys_of(branch, at) {
-                sets.entry(key).or_default().add(&counts);
+                sets.entry(key).or_default().add(&tally);
             }
         }
     };
-    let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32, i32)>(MONTH)
+    let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32, i64, i64)>(MONTH)
         .bind(month)
         .bind(next)
         .fetch(&mut *conn);
-    while let Some((branch, at, number, purchases)) = rows.try_next().await? {
+    while let Some((branch, at, number, purchases, cents)) = rows.try_next().await? {
         if hour
             .keys()
             .next()
@@ -104,10 +105,11 @@ async fn month_sets(
         {
             fold(&mut hour);
         }
-        let purchases = u32::try_from(purchases).expect("a positive count");
+        let purchases = u64::try_from(purchases).expect("a positive count");
+        let cents = u64::try_from(cents).expect("totals are not negative");
         hour.entry((branch, at))
             .or_default()
-            .push((member(number), purchases));
+            .push((member(number), purchases, cents));
     }
     drop(rows);
     fold(&mut hour);

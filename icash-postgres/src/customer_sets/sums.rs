@@ -15,14 +15,14 @@ use quick_cache::sync::Cache;
 use quick_cache::{OptionsBuilder, Weighter};
 use roaring::RoaringBitmap;
 
-use super::{Counts, Ranking};
+use super::{Counts, Ranking, Tally};
 
-// How many bytes of unions, of sums of counts and of rankings a server keeps at most: a year
-// of the chain's months at 10 million purchases is a few megabytes, and the server's whole
-// resident size is to stay under 64 MiB.
+// How many bytes of unions, of sums of tallies and of rankings a server keeps at most: a year
+// of the chain's months at 10 million purchases is a few megabytes (most of it what each
+// customer spent), and the server's whole resident size is to stay under 64 MiB.
 const SETS_BYTES: u64 = 4 << 20;
-const COUNTS_BYTES: u64 = 8 << 20;
-const RANKINGS_BYTES: u64 = 4 << 20;
+const COUNTS_BYTES: u64 = 12 << 20;
+const RANKINGS_BYTES: u64 = 8 << 20;
 
 /// Roughly how many entries fit: the cache's sizing hint, not a bound.
 const ENTRIES: usize = 256;
@@ -46,7 +46,7 @@ impl Keep for RoaringBitmap {
     }
 }
 
-impl Keep for Counts {
+impl Keep for Tally {
     fn weight(&self) -> u64 {
         self.size()
     }
@@ -66,13 +66,15 @@ impl Keep for Ranking {
     }
 }
 
-/// What the rows of a span add up to: the union of their sets, or the sum of their counts.
+/// What the rows of a span add up to: the union of their sets, or the sum of their tallies.
 pub(crate) trait Sum: Keep + Default + Clone {
-    /// Whether it is read from `customer_sets.counts` rather than `customer_sets.customers`.
+    /// Whether it is read from `customer_sets.counts` and `customer_sets.spent` rather than
+    /// `customer_sets.customers`.
     const COUNTED: bool;
 
-    /// One row's part, as the column keeps it.
-    fn decode(bytes: &[u8]) -> std::io::Result<Self>;
+    /// One row's part, as the columns keep it: `bytes` the first, `spent` the second (empty
+    /// when not read).
+    fn decode(bytes: &[u8], spent: &[u8]) -> std::io::Result<Self>;
 
     /// Adds `other` in.
     fn add(&mut self, other: &Self);
@@ -81,7 +83,7 @@ pub(crate) trait Sum: Keep + Default + Clone {
 impl Sum for RoaringBitmap {
     const COUNTED: bool = false;
 
-    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
+    fn decode(bytes: &[u8], _: &[u8]) -> std::io::Result<Self> {
         RoaringBitmap::deserialize_from(bytes)
     }
 
@@ -90,15 +92,18 @@ impl Sum for RoaringBitmap {
     }
 }
 
-impl Sum for Counts {
+impl Sum for Tally {
     const COUNTED: bool = true;
 
-    fn decode(bytes: &[u8]) -> std::io::Result<Self> {
-        Counts::decode(bytes)
+    fn decode(bytes: &[u8], spent: &[u8]) -> std::io::Result<Self> {
+        Ok(Tally {
+            purchases: Counts::decode(bytes)?,
+            spent: Counts::decode(spent)?,
+        })
     }
 
     fn add(&mut self, other: &Self) {
-        Counts::add(self, other);
+        Tally::add(self, other);
     }
 }
 
@@ -119,11 +124,11 @@ impl<K, T: Keep> Weighter<K, Arc<T>> for ByBytes {
 /// The sums of one kind a server keeps, by the versions they were made of.
 pub(crate) type Kept<T> = Cache<Versions, Arc<T>, ByBytes>;
 
-/// The unions of sets and sums of counts a server keeps, and the rankings of whole periods made
+/// The unions of sets and sums of tallies a server keeps, and the rankings of whole periods made
 /// from those sums, bounded in bytes, the least used going first.
 pub(crate) struct Sums {
     sets: Kept<RoaringBitmap>,
-    counts: Kept<Counts>,
+    counts: Kept<Tally>,
     rankings: Kept<Ranking>,
 }
 
