@@ -149,7 +149,7 @@ def main():
         add("VACUUM (ANALYZE) + CHECKPOINT after the load", f"{vacuum['seconds']:.1f} s", result="info")
     sets = next((r for r in rows if r["kind"] == "customer_sets"), None)
     if sets:
-        add("customer sets and counts: waited for the rollup to build them from the loaded purchases, after the VACUUM", f"{sets['seconds']:.1f} s", result="info")
+        add("customer sets, counts and cents: waited for the rollup to build them from the loaded purchases, after the VACUUM", f"{sets['seconds']:.1f} s", result="info")
     for size in (r for r in rows if r["kind"] == "size"):
         millions = size["purchases"] / 1e6
         add(

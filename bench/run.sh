@@ -323,13 +323,14 @@ record kind=customer_sets "seconds=$t"
 log "customer sets built (waited $t s); $(grep 'built the customer sets' "$WORK/server.log" | tail -1 || true)"
 
 # What the data takes in PostgreSQL: the whole database, and the parts that serve the periods'
-# distinct customers (the sets with their counts, and the indexes that read one customer's
-# purchases).
+# distinct customers (the sets with their counts and cents, the cents alone, and the indexes
+# that read one customer's purchases).
 size() {
     record kind=size "what=$1" "purchases=$PURCHASES" "bytes=$(psql -tA -d "$DB" -c "SELECT $2")"
 }
 size "the whole database" "pg_database_size(current_database())"
-size "customer sets and counts" "pg_total_relation_size('customer_sets')"
+size "customer sets with their counts and cents" "pg_total_relation_size('customer_sets')"
+size "customer sets: the cents alone" "(SELECT sum(pg_column_size(spent)) FROM customer_sets)"
 size "purchases by customer (index)" "pg_relation_size('purchases_customer_idx') + pg_relation_size('customers_number_idx')"
 
 A="--warmup $ANALYTICS_WARMUP --duration $ANALYTICS_SECS"
