@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use icash_core::BranchId;
 use icash_core::analytics::Filter;
 use roaring::RoaringBitmap;
@@ -205,7 +206,8 @@ async fn read_spans<T: Sum>(
         froms.push(spans[*place].from);
         tos.push(spans[*place].to);
     }
-    let rows: Vec<(i32, i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    // Row by row as they come, so that no more than one set's bytes are held apart from the sums.
+    let mut rows = sqlx::query_as::<_, (i32, i64, Vec<u8>, Vec<u8>)>(
         // Each span by the sets' key; only the columns asked for are read from the TOAST table.
         "SELECT k.place, c.version, CASE WHEN $6 THEN c.counts ELSE c.customers END,
                 CASE WHEN $6 THEN c.spent ELSE ''::bytea END
@@ -223,10 +225,9 @@ async fn read_spans<T: Sum>(
     .bind(froms)
     .bind(tos)
     .bind(T::COUNTED)
-    .fetch_all(conn)
-    .await?;
+    .fetch(conn);
     let mut sums: Vec<(T, Vec<i64>)> = wanted.iter().map(|_| Default::default()).collect();
-    for (place, version, bytes, spent) in rows {
+    while let Some((place, version, bytes, spent)) = rows.try_next().await? {
         let at = wanted
             .iter()
             .position(|(wanted, _)| *wanted as i32 == place)
@@ -235,6 +236,7 @@ async fn read_spans<T: Sum>(
         sum.add(&T::decode(&bytes, &spent).map_err(undecodable)?);
         versions.push(version);
     }
+    drop(rows);
     let mut read = Vec::with_capacity(sums.len());
     for ((sum, mut versions), (_, expected)) in sums.into_iter().zip(wanted) {
         versions.sort_unstable();
@@ -446,108 +448,67 @@ fn keys_of(branch: i32, at: DateTime<Utc>) -> impl Iterator<Item = SetKey> {
     })
 }
 
-/// A row of `customer_sets` as a fold reads it.
-#[derive(sqlx::FromRow)]
-struct SetRow {
-    branch_id: i32,
-    unit: String,
-    starts: DateTime<Utc>,
-    counts: Vec<u8>,
-    spent: Vec<u8>,
-}
-
-/// The tallies of the sets at `keys` as they are kept now.
-async fn read_sets(
-    conn: &mut PgConnection,
-    keys: impl Iterator<Item = SetKey>,
-) -> Result<BTreeMap<SetKey, Tally>, sqlx::Error> {
-    let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
-    for (branch, unit, start) in keys {
-        branches.push(branch);
-        units.push(unit.name());
-        starts.push(start);
-    }
-    let rows: Vec<SetRow> = sqlx::query_as(
-        // One lookup of the key per set, whatever the table's statistics say of its size.
-        "SELECT s.branch_id, s.unit, s.starts, s.counts, s.spent
-         FROM unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
-         CROSS JOIN LATERAL (
-             SELECT * FROM customer_sets s
-             WHERE s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts
-         ) AS s",
+/// The tally of the set at `key` as it is kept now (empty when there is none).
+async fn read_set(conn: &mut PgConnection, key: SetKey) -> Result<Tally, sqlx::Error> {
+    let (branch, unit, start) = key;
+    let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT counts, spent FROM customer_sets WHERE branch_id = $1 AND unit = $2 AND starts = $3",
     )
-    .bind(branches)
-    .bind(units)
-    .bind(starts)
-    .fetch_all(conn)
+    .bind(branch)
+    .bind(unit.name())
+    .bind(start)
+    .fetch_optional(conn)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let unit = Unit::named(&row.unit).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown unit of a customer set: {}", row.unit).into())
-            })?;
-            let tally = Tally {
-                purchases: Counts::decode(&row.counts).map_err(undecodable)?,
-                spent: Counts::decode(&row.spent).map_err(undecodable)?,
-            };
-            Ok(((row.branch_id, unit, row.starts), tally))
-        })
-        .collect()
+    let Some((counts, spent)) = row else {
+        return Ok(Tally::default());
+    };
+    Ok(Tally {
+        purchases: Counts::decode(&counts).map_err(undecodable)?,
+        spent: Counts::decode(&spent).map_err(undecodable)?,
+    })
 }
 
-/// Writes `sets` (each as its set of customers and its tally) in place of those kept at their
-/// keys; an empty set's row goes.
-async fn write_sets(
-    conn: &mut PgConnection,
-    sets: &BTreeMap<SetKey, Tally>,
-) -> Result<(), sqlx::Error> {
-    let (mut branches, mut units, mut starts) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut customers, mut counts, mut spent) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut gone_branches, mut gone_units, mut gone_starts) = (Vec::new(), Vec::new(), Vec::new());
-    for ((branch, unit, start), set) in sets {
-        if set.is_empty() {
-            gone_branches.push(*branch);
-            gone_units.push(unit.name());
-            gone_starts.push(*start);
-        } else {
-            branches.push(*branch);
-            units.push(unit.name());
-            starts.push(*start);
-            customers.push(encode(&set.purchases.customers()));
-            counts.push(set.purchases.encode());
-            spent.push(set.spent.encode());
-        }
+/// Writes `set` (its customers and its tally) in place of the one kept at `key`; an empty set's
+/// row goes. One set at a time, so that a fold or a rebuild holds no more than one month's
+/// bytes at once.
+async fn write_set(conn: &mut PgConnection, key: SetKey, set: &Tally) -> Result<(), sqlx::Error> {
+    let (branch, unit, start) = key;
+    if set.is_empty() {
+        sqlx::query("DELETE FROM customer_sets WHERE branch_id = $1 AND unit = $2 AND starts = $3")
+            .bind(branch)
+            .bind(unit.name())
+            .bind(start)
+            .execute(conn)
+            .await?;
+        return Ok(());
     }
-    // In key order, as every writer of the sets holds the same lock anyway.
     sqlx::query(
         "INSERT INTO customer_sets (branch_id, unit, starts, customers, counts, spent)
-         SELECT * FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::bytea[], $5::bytea[],
-                              $6::bytea[])
+         VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (branch_id, unit, starts)
          DO UPDATE SET customers = excluded.customers, counts = excluded.counts,
                        spent = excluded.spent, version = nextval('customer_set_versions')",
     )
-    .bind(branches)
-    .bind(units)
-    .bind(starts)
-    .bind(customers)
-    .bind(counts)
-    .bind(spent)
-    .execute(&mut *conn)
+    .bind(branch)
+    .bind(unit.name())
+    .bind(start)
+    .bind(encode(&set.purchases.customers()))
+    .bind(set.purchases.encode())
+    .bind(set.spent.encode())
+    .execute(conn)
     .await?;
-    if !gone_branches.is_empty() {
-        sqlx::query(
-            "DELETE FROM customer_sets s
-             USING unnest($1::integer[], $2::text[], $3::timestamptz[]) AS k (branch_id, unit, starts)
-             WHERE s.branch_id = k.branch_id AND s.unit = k.unit AND s.starts = k.starts",
-        )
-        .bind(gone_branches)
-        .bind(gone_units)
-        .bind(gone_starts)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
+}
+
+/// Reads the set at `key`, changes it with `change` and writes it back.
+async fn update_set(
+    conn: &mut PgConnection,
+    key: SetKey,
+    change: impl FnOnce(&mut Tally),
+) -> Result<(), sqlx::Error> {
+    let mut set = read_set(&mut *conn, key).await?;
+    change(&mut set);
+    write_set(conn, key, &set).await
 }
 
 /// What one step of the rollup did.
@@ -629,12 +590,10 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
                 .push((member(row.customer_number), 1, cents));
         }
     }
-    if !added.is_empty() {
-        let mut sets = read_sets(&mut tx, added.keys().copied()).await?;
-        for (key, more) in added {
-            sets.entry(key).or_default().add(&Tally::from_rows(more));
-        }
-        write_sets(&mut tx, &sets).await?;
+    // In key order, as every writer of the sets holds the same lock anyway.
+    for (key, more) in added {
+        let more = Tally::from_rows(more);
+        update_set(&mut tx, key, |set| set.add(&more)).await?;
     }
     tx.commit().await?;
     Ok(RollUp::Folded(folded))
@@ -670,13 +629,12 @@ pub(crate) async fn uncount_void(
     .await?;
     let number = member(number);
     let cents = u64::try_from(cents).expect("totals are not negative");
-    let mut sets = read_sets(conn, keys_of(branch, at)).await?;
-    for tally in sets.values_mut() {
+    for key in keys_of(branch, at) {
         // A set without the customer is one being built again (a bulk load's purchases are
         // folded nowhere): the rebuild reads the void.
-        tally.take_away(number, cents);
+        update_set(&mut *conn, key, |set| set.take_away(number, cents)).await?;
     }
-    write_sets(conn, &sets).await
+    Ok(())
 }
 
 impl PgStore {

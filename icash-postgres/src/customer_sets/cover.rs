@@ -27,11 +27,6 @@ impl Unit {
         }
     }
 
-    /// The unit named `name` in `customer_sets.unit`.
-    pub(crate) fn named(name: &str) -> Option<Unit> {
-        Unit::ALL.into_iter().find(|unit| unit.name() == name)
-    }
-
     /// The first instant of the unit that holds `at`.
     pub(crate) fn start(self, at: DateTime<Utc>) -> DateTime<Utc> {
         let seconds = match self {

@@ -1,4 +1,4 @@
-//! The sets built again from every purchase, a month at a time.
+//! The sets built again from every purchase, a day at a time.
 
 use std::collections::BTreeMap;
 
@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::PgConnection;
 
-use super::{SetKey, Tally, Unit, keys_of, member, write_sets};
+use super::{SetKey, Tally, Unit, keys_of, member, write_set};
 
-/// How many purchases not voided each customer made at each branch and hour of `[$1, $2)`, and
+/// How many purchases not voided each customer made at each branch and hour of `[$1, $2)` (a
+/// day), and
 /// their cents, in hour order, less those still pending: a purchase committed while the rebuild
 /// runs is read here and pending at once in this statement's snapshot, and only the rollup's
 /// fold counts it. Voided purchases are subtracted as the period statements subtract them.
-const MONTH: &str = "
+const DAY: &str = "
     SELECT h.branch_id, h.hour, h.number, sum(h.n)::bigint AS purchases, sum(h.cents)::bigint AS cents
     FROM (
         SELECT p.branch_id, p.hour, c.number, p.n, p.cents
@@ -58,12 +59,25 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
     .fetch_one(&mut *conn)
     .await?;
     if let (Some(first), Some(last)) = (first, last) {
-        let mut month = Unit::Month.start(first);
-        while month <= last {
-            let next = Unit::Month.next(month);
-            let sets = month_sets(&mut *conn, month, next).await?;
-            write_sets(&mut *conn, &sets).await?;
-            month = next;
+        // A day's hour and day sets are written once the day is read; a month's sets add up
+        // over its days and are written at its end. No more than a day of sets and a month's
+        // are held at once.
+        let mut day = Unit::Day.start(first);
+        let mut months: BTreeMap<SetKey, Tally> = BTreeMap::new();
+        while day <= last {
+            let next = Unit::Day.next(day);
+            for (key, set) in day_sets(&mut *conn, day, next).await? {
+                match key.1 {
+                    Unit::Month => months.entry(key).or_default().add(&set),
+                    Unit::Hour | Unit::Day => write_set(&mut *conn, key, &set).await?,
+                }
+            }
+            if Unit::Month.start(next) != Unit::Month.start(day) || next > last {
+                for (key, set) in std::mem::take(&mut months) {
+                    write_set(&mut *conn, key, &set).await?;
+                }
+            }
+            day = next;
         }
     }
     sqlx::query("DELETE FROM customer_sets_rebuild")
@@ -75,12 +89,12 @@ pub(super) async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> 
 /// One hour's rows, per branch and hour: each customer's number, purchases and cents.
 type HourRows = BTreeMap<(i32, DateTime<Utc>), Vec<(u32, u64, u64)>>;
 
-/// The sets of the month `[month, next)`, an hour at a time: each hour's tallies per branch are
-/// added into the hour's, day's and month's sets, of the branch and of every branch, so that
-/// no more than one hour's rows are held apart from the sets.
-async fn month_sets(
+/// What the purchases of the day `[day, next)` add to the sets, an hour at a time: each hour's
+/// tallies per branch are added into the hour's, day's and month's sets, of the branch and of
+/// every branch, so that no more than one hour's rows are held apart from the sets.
+async fn day_sets(
     conn: &mut PgConnection,
-    month: DateTime<Utc>,
+    day: DateTime<Utc>,
     next: DateTime<Utc>,
 ) -> Result<BTreeMap<SetKey, Tally>, sqlx::Error> {
     let mut sets: BTreeMap<SetKey, Tally> = BTreeMap::new();
@@ -93,8 +107,8 @@ async fn month_sets(
             }
         }
     };
-    let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32, i64, i64)>(MONTH)
-        .bind(month)
+    let mut rows = sqlx::query_as::<_, (i32, DateTime<Utc>, i32, i64, i64)>(DAY)
+        .bind(day)
         .bind(next)
         .fetch(&mut *conn);
     while let Some((branch, at, number, purchases, cents)) = rows.try_next().await? {
