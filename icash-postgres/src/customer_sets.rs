@@ -37,7 +37,7 @@ use sqlx::PgConnection;
 pub(crate) use self::counts::{Counts, Tally};
 use self::cover::Span;
 pub(crate) use self::cover::{Cover, Unit};
-pub(crate) use self::ranking::Ranking;
+pub(crate) use self::ranking::{Ranking, Seen};
 pub(crate) use self::sums::Sums;
 use self::sums::{Keep, Sum, Versions};
 

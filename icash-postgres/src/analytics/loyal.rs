@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::count;
 use super::shape::{ByShape, bind_filter};
-use crate::customer_sets::Ranking;
+use crate::customer_sets::{Ranking, Seen};
 
 /// The loyal page and the count of all loyal customers, in one statement: one row per entry of
 /// the page ([`LoyalRow`]), each carrying the count; when the page is empty, a single row with
@@ -58,7 +58,8 @@ const CANDIDATES_MAX: usize = 10_000;
 /// their purchases under it with what they spent
 /// ([`customer_sets::ranking`](crate::customer_sets::ranking)): the count from the groups'
 /// sizes; the page from the first groups' customers who spent the most ([`Ranking::leaders`]),
-/// with their first and last purchases read by customer, put in order here. `None` when the
+/// with their first and last purchases read by customer or remembered by the ranking from an
+/// earlier page ([`Ranking::seen`]), put in order here. `None` when the
 /// page would read more than [`CANDIDATES_MAX`] customers, or the list has no limit. `conn` must read the snapshot `ranking` came from.
 pub(super) async fn loyal_from_ranking(
     conn: &mut PgConnection,
@@ -98,29 +99,47 @@ pub(super) async fn loyal_from_ranking(
                 .map(|(number, spent)| (number, (count, spent))),
         );
     }
+    // What earlier pages of the same ranking read is known; only the others are read.
+    let mut seen = ranking.seen(candidates.keys().copied());
     let numbers: Vec<i32> = candidates
         .keys()
+        .filter(|number| !seen.contains_key(number))
         .map(|number| i32::try_from(*number).expect("customer numbers are integers"))
         .collect();
-    let rows: Vec<CandidateRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
-        .bind(numbers)
-        .fetch_all(&mut *conn)
-        .await?;
-    if rows.len() != candidates.len() {
-        // The sets and the purchases disagree: left to the statement that counts.
-        return Ok(None);
+    if !numbers.is_empty() {
+        let rows: Vec<CandidateRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
+            .bind(&numbers)
+            .fetch_all(&mut *conn)
+            .await?;
+        if rows.len() != numbers.len() {
+            // The sets and the purchases disagree: left to the statement that counts.
+            return Ok(None);
+        }
+        let read: Vec<(u32, Seen)> = rows
+            .into_iter()
+            .map(|row| {
+                let number = u32::try_from(row.number).expect("customer numbers are positive");
+                let found = Seen {
+                    id: row.customer_id,
+                    first: row.first_purchase,
+                    last: row.last_purchase,
+                };
+                (number, found)
+            })
+            .collect();
+        ranking.remember(read.iter().copied());
+        seen.extend(read);
     }
-    let mut page: Vec<CustomerActivity> = rows
+    let mut page: Vec<CustomerActivity> = seen
         .into_iter()
-        .map(|row| {
-            let number = u32::try_from(row.number).expect("customer numbers are positive");
+        .map(|(number, found)| {
             let (count, spent) = candidates[&number];
             CustomerActivity {
-                customer: CustomerId::from_uuid(row.customer_id),
+                customer: CustomerId::from_uuid(found.id),
                 purchase_count: u64::from(count),
                 total_spent: Money::from_cents(spent),
-                first_purchase: row.first_purchase,
-                last_purchase: row.last_purchase,
+                first_purchase: found.first,
+                last_purchase: found.last,
             }
         })
         .filter(|entry| query.after.is_none_or(|after| after.precedes(entry)))

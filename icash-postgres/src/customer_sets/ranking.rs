@@ -5,17 +5,34 @@
 //! inside a group, the customers who spent the most ([`Ranking::leaders`]), where the tally
 //! would compare every slice over every customer for each question.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use roaring::RoaringBitmap;
+use uuid::Uuid;
 
 use super::{Counts, Tally};
 
+/// How many customers' [`Seen`] a kept ranking remembers at most: twenty pages of a hundred.
+const SEEN_MAX: usize = 2_000;
+
+/// What a loyal page read of one of the ranking's customers beside what the sets say: their
+/// id, and their first and last purchase over the ranking's period.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Seen {
+    /// The customer's id.
+    pub(crate) id: Uuid,
+    /// Their first purchase not voided over the period.
+    pub(crate) first: DateTime<Utc>,
+    /// Their last purchase not voided over the period.
+    pub(crate) last: DateTime<Utc>,
+}
+
 /// The customers with a purchase, by their count of purchases (no group is empty, and the
 /// counts decrease), and what each spent.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub(crate) struct Ranking {
     groups: Vec<(u32, RoaringBitmap)>,
     /// The cents each customer spent, as the sets say.
@@ -24,6 +41,8 @@ pub(crate) struct Ranking {
     /// `spent`, and who they are.
     added: BTreeMap<u32, u64>,
     added_customers: RoaringBitmap,
+    /// What pages read of its customers, while no purchase is added ([`Ranking::seen`]).
+    seen: Mutex<HashMap<u32, Seen>>,
 }
 
 impl Ranking {
@@ -52,6 +71,7 @@ impl Ranking {
             spent: Arc::new(tally.spent),
             added: BTreeMap::new(),
             added_customers: RoaringBitmap::new(),
+            seen: Mutex::default(),
         }
     }
 
@@ -87,6 +107,43 @@ impl Ranking {
             spent: self.spent.clone(),
             added_customers: spent.keys().copied().collect(),
             added: spent,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// What pages read of `customers`, as far as it is remembered. A ranking kept under the
+    /// versions of its period's sets, with no purchase added, stands for exactly the period's
+    /// purchases (any purchase written, folded or voided since gives a set a new version or
+    /// adds one), so what was read of its customers holds for as long as it is kept; a ranking
+    /// with purchases added remembers nothing.
+    pub(crate) fn seen(&self, customers: impl Iterator<Item = u32>) -> HashMap<u32, Seen> {
+        if !self.added.is_empty() {
+            return HashMap::new();
+        }
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        customers
+            .filter_map(|customer| seen.get(&customer).map(|found| (customer, *found)))
+            .collect()
+    }
+
+    /// Remembers what a page read of `customers` (see [`Ranking::seen`]), up to [`SEEN_MAX`]
+    /// customers.
+    pub(crate) fn remember(&self, customers: impl Iterator<Item = (u32, Seen)>) {
+        if !self.added.is_empty() {
+            return;
+        }
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (customer, found) in customers {
+            if seen.len() >= SEEN_MAX {
+                break;
+            }
+            seen.insert(customer, found);
         }
     }
 
@@ -153,7 +210,8 @@ impl Ranking {
             .iter()
             .map(|(_, group)| group.serialized_size() as u64)
             .sum();
-        groups + self.spent.size()
+        // What pages read of its customers is bounded apart: SEEN_MAX entries.
+        groups + self.spent.size() + (SEEN_MAX * std::mem::size_of::<(u32, Seen)>()) as u64
     }
 
     /// How many customers made a purchase.
