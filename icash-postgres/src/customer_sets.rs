@@ -3,8 +3,8 @@
 //! with every member's count and cents as bit-sliced indexes ([`Tally`]) (the `customer_sets`,
 //! `customer_counts` and `customer_spent` migrations).
 //!
-//! - A purchase appends its branch, instant, customer number and cents to `customer_set_pending`, in
-//!   its own statement (a trigger).
+//! - A purchase appends its branch, instant, customer number and cents to
+//!   `customer_set_pending`, in its own statement (a trigger).
 //! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets and
 //!   deletes them in one transaction: in any snapshot a committed purchase is pending or folded,
 //!   exactly one of the two, whatever transactions are still in flight.
@@ -462,10 +462,7 @@ async fn read_set(conn: &mut PgConnection, key: SetKey) -> Result<Tally, sqlx::E
     let Some((counts, spent)) = row else {
         return Ok(Tally::default());
     };
-    Ok(Tally {
-        purchases: Counts::decode(&counts).map_err(undecodable)?,
-        spent: Counts::decode(&spent).map_err(undecodable)?,
-    })
+    Tally::decode(&counts, &spent).map_err(undecodable)
 }
 
 /// Writes `set` (its customers and its tally) in place of the one kept at `key`; an empty set's
@@ -602,8 +599,9 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
 /// Takes the voided purchase `purchase` out of the counts, in the void's transaction `conn`,
 /// after the void's row is written: a purchase still pending loses its pending row (the rollup
 /// would skip it anyway, and reads already do); a folded one takes one off its customer's
-/// count and its cents off their spending in each set it was folded into, and the customer leaves
-/// a set where that was their only purchase. Under the sets' lock, so the rollup has either folded the purchase or not.
+/// count and its cents off their spending in each set it was folded into, and the customer
+/// leaves a set where that was their only purchase. Under the sets' lock, so the rollup has
+/// either folded the purchase or not.
 pub(crate) async fn uncount_void(
     conn: &mut PgConnection,
     purchase: i64,

@@ -49,87 +49,30 @@ pub(super) const LOYAL_PAGE_WHOLE_HISTORY: &str =
 const CANDIDATES: &str = include_str!("sql/loyal_customers/candidates.sql");
 
 /// The most customers [`loyal_from_ranking`] reads the first and last purchases of for one
-/// page: past it (a page in a run of thousands of customers who spent the same to
-/// the cent, or a list without a limit) the statement that counts from the purchases costs
-/// less.
+/// page: past it (a page in a run of thousands of customers who spent the same to the cent)
+/// the statement that counts from the purchases costs less.
 const CANDIDATES_MAX: usize = 10_000;
 
 /// The loyal page and count under `query`'s filter from `ranking`, its customers grouped by
 /// their purchases under it with what they spent
 /// ([`customer_sets::ranking`](crate::customer_sets::ranking)): the count from the groups'
-/// sizes; the page from the first groups' customers who spent the most ([`Ranking::leaders`]),
-/// with their first and last purchases read by customer or remembered by the ranking from an
-/// earlier page ([`Ranking::seen`]), put in order here. `None` when the
-/// page would read more than [`CANDIDATES_MAX`] customers, or the list has no limit. `conn` must read the snapshot `ranking` came from.
+/// sizes; the page from the [`candidates`], with their first and last purchases ([`seen`]),
+/// put in order here. `None` when the page would read more than [`CANDIDATES_MAX`] customers,
+/// or the list has no limit. `conn` must read the snapshot `ranking` came from.
 pub(super) async fn loyal_from_ranking(
     conn: &mut PgConnection,
     query: &LoyalQuery,
     ranking: &Ranking,
 ) -> std::result::Result<Option<LoyalCustomers>, sqlx::Error> {
-    let floor = u64::from(query.min_purchases);
     let Some(limit) = query.limit.map(|limit| limit as usize) else {
         return Ok(None);
     };
-    // The page comes after the cursor: its customers made no more purchases than the cursor's.
-    let ceiling = query.after.map_or(u64::MAX, |after| after.purchase_count);
-    // Each candidate's purchases and cents, from the first groups until they surely fill the
-    // page: a group's leaders all come after the cursor, but for those who spent exactly what
-    // the cursor's customer did, whose ids decide.
-    let mut candidates: HashMap<u32, (u32, u64)> = HashMap::new();
-    let mut sure = 0;
-    for (count, group) in ranking.within(floor..=ceiling) {
-        if sure >= limit {
-            break;
-        }
-        let at_most = query
-            .after
-            .filter(|after| after.purchase_count == u64::from(count))
-            .map(|after| u64::try_from(after.total_spent.cents()).unwrap_or(0));
-        let leaders = ranking.leaders(group, at_most, (limit - sure) as u64);
-        if candidates.len() + leaders.len() > CANDIDATES_MAX {
-            return Ok(None);
-        }
-        sure += leaders
-            .iter()
-            .filter(|(_, spent)| Some(*spent) != at_most)
-            .count();
-        candidates.extend(
-            leaders
-                .into_iter()
-                .map(|(number, spent)| (number, (count, spent))),
-        );
-    }
-    // What earlier pages of the same ranking read is known; only the others are read.
-    let mut seen = ranking.seen(candidates.keys().copied());
-    let numbers: Vec<i32> = candidates
-        .keys()
-        .filter(|number| !seen.contains_key(number))
-        .map(|number| i32::try_from(*number).expect("customer numbers are integers"))
-        .collect();
-    if !numbers.is_empty() {
-        let rows: Vec<CandidateRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
-            .bind(&numbers)
-            .fetch_all(&mut *conn)
-            .await?;
-        if rows.len() != numbers.len() {
-            // The sets and the purchases disagree: left to the statement that counts.
-            return Ok(None);
-        }
-        let read: Vec<(u32, Seen)> = rows
-            .into_iter()
-            .map(|row| {
-                let number = u32::try_from(row.number).expect("customer numbers are positive");
-                let found = Seen {
-                    id: row.customer_id,
-                    first: row.first_purchase,
-                    last: row.last_purchase,
-                };
-                (number, found)
-            })
-            .collect();
-        ranking.remember(read.iter().copied());
-        seen.extend(read);
-    }
+    let Some(candidates) = candidates(query, ranking, limit) else {
+        return Ok(None);
+    };
+    let Some(seen) = seen(conn, query, ranking, candidates.keys().copied()).await? else {
+        return Ok(None);
+    };
     let mut page: Vec<CustomerActivity> = seen
         .into_iter()
         .map(|(number, found)| {
@@ -147,9 +90,79 @@ pub(super) async fn loyal_from_ranking(
     page.sort_by(CustomerActivity::loyal_order);
     page.truncate(limit);
     Ok(Some(LoyalCustomers {
-        count: ranking.at_least(floor),
+        count: ranking.at_least(u64::from(query.min_purchases)),
         customers: page,
     }))
+}
+
+/// The customers a page of `limit` after `query`'s cursor is made of, each with their purchases
+/// and cents: the leaders ([`Ranking::leaders`]) of the groups at or below the cursor's count,
+/// from the first, until they surely fill the page (a group's leaders all come after the
+/// cursor, but for those who spent exactly what the cursor's customer did, whose ids decide).
+/// `None` past [`CANDIDATES_MAX`].
+fn candidates(
+    query: &LoyalQuery,
+    ranking: &Ranking,
+    limit: usize,
+) -> Option<HashMap<u32, (u32, u64)>> {
+    let floor = u64::from(query.min_purchases);
+    let ceiling = query.after.map_or(u64::MAX, |after| after.purchase_count);
+    let mut candidates = HashMap::new();
+    let mut sure = 0;
+    for (count, group) in ranking.within(floor..=ceiling) {
+        if sure >= limit {
+            break;
+        }
+        let at_most = query
+            .after
+            .filter(|after| after.purchase_count == u64::from(count))
+            .map(|after| u64::try_from(after.total_spent.cents()).unwrap_or(0));
+        let leaders = ranking.leaders(group, at_most, (limit - sure) as u64);
+        if candidates.len() + leaders.len() > CANDIDATES_MAX {
+            return None;
+        }
+        sure += leaders
+            .iter()
+            .filter(|(_, spent)| Some(*spent) != at_most)
+            .count();
+        candidates.extend(
+            leaders
+                .into_iter()
+                .map(|(number, spent)| (number, (count, spent))),
+        );
+    }
+    Some(candidates)
+}
+
+/// The id and first and last purchase under `query`'s filter of each of `customers`: what
+/// earlier pages of `ranking` read ([`Ranking::seen`]), and the others read now and remembered.
+/// `None` when a customer has no purchase there after all (the sets and the purchases would
+/// disagree: the caller counts from the purchases).
+async fn seen(
+    conn: &mut PgConnection,
+    query: &LoyalQuery,
+    ranking: &Ranking,
+    customers: impl Iterator<Item = u32> + Clone,
+) -> std::result::Result<Option<HashMap<u32, Seen>>, sqlx::Error> {
+    let mut seen = ranking.seen(customers.clone());
+    let numbers: Vec<i32> = customers
+        .filter(|number| !seen.contains_key(number))
+        .map(|number| i32::try_from(number).expect("customer numbers are integers"))
+        .collect();
+    if numbers.is_empty() {
+        return Ok(Some(seen));
+    }
+    let rows: Vec<CandidateRow> = bind_filter(sqlx::query_as(CANDIDATES), &query.filter)
+        .bind(&numbers)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.len() != numbers.len() {
+        return Ok(None);
+    }
+    let read: Vec<(u32, Seen)> = rows.into_iter().map(CandidateRow::seen).collect();
+    ranking.remember(read.iter().copied());
+    seen.extend(read);
+    Ok(Some(seen))
 }
 
 /// A row of [`CANDIDATES`].
@@ -159,6 +172,19 @@ struct CandidateRow {
     customer_id: Uuid,
     first_purchase: DateTime<Utc>,
     last_purchase: DateTime<Utc>,
+}
+
+impl CandidateRow {
+    /// The customer's number, and what the row says of them.
+    fn seen(self) -> (u32, Seen) {
+        let number = u32::try_from(self.number).expect("customer numbers are positive");
+        let seen = Seen {
+            id: self.customer_id,
+            first: self.first_purchase,
+            last: self.last_purchase,
+        };
+        (number, seen)
+    }
 }
 
 /// A row of [`LOYAL_CUSTOMERS`].

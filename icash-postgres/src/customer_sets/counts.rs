@@ -242,6 +242,14 @@ impl Tally {
         }
     }
 
+    /// Reads a tally as `customer_sets.counts` and `customer_sets.spent` keep it.
+    pub(crate) fn decode(counts: &[u8], spent: &[u8]) -> std::io::Result<Tally> {
+        Ok(Tally {
+            purchases: Counts::decode(counts)?,
+            spent: Counts::decode(spent)?,
+        })
+    }
+
     /// Whether no customer made a purchase.
     pub(crate) fn is_empty(&self) -> bool {
         self.purchases.is_empty()

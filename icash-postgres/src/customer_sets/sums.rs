@@ -15,7 +15,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{OptionsBuilder, Weighter};
 use roaring::RoaringBitmap;
 
-use super::{Counts, Ranking, Tally};
+use super::{Ranking, Tally};
 
 // How many bytes of unions, of sums of tallies and of rankings a server keeps at most: a year
 // of the chain's months at 10 million purchases is a few megabytes (most of it what each
@@ -96,10 +96,7 @@ impl Sum for Tally {
     const COUNTED: bool = true;
 
     fn decode(bytes: &[u8], spent: &[u8]) -> std::io::Result<Self> {
-        Ok(Tally {
-            purchases: Counts::decode(bytes)?,
-            spent: Counts::decode(spent)?,
-        })
+        Tally::decode(bytes, spent)
     }
 
     fn add(&mut self, other: &Self) {
