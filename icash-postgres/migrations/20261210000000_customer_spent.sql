@@ -35,7 +35,8 @@ END;
 $$;
 
 -- As in the customer_set_versions migration, with each tail customer's cents there
--- (`tail_spent`, beside `tail_purchases`).
+-- (`tail_spent`, beside `tail_purchases`), and the pending rows of the edges left to the edges'
+-- own read (they were counted twice there: harmless for the distinct count, not for the counts).
 DROP FUNCTION icash_customer_set_versions(integer, timestamptz, timestamptz, timestamptz[]);
 CREATE FUNCTION icash_customer_set_versions(branch integer, lo timestamptz, hi timestamptz, spans timestamptz[])
 RETURNS TABLE (set_spans integer[], set_versions bigint[], tail_numbers integer[], tail_purchases bigint[],
@@ -99,6 +100,10 @@ BEGIN
         FROM customer_set_pending q
         WHERE q.branch_id = ANY (ids)
           AND q.purchased_at >= coalesce(lo, '-infinity') AND q.purchased_at < coalesce(hi, 'infinity')
+          -- The edges are read from the purchases, pending or not: a pending row there would
+          -- count its purchase twice.
+          AND NOT coalesce(q.purchased_at >= s[1] AND q.purchased_at < s[2], false)
+          AND NOT coalesce(q.purchased_at >= s[3] AND q.purchased_at < s[4], false)
           AND NOT EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = q.purchase_id)
     ) AS r;
 END;
