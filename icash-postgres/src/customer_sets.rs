@@ -5,9 +5,11 @@
 //!
 //! - A purchase appends its branch, instant, customer number and cents to
 //!   `customer_set_pending`, in its own statement (a trigger).
-//! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets and
-//!   deletes them in one transaction: in any snapshot a committed purchase is pending or folded,
-//!   exactly one of the two, whatever transactions are still in flight.
+//! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets,
+//!   adds their lines to the units sold per product (`icash_count_units`, the `units_rollup`
+//!   migration) and deletes them in one transaction: in any snapshot a committed purchase is
+//!   pending or folded, exactly one of the two, whatever transactions are still in flight. The
+//!   reads of units sold add the pending purchases' lines.
 //! - A void deletes its purchase's pending row, or takes one off its customer's counts where
 //!   the purchase was folded ([`uncount_void`]), in the void's own transaction.
 //! - A read ([`count`], [`counts`]) adds up the sets inside the period ([`Cover`]), the pending
@@ -45,7 +47,8 @@ use crate::error::from_sqlx;
 use crate::store::PgStore;
 
 /// The advisory lock that the rollup and the voids take turns on (`'icash:customer_sets'` as a
-/// number, so that no other lock of the application's is likely to share it).
+/// number, so that no other lock of the application's is likely to share it). The
+/// `units_rollup` migration takes it by its value.
 const LOCK: i64 = 0x6963_6173_6873_6574;
 
 /// How many pending rows one fold takes at most: its memory and its transaction stay small.
@@ -533,6 +536,7 @@ impl RollUp {
 /// A row of the batch a fold takes.
 #[derive(sqlx::FromRow)]
 struct PendingRow {
+    purchase_id: i64,
     branch_id: i32,
     purchased_at: DateTime<Utc>,
     customer_number: i32,
@@ -569,7 +573,7 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
              WHERE ctid = ANY (ARRAY(SELECT ctid FROM customer_set_pending LIMIT $1))
              RETURNING purchase_id, branch_id, purchased_at, customer_number, cents
          )
-         SELECT b.branch_id, b.purchased_at, b.customer_number, b.cents,
+         SELECT b.purchase_id, b.branch_id, b.purchased_at, b.customer_number, b.cents,
                 EXISTS (SELECT 1 FROM purchase_voids v WHERE v.purchase_id = b.purchase_id) AS voided
          FROM batch b",
     )
@@ -592,30 +596,62 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
         let more = Tally::from_rows(more);
         update_set(&mut tx, key, |set| set.add(&more)).await?;
     }
+    let counted: Vec<i64> = rows
+        .iter()
+        .filter(|row| !row.voided)
+        .map(|row| row.purchase_id)
+        .collect();
+    count_units(&mut tx, &counted, 1).await?;
     tx.commit().await?;
     Ok(RollUp::Folded(folded))
 }
 
+/// Adds `sign` times the units of the lines of `purchases` to the units sold per product
+/// (`icash_count_units`).
+async fn count_units(
+    conn: &mut PgConnection,
+    purchases: &[i64],
+    sign: i32,
+) -> Result<(), sqlx::Error> {
+    if !purchases.is_empty() {
+        sqlx::query("SELECT icash_count_units($1, $2)")
+            .bind(purchases)
+            .bind(sign)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Keeps the rollup out of the void's transaction `conn` until it ends: taken before the void's
+/// row is written, whose trigger takes the purchase's units off the products' aggregates, so
+/// that whether the purchase is folded or pending cannot change under it (see
+/// [`uncount_void`]), and so that the void locks the products' rows after the rollup's lock,
+/// in the rollup's order.
+pub(crate) async fn keep_rollup_out(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Takes the voided purchase `purchase` out of the counts, in the void's transaction `conn`,
-/// after the void's row is written: a purchase still pending loses its pending row (the rollup
-/// would skip it anyway, and reads already do); a folded one takes one off its customer's
-/// count and its cents off their spending in each set it was folded into, and the customer
-/// leaves a set where that was their only purchase. Under the sets' lock, so the rollup has
-/// either folded the purchase or not.
+/// after the void's row is written and under [`keep_rollup_out`]: a purchase still pending
+/// loses its pending row (the rollup would skip it anyway, and reads already do) and gets back
+/// the units the void's trigger took off the products, which were never added; a folded one
+/// takes one off its customer's count and its cents off their spending in each set it was
+/// folded into, and the customer leaves a set where that was their only purchase.
 pub(crate) async fn uncount_void(
     conn: &mut PgConnection,
     purchase: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LOCK)
-        .execute(&mut *conn)
-        .await?;
     let pending = sqlx::query("DELETE FROM customer_set_pending WHERE purchase_id = $1")
         .bind(purchase)
         .execute(&mut *conn)
         .await?;
     if pending.rows_affected() > 0 {
-        return Ok(());
+        return count_units(conn, &[purchase], 1).await;
     }
     let (branch, at, number, cents): (i32, DateTime<Utc>, i32, i64) = sqlx::query_as(
         "SELECT v.branch_id, v.purchased_at, c.number, (v.total * 100)::bigint

@@ -350,6 +350,9 @@ impl Refunds for PgStore {
             .map_err(|error| from_pool(self.pool(), error))?;
         lock_purchase(&mut tx, void.purchase()).await?;
         receipt(&mut tx, void.purchase()).await?.check_void()?;
+        customer_sets::keep_rollup_out(&mut tx)
+            .await
+            .map_err(from_sqlx)?;
         sqlx::query(
             "INSERT INTO purchase_voids (purchase_id, voided_at, voided_by, reason,
                                          branch_id, customer_id, purchased_at, total)

@@ -1,5 +1,6 @@
-//! Distinct customers, loyal lists and dashboards over periods on PostgreSQL, read from the
-//! customer sets and their counts, the pending purchases and the edges, against the in-memory
+//! Distinct customers, loyal lists, units sold and dashboards over periods on PostgreSQL, read
+//! from the customer sets and their counts, the products' aggregates, the pending purchases and
+//! the edges, against the in-memory
 //! store's recomputation from every purchase:
 //! random purchases (sale times in any order, so many are late), voids, periods in instants and
 //! business dates, with the rollup run at random points and the sets rebuilt at random points.
@@ -12,6 +13,7 @@ use icash_core::period::DatedFilter;
 use icash_core::period::{self, Period};
 use icash_core::product::Branch;
 use icash_core::refund::{NewVoid, VoidReason};
+use icash_core::sales::BinWidth;
 use icash_core::{
     Analytics, BranchId, BusinessDates, CustomerId, CustomerRef, NewPurchase, Origin, Product,
     ProductId, PurchaseId, Purchases, Refunds, Store, TimeZone,
@@ -212,6 +214,17 @@ async fn assert_same_counts(
         );
         assert_eq!(dashboard.unique_customers, expected);
         assert_same_loyal_lists(memory, postgres, filter).await;
+        // The units sold: folded by the rollup, the pending purchases' lines added.
+        assert_eq!(
+            postgres.top_products(filter, 3).await.unwrap(),
+            memory.top_products(filter, 3).await.unwrap(),
+            "top products, {filter:?}"
+        );
+        assert_eq!(
+            postgres.binned_sales(filter, BinWidth::HOUR).await.unwrap(),
+            memory.binned_sales(filter, BinWidth::HOUR).await.unwrap(),
+            "sales per hour, {filter:?}"
+        );
     }
     for branch in [None, Some(BranchId::new(2).unwrap())] {
         let history = Filter::new(branch, None, None).unwrap();

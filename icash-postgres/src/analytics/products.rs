@@ -8,8 +8,9 @@ use super::count;
 
 /// Units sold and returned per product that sold or returned any, with its name ([`SalesRow`]):
 /// `icash_product_units` reads the totals for the whole history, and months, days, hours and at
-/// most two partial hours of purchases (less the voided ones) for a period (see the
-/// `period_functions` and `refunds_and_voids` migrations), `icash_product_returns` the returns'
+/// most two partial hours of purchases (less the voided ones) for a period, with the lines of
+/// the purchases the rollup has not folded yet (see the `period_functions`, `refunds_and_voids`
+/// and `units_rollup` migrations), `icash_product_returns` the returns'
 /// totals or the refunds made in the period, so one text serves every shape of filter.
 /// Parameters: the filter.
 pub(super) const PRODUCT_UNITS: &str = include_str!("sql/product_units.sql");

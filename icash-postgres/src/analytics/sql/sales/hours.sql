@@ -13,9 +13,17 @@ FROM (
     WHERE u.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
       AND u.hour >= coalesce($2::timestamptz, '-infinity') AND u.hour < coalesce($3::timestamptz, 'infinity')
     UNION ALL
+    SELECT q.branch_id, icash_hour(q.purchased_at), 0, 0, 1, 0, 0
+    FROM customer_set_pending q JOIN purchase_lines l ON l.purchase_id = q.purchase_id
+    WHERE q.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
+      AND icash_hour(q.purchased_at) >= coalesce($2::timestamptz, '-infinity')
+      AND icash_hour(q.purchased_at) < coalesce($3::timestamptz, 'infinity')
+    UNION ALL
     SELECT r.branch_id, icash_hour(r.refunded_at), 0, 0, 0, 1, r.amount
     FROM refunds r
     WHERE r.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
       AND r.refunded_at >= coalesce($2::timestamptz, '-infinity') AND r.refunded_at < coalesce($3::timestamptz, 'infinity')
 ) AS s
 GROUP BY s.branch_id, s.start_at
+-- An hour whose purchases were all voided keeps its rows, at zero.
+HAVING sum(s.purchases) <> 0 OR sum(s.refunds) <> 0
