@@ -6,10 +6,10 @@
 //! - A purchase appends its branch, instant, customer number and cents to
 //!   `customer_set_pending`, in its own statement (a trigger).
 //! - The rollup ([`PgStore::roll_up`]) takes a batch of pending rows, folds them into the sets,
-//!   adds their lines to the units sold per product (`icash_count_units`, the `units_rollup`
-//!   migration) and deletes them in one transaction: in any snapshot a committed purchase is
-//!   pending or folded, exactly one of the two, whatever transactions are still in flight. The
-//!   reads of units sold add the pending purchases' lines.
+//!   adds them to their branches' sales and their lines to the units sold per product
+//!   ([`count_sales`]) and deletes them in one transaction: in any snapshot a committed purchase
+//!   is pending or folded, exactly one of the two, whatever transactions are still in flight.
+//!   The reads of sales and units add the pending purchases.
 //! - A void deletes its purchase's pending row, or takes one off its customer's counts where
 //!   the purchase was folded ([`uncount_void`]), in the void's own transaction.
 //! - A read ([`count`], [`counts`]) adds up the sets inside the period ([`Cover`]), the pending
@@ -601,20 +601,21 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
         .filter(|row| !row.voided)
         .map(|row| row.purchase_id)
         .collect();
-    count_units(&mut tx, &counted, 1).await?;
+    count_sales(&mut tx, &counted, 1).await?;
     tx.commit().await?;
     Ok(RollUp::Folded(folded))
 }
 
-/// Adds `sign` times the units of the lines of `purchases` to the units sold per product
-/// (`icash_count_units`).
-async fn count_units(
+/// Adds `sign` times `purchases` to their branches' sales and their lines to the units sold
+/// per product (`icash_count_branch_sales` and `icash_count_units`, the `sales_rollup` and
+/// `units_rollup` migrations), in the order a void's trigger locks those rows.
+async fn count_sales(
     conn: &mut PgConnection,
     purchases: &[i64],
     sign: i32,
 ) -> Result<(), sqlx::Error> {
     if !purchases.is_empty() {
-        sqlx::query("SELECT icash_count_units($1, $2)")
+        sqlx::query("SELECT icash_count_branch_sales($1, $2), icash_count_units($1, $2)")
             .bind(purchases)
             .bind(sign)
             .execute(conn)
@@ -624,10 +625,10 @@ async fn count_units(
 }
 
 /// Keeps the rollup out of the void's transaction `conn` until it ends: taken before the void's
-/// row is written, whose trigger takes the purchase's units off the products' aggregates, so
-/// that whether the purchase is folded or pending cannot change under it (see
-/// [`uncount_void`]), and so that the void locks the products' rows after the rollup's lock,
-/// in the rollup's order.
+/// row is written, whose trigger takes the purchase off its branch's sales and its units off
+/// the products', so that whether the purchase is folded or pending cannot change under it
+/// (see [`uncount_void`]), and so that the void locks those rows after the rollup's lock, as
+/// the rollup does.
 pub(crate) async fn keep_rollup_out(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK)
@@ -639,7 +640,7 @@ pub(crate) async fn keep_rollup_out(conn: &mut PgConnection) -> Result<(), sqlx:
 /// Takes the voided purchase `purchase` out of the counts, in the void's transaction `conn`,
 /// after the void's row is written and under [`keep_rollup_out`]: a purchase still pending
 /// loses its pending row (the rollup would skip it anyway, and reads already do) and gets back
-/// the units the void's trigger took off the products, which were never added; a folded one
+/// the sales and units the void's trigger took off, which were never added; a folded one
 /// takes one off its customer's count and its cents off their spending in each set it was
 /// folded into, and the customer leaves a set where that was their only purchase.
 pub(crate) async fn uncount_void(
@@ -651,7 +652,7 @@ pub(crate) async fn uncount_void(
         .execute(&mut *conn)
         .await?;
     if pending.rows_affected() > 0 {
-        return count_units(conn, &[purchase], 1).await;
+        return count_sales(conn, &[purchase], 1).await;
     }
     let (branch, at, number, cents): (i32, DateTime<Utc>, i32, i64) = sqlx::query_as(
         "SELECT v.branch_id, v.purchased_at, c.number, (v.total * 100)::bigint

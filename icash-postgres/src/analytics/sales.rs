@@ -28,8 +28,8 @@ pub(super) const BUSINESS_DAYS_ALL_BRANCHES: &str =
     include_str!("sql/sales/business_days_all_branches.sql");
 
 /// What each branch sold per UTC hour, from the hourly aggregates (purchases and revenue, and
-/// units, with the lines of the purchases the rollup has not folded yet) and the refunds'
-/// branch index. Parameters: the filter, whose ends are whole hours.
+/// units) with the purchases the rollup has not folded yet, and the refunds' branch index.
+/// Parameters: the filter, whose ends are whole hours.
 pub(super) const HOURS: &str = include_str!("sql/sales/hours.sql");
 
 /// What each branch sold per bin, from the purchases not voided (through their branch index)

@@ -13,8 +13,9 @@ FROM (
     WHERE u.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
       AND u.hour >= coalesce($2::timestamptz, '-infinity') AND u.hour < coalesce($3::timestamptz, 'infinity')
     UNION ALL
-    SELECT q.branch_id, icash_hour(q.purchased_at), 0, 0, 1, 0, 0
-    FROM customer_set_pending q JOIN purchase_lines l ON l.purchase_id = q.purchase_id
+    SELECT q.branch_id, icash_hour(q.purchased_at), 1, q.cents * 0.01,
+           (SELECT count(*) FROM purchase_lines l WHERE l.purchase_id = q.purchase_id), 0, 0
+    FROM customer_set_pending q
     WHERE q.branch_id = ANY ((SELECT icash_branch_ids($1))::integer[])
       AND icash_hour(q.purchased_at) >= coalesce($2::timestamptz, '-infinity')
       AND icash_hour(q.purchased_at) < coalesce($3::timestamptz, 'infinity')
