@@ -48,7 +48,7 @@ use crate::store::PgStore;
 
 /// The advisory lock that the rollup and the voids take turns on (`'icash:customer_sets'` as a
 /// number, so that no other lock of the application's is likely to share it). The
-/// `units_rollup` migration takes it by its value.
+/// `sales_and_units_rollup` migration takes it by its value.
 const LOCK: i64 = 0x6963_6173_6873_6574;
 
 /// How many pending rows one fold takes at most: its memory and its transaction stay small.
@@ -607,8 +607,8 @@ async fn roll_up(conn: &mut PgConnection) -> Result<RollUp, sqlx::Error> {
 }
 
 /// Adds `sign` times `purchases` to their branches' sales and their lines to the units sold
-/// per product (`icash_count_branch_sales` and `icash_count_units`, the `sales_rollup` and
-/// `units_rollup` migrations), in the order a void's trigger locks those rows.
+/// per product (`icash_count_branch_sales` and `icash_count_units`, the
+/// `sales_and_units_rollup` migration), in the order a void's trigger locks those rows.
 async fn count_sales(
     conn: &mut PgConnection,
     purchases: &[i64],

@@ -10,7 +10,7 @@ use super::count;
 /// `icash_product_units` reads the totals for the whole history, and months, days, hours and at
 /// most two partial hours of purchases (less the voided ones) for a period, with the lines of
 /// the purchases the rollup has not folded yet (see the `period_functions`, `refunds_and_voids`
-/// and `units_rollup` migrations), `icash_product_returns` the returns'
+/// and `sales_and_units_rollup` migrations), `icash_product_returns` the returns'
 /// totals or the refunds made in the period, so one text serves every shape of filter.
 /// Parameters: the filter.
 pub(super) const PRODUCT_UNITS: &str = include_str!("sql/product_units.sql");

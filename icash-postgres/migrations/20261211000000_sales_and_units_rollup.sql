@@ -1,12 +1,24 @@
--- The sales per branch (purchases and revenue: in all, and per UTC month, day and hour) leave
--- the purchase's transaction too, as the units did in the units_rollup migration: the rollup
--- adds the pending purchases to them as it folds them, and reads add the purchases still
--- pending (their branch, instant and cents are in the queue's row: no join). Four upserts per
--- purchase, on rows that every purchase of the same branch, hour and shard also writes.
+-- The sales per branch (purchases and revenue) and the units sold per product, in all and per
+-- UTC month, day and hour, leave the purchase's transaction: the rollup folds them, with the
+-- customer sets, from the pending purchases (customer_set_pending), and reads add the purchases
+-- still pending (their branch, instant and cents are in the queue's row; their units in their
+-- lines). Four upserts per purchase and four per line, on rows that every concurrent purchase of
+-- the same branch and hour also writes, were about two fifths of what recording a purchase cost
+-- PostgreSQL; folded, a batch of purchases writes each branch's and product's hour once.
+--
+-- Exactly once, as for the sets: the rollup deletes a batch of pending rows and adds them in
+-- one transaction, so a snapshot sees a purchase either pending (read from the purchase) or
+-- folded (in the aggregates), never both. A void holds the rollup's lock from before its row is
+-- written: its trigger takes the purchase off the aggregates, and a purchase still pending,
+-- which was never added, gets it back there as it leaves the queue (customer_sets.rs,
+-- `uncount_void`).
 
--- The rollup's lock (customer_sets.rs, LOCK), as in the units_rollup migration.
+-- The rollup's lock (customer_sets.rs, LOCK): no fold runs while the pending purchases, which
+-- the triggers changed here have already counted, are taken off again below.
 SELECT pg_advisory_xact_lock(7594020544978314612);
 
+DROP TRIGGER purchase_lines_count ON purchase_lines;
+DROP FUNCTION icash_count_units();
 DROP TRIGGER purchases_count_months ON purchases;
 DROP FUNCTION icash_count_purchase_months();
 
@@ -101,11 +113,50 @@ BEGIN
 END;
 $$;
 
+-- Adds `sign` times the units of the lines of the purchases `purchase_ids` to the products'
+-- totals, months, days and hours (shard by purchase, as the other aggregates): one join of the
+-- lines to their purchases, summed per hour, and the coarser levels from those sums.
+CREATE FUNCTION icash_count_units(purchase_ids bigint[], sign integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH hours AS MATERIALIZED (
+        SELECT l.product_id, p.branch_id, icash_hour(p.purchased_at) AS hour,
+               icash_shard(p.id) AS shard, sign * count(*) AS units
+        FROM purchases p JOIN purchase_lines l ON l.purchase_id = p.id
+        WHERE p.id = ANY (purchase_ids)
+        GROUP BY 1, 2, 3, 4
+    ),
+    totals AS (
+        INSERT INTO product_totals AS t (product_id, branch_id, shard, units)
+        SELECT product_id, branch_id, shard, sum(units)::bigint FROM hours
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (product_id, branch_id, shard) DO UPDATE SET units = t.units + excluded.units
+    ),
+    months AS (
+        INSERT INTO product_months AS m (product_id, branch_id, month, shard, units)
+        SELECT product_id, branch_id, icash_month(icash_day(hour)), shard, sum(units)::bigint FROM hours
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (product_id, branch_id, month, shard) DO UPDATE SET units = m.units + excluded.units
+    ),
+    days AS (
+        INSERT INTO product_days AS d (product_id, branch_id, day, shard, units)
+        SELECT product_id, branch_id, icash_day(hour), shard, sum(units)::bigint FROM hours
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (product_id, branch_id, day, shard) DO UPDATE SET units = d.units + excluded.units
+    )
+    INSERT INTO product_hours AS h (product_id, branch_id, hour, shard, units)
+    SELECT product_id, branch_id, hour, shard, units FROM hours
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (product_id, branch_id, hour, shard) DO UPDATE SET units = h.units + excluded.units;
+END;
+$$;
+
 -- The purchases pending now were counted by the triggers just changed: the rollup will add them.
-SELECT icash_count_branch_sales(array(SELECT purchase_id FROM customer_set_pending), -1);
+SELECT icash_count_branch_sales(array(SELECT purchase_id FROM customer_set_pending), -1),
+       icash_count_units(array(SELECT purchase_id FROM customer_set_pending), -1);
 
 -- As in the refunds_and_voids migration, with the pending purchases of [hour_lo, hour_hi) (see
--- icash_product_units in the units_rollup migration).
+-- icash_product_units below).
 CREATE OR REPLACE FUNCTION icash_branch_sales(branch integer, lo timestamptz, hi timestamptz)
 RETURNS TABLE (branch_id integer, purchases bigint, revenue numeric)
 LANGUAGE plpgsql STABLE
@@ -178,7 +229,83 @@ BEGIN
 END;
 $$;
 
--- As in the units_rollup migration, with the pending purchases among the hours' sales.
+-- As in the refunds_and_voids migration, with the pending purchases' lines: the levels stand
+-- for [hour_lo, hour_hi) of the purchases folded, so the pending ones of that span are added
+-- (the edges read every purchase, pending or not). A voided purchase has no pending row: the
+-- void deletes it.
+CREATE OR REPLACE FUNCTION icash_product_units(branch integer, lo timestamptz, hi timestamptz)
+RETURNS TABLE (product_id integer, units bigint)
+LANGUAGE plpgsql STABLE
+SET max_parallel_workers_per_gather = 0
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    p record := icash_period(lo, hi);
+    ids integer[] := icash_branch_ids(branch);
+BEGIN
+    IF lo IS NULL AND hi IS NULL THEN
+        RETURN QUERY
+        SELECT t.product_id, sum(t.units)::bigint
+        FROM (
+            SELECT t.product_id, t.branch_id, t.units FROM product_totals t
+            UNION ALL
+            SELECT l.product_id, q.branch_id, 1
+            FROM customer_set_pending q JOIN purchase_lines l ON l.purchase_id = q.purchase_id
+        ) AS t
+        WHERE branch IS NULL OR t.branch_id = branch
+        GROUP BY t.product_id
+        HAVING sum(t.units) <> 0;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT s.product_id, sum(s.units)::bigint
+    FROM (
+        SELECT m.product_id, m.branch_id, m.units FROM product_months m
+        WHERE m.month >= icash_day(p.month_lo) AND m.month < icash_day(p.month_hi)
+        UNION ALL
+        SELECT d.product_id, d.branch_id, d.units * icash_sign(p.day_lo, p.month_lo) FROM product_days d
+        WHERE d.day >= icash_day(least(p.day_lo, p.month_lo)) AND d.day < icash_day(greatest(p.day_lo, p.month_lo))
+        UNION ALL
+        SELECT d.product_id, d.branch_id, d.units * icash_sign(p.month_hi, p.day_hi) FROM product_days d
+        WHERE d.day >= icash_day(least(p.month_hi, p.day_hi)) AND d.day < icash_day(greatest(p.month_hi, p.day_hi))
+        UNION ALL
+        SELECT h.product_id, h.branch_id, h.units * icash_sign(p.hour_lo, p.day_lo) FROM product_hours h
+        WHERE h.hour >= least(p.hour_lo, p.day_lo) AND h.hour < greatest(p.hour_lo, p.day_lo)
+        UNION ALL
+        SELECT h.product_id, h.branch_id, h.units * icash_sign(p.day_hi, p.hour_hi) FROM product_hours h
+        WHERE h.hour >= least(p.day_hi, p.hour_hi) AND h.hour < greatest(p.day_hi, p.hour_hi)
+        UNION ALL
+        SELECT l.product_id, q.branch_id, 1
+        FROM customer_set_pending q JOIN purchase_lines l ON l.purchase_id = q.purchase_id
+        WHERE q.branch_id = ANY (ids) AND q.purchased_at >= p.hour_lo AND q.purchased_at < p.hour_hi
+        UNION ALL
+        SELECT l.product_id, u.branch_id, icash_sign(p.lo, p.hour_lo)
+        FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.lo, p.hour_lo) AND u.purchased_at < greatest(p.lo, p.hour_lo)
+        UNION ALL
+        SELECT l.product_id, u.branch_id, icash_sign(p.hour_hi, p.hi)
+        FROM purchases u JOIN purchase_lines l ON l.purchase_id = u.id
+        WHERE u.branch_id = ANY (ids)
+          AND u.purchased_at >= least(p.hour_hi, p.hi) AND u.purchased_at < greatest(p.hour_hi, p.hi)
+        UNION ALL
+        SELECT l.product_id, v.branch_id, -icash_sign(p.lo, p.hour_lo)
+        FROM purchase_voids v JOIN purchase_lines l ON l.purchase_id = v.purchase_id
+        WHERE v.branch_id = ANY (ids)
+          AND v.purchased_at >= least(p.lo, p.hour_lo) AND v.purchased_at < greatest(p.lo, p.hour_lo)
+        UNION ALL
+        SELECT l.product_id, v.branch_id, -icash_sign(p.hour_hi, p.hi)
+        FROM purchase_voids v JOIN purchase_lines l ON l.purchase_id = v.purchase_id
+        WHERE v.branch_id = ANY (ids)
+          AND v.purchased_at >= least(p.hour_hi, p.hi) AND v.purchased_at < greatest(p.hour_hi, p.hi)
+    ) AS s
+    WHERE branch IS NULL OR s.branch_id = branch
+    GROUP BY s.product_id
+    HAVING sum(s.units) <> 0;
+END;
+$$;
+
+-- As in the business_day_sales migration, with the pending purchases among the hours' sales
+-- and units.
 CREATE OR REPLACE FUNCTION icash_rebuild_business_days(branch integer) RETURNS void
 LANGUAGE plpgsql
 SET max_parallel_workers_per_gather = 0 AS $$
