@@ -1,7 +1,6 @@
 //! Distinct customers, loyal lists, units sold and dashboards over periods on PostgreSQL, read
 //! from the customer sets and their counts, the products' aggregates, the pending purchases and
-//! the edges, against the in-memory
-//! store's recomputation from every purchase:
+//! the edges, against the in-memory store's recomputation from every purchase:
 //! random purchases (sale times in any order, so many are late), voids, periods in instants and
 //! business dates, with the rollup run at random points and the sets rebuilt at random points.
 //! And the race that a rollup by watermark loses: a purchase committed after a later one.
